@@ -1,0 +1,34 @@
+//! Sans-IO, `no_std` core of a client for Smartcar's Vehicle API v3 `GET /connections`.
+//!
+//! (crate docs are written once the pieces exist)
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![warn(
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    clippy::alloc_instead_of_core
+)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+// --- request side: request.rs, query.rs, url.rs, parts.rs, http.rs ---
+mod request;
+mod query;
+mod url;
+mod parts;
+#[cfg(feature = "http")]
+mod http;
+// re-exports of the request side (edit only this block)
+// --- end request side ---
+
+// --- retry side: retry.rs, retry_after.rs ---
+mod retry;
+mod retry_after;
+// re-exports of the retry side (edit only this block)
+// --- end retry side ---
+
+// --- response side: json.rs, model.rs, storage.rs, decode.rs, error.rs, response.rs, paginate.rs ---
+// --- end response side ---
