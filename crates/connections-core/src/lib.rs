@@ -28,6 +28,7 @@ mod http;
 mod retry;
 mod retry_after;
 // re-exports of the retry side (edit only this block)
+pub use retry_after::{InvalidRetryAfter, RetryAfter, UnixTime};
 // --- end retry side ---
 
 // --- response side: json.rs, model.rs, storage.rs, decode.rs, error.rs, response.rs, paginate.rs ---
