@@ -28,6 +28,7 @@ mod http;
 mod retry;
 mod retry_after;
 // re-exports of the retry side (edit only this block)
+pub use retry::{Decision, Failure, GiveUpReason, RetryPolicy, is_retryable_status};
 pub use retry_after::{InvalidRetryAfter, RetryAfter, UnixTime};
 // --- end retry side ---
 
