@@ -15,12 +15,12 @@ extern crate alloc;
 extern crate std;
 
 // --- request side: request.rs, query.rs, url.rs, parts.rs, http.rs ---
-mod request;
-mod query;
-mod url;
-mod parts;
 #[cfg(feature = "http")]
 mod http;
+mod parts;
+mod query;
+mod request;
+mod url;
 // re-exports of the request side (edit only this block)
 // --- end request side ---
 
@@ -33,4 +33,22 @@ pub use retry_after::{InvalidRetryAfter, RetryAfter, UnixTime};
 // --- end retry side ---
 
 // --- response side: json.rs, model.rs, storage.rs, decode.rs, error.rs, response.rs, paginate.rs ---
+pub mod decode;
+pub mod error;
+mod json;
+pub mod model;
+mod response;
+pub mod storage;
+
+pub use decode::{DecodeError, decode_page_heapless};
+#[cfg(feature = "alloc")]
+pub use decode::{decode_errors, decode_page, decode_page_owned};
+pub use error::{ApiError, ErrorEntry, ErrorType, ResolutionType};
+#[cfg(feature = "alloc")]
+pub use model::IntoOwned;
+pub use model::{Connection, Page, Timestamp, VehicleMode};
+pub use response::{Response, ResponseError};
+#[cfg(feature = "alloc")]
+pub use storage::{Borrowed, Owned};
+pub use storage::{Heapless, Storage};
 // --- end response side ---

@@ -1,0 +1,860 @@
+//! Decoding bodies into models, in one validating pass, into any [`Storage`].
+//!
+//! [`decode_page`] borrows every string without escapes from the body (zero copies),
+//! [`decode_page_owned`] copies into owned models, and [`decode_page_heapless`] needs no
+//! allocator at all: it fills fixed-size lists and unescapes into a caller's scratch buffer,
+//! and when either is too small it says how much was needed rather than truncating.
+
+use core::fmt;
+
+use crate::error::{
+    ErrorDebug, ErrorEntry, ErrorLinks, ErrorMeta, ErrorType, Resolution, ResolutionType,
+};
+use crate::json::{RawStr, Reader};
+use crate::model::{
+    Connection, ConnectionAttributes, ConnectionMeta, OrderDirection, Page, PagingLinks,
+    PagingMeta, RelatedLink, Relationship, Relationships, ResourceIdentifier, SelfLink, Timestamp,
+    Vehicle, VehicleMode,
+};
+#[cfg(feature = "alloc")]
+use crate::storage::{Borrowed, Owned};
+use crate::storage::{Heapless, Storage, sealed::Push};
+#[cfg(feature = "alloc")]
+use alloc::{borrow::Cow, string::String};
+
+/// Why a body could not be decoded, and where.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DecodeError {
+    /// What was wrong.
+    pub kind: ErrorKind,
+    /// Byte offset in the body where it was found.
+    pub offset: usize,
+}
+
+impl DecodeError {
+    pub(crate) const fn new(kind: ErrorKind, offset: usize) -> Self {
+        DecodeError { kind, offset }
+    }
+}
+
+/// What was wrong with a body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The body is not UTF-8.
+    InvalidUtf8,
+    /// The body ended inside a value.
+    UnexpectedEnd,
+    /// The JSON grammar was broken: something else was expected here.
+    Syntax(Expected),
+    /// A `\` escape that JSON does not define.
+    InvalidEscape,
+    /// A `\u` escape of half a surrogate pair.
+    LoneSurrogate,
+    /// A raw control character inside a string.
+    ControlCharacter,
+    /// A number that breaks the JSON grammar.
+    InvalidNumber,
+    /// Nesting deeper than 127 levels.
+    TooDeep,
+    /// Something other than whitespace after the document.
+    TrailingCharacters,
+    /// A field's value has the wrong JSON type.
+    InvalidType {
+        /// The field, as a path such as `data[].attributes.vehicle.year`.
+        field: &'static str,
+        /// What the contract says it holds.
+        expected: Expected,
+    },
+    /// An integer outside the `i64` range.
+    IntegerOutOfRange {
+        /// The field, as a path.
+        field: &'static str,
+    },
+    /// A field the contract requires is absent.
+    MissingField {
+        /// The field, as a path.
+        field: &'static str,
+    },
+    /// A field appears twice in one object.
+    DuplicateField {
+        /// The field, as a path.
+        field: &'static str,
+    },
+    /// Fixed-size storage was too small for this body.
+    Capacity {
+        /// Which storage.
+        what: Capacity,
+        /// How much this body needs.
+        needed: usize,
+        /// How much there was.
+        capacity: usize,
+    },
+}
+
+/// What the decoder expected to find.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Expected {
+    /// Any JSON value.
+    Value,
+    /// An object key (a string).
+    Key,
+    /// `:` after a key.
+    Colon,
+    /// `,` or the end of the object or array.
+    CommaOrEnd,
+    /// An object.
+    Object,
+    /// An array.
+    Array,
+    /// A string.
+    String,
+    /// An integer.
+    Integer,
+    /// A string or an integer.
+    StringOrInteger,
+}
+
+/// Fixed-size storage of the no-allocator decoder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Capacity {
+    /// Connections per page, `N` of [`Heapless`].
+    Connections,
+    /// Permissions per connection, `P` of [`Heapless`].
+    Permissions,
+    /// Errors per error body, `E` of [`Heapless`].
+    Errors,
+    /// Bytes of the scratch buffer that holds unescaped strings.
+    Scratch,
+}
+
+impl fmt::Display for Expected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Expected::Value => "a JSON value",
+            Expected::Key => "an object key",
+            Expected::Colon => "`:`",
+            Expected::CommaOrEnd => "`,` or the end of the object or array",
+            Expected::Object => "an object",
+            Expected::Array => "an array",
+            Expected::String => "a string",
+            Expected::Integer => "an integer",
+            Expected::StringOrInteger => "a string or an integer",
+        })
+    }
+}
+
+impl fmt::Display for Capacity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Capacity::Connections => "connections per page (N)",
+            Capacity::Permissions => "permissions per connection (P)",
+            Capacity::Errors => "errors per error body (E)",
+            Capacity::Scratch => "bytes of scratch buffer for unescaped strings",
+        })
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = self.offset;
+        match self.kind {
+            ErrorKind::InvalidUtf8 => write!(f, "body is not valid UTF-8 at byte {at}"),
+            ErrorKind::UnexpectedEnd => write!(
+                f,
+                "body ends unexpectedly at byte {at}: it was probably cut off in transit"
+            ),
+            ErrorKind::Syntax(e) => write!(f, "invalid JSON at byte {at}: expected {e}"),
+            ErrorKind::InvalidEscape => write!(f, "invalid string escape at byte {at}"),
+            ErrorKind::LoneSurrogate => {
+                write!(f, "unpaired UTF-16 surrogate escape at byte {at}")
+            }
+            ErrorKind::ControlCharacter => {
+                write!(f, "unescaped control character in a string at byte {at}")
+            }
+            ErrorKind::InvalidNumber => write!(f, "invalid number at byte {at}"),
+            ErrorKind::TooDeep => write!(f, "JSON nested deeper than 127 levels at byte {at}"),
+            ErrorKind::TrailingCharacters => {
+                write!(f, "unexpected data after the JSON document at byte {at}")
+            }
+            ErrorKind::InvalidType { field, expected } => {
+                write!(f, "`{field}` at byte {at} should be {expected}")
+            }
+            ErrorKind::IntegerOutOfRange { field } => {
+                write!(
+                    f,
+                    "`{field}` at byte {at} does not fit a 64-bit signed integer"
+                )
+            }
+            ErrorKind::MissingField { field } => {
+                write!(
+                    f,
+                    "required field `{field}` is missing (object ends at byte {at})"
+                )
+            }
+            ErrorKind::DuplicateField { field } => {
+                write!(f, "field `{field}` appears twice (second at byte {at})")
+            }
+            ErrorKind::Capacity {
+                what,
+                needed,
+                capacity,
+            } => write!(
+                f,
+                "storage too small: this body needs {needed} {what} but there is room for \
+                 {capacity}; raise it to at least {needed} or request smaller pages"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for DecodeError {}
+
+/// Decodes a page, borrowing every string that holds no escapes from `body`.
+#[cfg(feature = "alloc")]
+pub fn decode_page(body: &[u8]) -> Result<Page<Borrowed<'_>>, DecodeError> {
+    Decoder::new(body, Alloc::<Borrowed<'_>>::default())?.page()
+}
+
+/// Decodes a page into owned models that outlive `body`.
+#[cfg(feature = "alloc")]
+pub fn decode_page_owned(body: &[u8]) -> Result<Page<Owned>, DecodeError> {
+    Decoder::new(body, Alloc::<Owned>::default())?.page()
+}
+
+/// Decodes a page without an allocator: strings point into `body`, or into `scratch` when
+/// they had escapes; lists hold at most `N` connections, `P` permissions each, `E` errors.
+pub fn decode_page_heapless<'a, const N: usize, const P: usize, const E: usize>(
+    body: &'a [u8],
+    scratch: &'a mut [u8],
+) -> Result<Page<Heapless<'a, N, P, E>>, DecodeError> {
+    Decoder::new(body, Scratch::new(scratch))?.page()
+}
+
+/// Decodes the `errors` of an error body, borrowing strings from it.
+#[cfg(feature = "alloc")]
+pub fn decode_errors(
+    body: &[u8],
+) -> Result<alloc::vec::Vec<ErrorEntry<Borrowed<'_>>>, DecodeError> {
+    Decoder::new(body, Alloc::<Borrowed<'_>>::default())?.errors()
+}
+
+/// Turns validated JSON strings into a storage's text type.
+pub(crate) trait Sink<'a> {
+    /// The storage being filled.
+    type Out: Storage;
+    /// The value of `raw`, unescaped.
+    fn text(&mut self, raw: RawStr<'a>) -> <Self::Out as Storage>::Str;
+    /// Text taken as is from the body or a header.
+    fn borrowed(&mut self, text: &'a str) -> <Self::Out as Storage>::Str;
+    /// Storage that turned out too small, once the body has been read.
+    fn overflow(&self) -> Option<ErrorKind> {
+        None
+    }
+}
+
+impl<'a, K: Sink<'a>> Sink<'a> for &mut K {
+    type Out = K::Out;
+    fn text(&mut self, raw: RawStr<'a>) -> <K::Out as Storage>::Str {
+        (**self).text(raw)
+    }
+    fn borrowed(&mut self, text: &'a str) -> <K::Out as Storage>::Str {
+        (**self).borrowed(text)
+    }
+    fn overflow(&self) -> Option<ErrorKind> {
+        (**self).overflow()
+    }
+}
+
+/// Allocating sinks: [`Borrowed`] and [`Owned`].
+#[cfg(feature = "alloc")]
+pub(crate) struct Alloc<R>(core::marker::PhantomData<R>);
+
+#[cfg(feature = "alloc")]
+impl<R> Default for Alloc<R> {
+    fn default() -> Self {
+        Alloc(core::marker::PhantomData)
+    }
+}
+
+#[cfg(feature = "alloc")]
+fn unescape_to_string(raw: RawStr<'_>) -> String {
+    let mut out = String::with_capacity(raw.raw.len());
+    for chunk in raw.chunks() {
+        out.push_str(chunk.as_str(&mut [0; 4]));
+    }
+    out
+}
+
+#[cfg(feature = "alloc")]
+impl<'a> Sink<'a> for Alloc<Borrowed<'a>> {
+    type Out = Borrowed<'a>;
+    fn text(&mut self, raw: RawStr<'a>) -> Cow<'a, str> {
+        match raw.plain() {
+            Some(text) => Cow::Borrowed(text),
+            None => Cow::Owned(unescape_to_string(raw)),
+        }
+    }
+    fn borrowed(&mut self, text: &'a str) -> Cow<'a, str> {
+        Cow::Borrowed(text)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<'a> Sink<'a> for Alloc<Owned> {
+    type Out = Owned;
+    fn text(&mut self, raw: RawStr<'a>) -> String {
+        match raw.plain() {
+            Some(text) => String::from(text),
+            None => unescape_to_string(raw),
+        }
+    }
+    fn borrowed(&mut self, text: &'a str) -> String {
+        String::from(text)
+    }
+}
+
+/// The no-allocator sink: unescaped strings are carved from a caller's buffer.
+pub(crate) struct Scratch<'a, R> {
+    free: &'a mut [u8],
+    needed: usize,
+    capacity: usize,
+    storage: core::marker::PhantomData<R>,
+}
+
+impl<'a, R> Scratch<'a, R> {
+    pub(crate) fn new(buffer: &'a mut [u8]) -> Self {
+        Scratch {
+            capacity: buffer.len(),
+            free: buffer,
+            needed: 0,
+            storage: core::marker::PhantomData,
+        }
+    }
+}
+
+impl<'a, const N: usize, const P: usize, const E: usize> Sink<'a>
+    for Scratch<'a, Heapless<'a, N, P, E>>
+{
+    type Out = Heapless<'a, N, P, E>;
+
+    fn text(&mut self, raw: RawStr<'a>) -> &'a str {
+        if let Some(text) = raw.plain() {
+            return text;
+        }
+        let len = raw.unescaped_len();
+        self.needed = self.needed.saturating_add(len);
+        if self.needed > self.capacity {
+            // Keep counting so the error can say how much was needed.
+            return "";
+        }
+        let (out, rest) = core::mem::take(&mut self.free).split_at_mut(len);
+        self.free = rest;
+        let mut at = 0;
+        for chunk in raw.chunks() {
+            let mut buf = [0; 4];
+            let piece = chunk.as_str(&mut buf).as_bytes();
+            if let Some(dst) = out.get_mut(at..at + piece.len()) {
+                dst.copy_from_slice(piece);
+            }
+            at += piece.len();
+        }
+        let out: &'a [u8] = out;
+        core::str::from_utf8(out).unwrap_or("")
+    }
+
+    fn borrowed(&mut self, text: &'a str) -> &'a str {
+        text
+    }
+
+    fn overflow(&self) -> Option<ErrorKind> {
+        (self.needed > self.capacity).then_some(ErrorKind::Capacity {
+            what: Capacity::Scratch,
+            needed: self.needed,
+            capacity: self.capacity,
+        })
+    }
+}
+
+/// The schema-directed decoder: walks the body once, filling models through a [`Sink`].
+pub(crate) struct Decoder<'a, K> {
+    r: Reader<'a>,
+    sink: K,
+    /// The first list that turned out too small, with how many items it needed.
+    overflow: Option<(Capacity, usize, usize)>,
+}
+
+/// Result of the decoder's steps.
+type Res<T> = Result<T, DecodeError>;
+
+impl<'a, K: Sink<'a>> Decoder<'a, K> {
+    pub(crate) fn new(body: &'a [u8], sink: K) -> Res<Self> {
+        Ok(Decoder {
+            r: Reader::new(body)?,
+            sink,
+            overflow: None,
+        })
+    }
+
+    /// Reads a whole document with `read`, then reports trailing data or storage overflow.
+    fn document<T>(mut self, read: impl FnOnce(&mut Self) -> Res<T>) -> Res<T> {
+        let value = read(&mut self)?;
+        self.r.finish()?;
+        let end = self.r.offset();
+        if let Some((what, needed, capacity)) = self.overflow {
+            let kind = ErrorKind::Capacity {
+                what,
+                needed,
+                capacity,
+            };
+            return Err(DecodeError::new(kind, end));
+        }
+        match self.sink.overflow() {
+            Some(kind) => Err(DecodeError::new(kind, end)),
+            None => Ok(value),
+        }
+    }
+
+    pub(crate) fn page(self) -> Res<Page<K::Out>> {
+        self.document(|d| {
+            let mut page = Page {
+                data: Default::default(),
+                meta: None,
+                links: None,
+            };
+            d.object("(body)", &["data", "meta", "links"], |d, i| {
+                match i {
+                    0 => {
+                        if !d.r.null()? {
+                            d.list(
+                                "data",
+                                Capacity::Connections,
+                                &mut page.data,
+                                Self::connection,
+                            )?;
+                        }
+                    }
+                    1 => page.meta = d.opt(Self::paging_meta)?,
+                    _ => page.links = d.opt(Self::paging_links)?,
+                }
+                Ok(())
+            })?;
+            Ok(page)
+        })
+    }
+
+    pub(crate) fn errors(self) -> Res<<K::Out as Storage>::Errors> {
+        self.document(|d| {
+            let mut errors = None;
+            let end = d.object("(body)", &["errors"], |d, _| {
+                let mut list = Default::default();
+                d.list("errors", Capacity::Errors, &mut list, Self::error_entry)?;
+                errors = Some(list);
+                Ok(())
+            })?;
+            errors.ok_or(DecodeError::new(
+                ErrorKind::MissingField { field: "errors" },
+                end,
+            ))
+        })
+    }
+
+    /// Reads an object, calling `field` with the index in `keys` of each known key; unknown
+    /// keys are skipped. Returns the offset of the object's end, for missing-field errors.
+    fn object(
+        &mut self,
+        path: &'static str,
+        keys: &[&'static str],
+        mut field: impl FnMut(&mut Self, usize) -> Res<()>,
+    ) -> Res<usize> {
+        let mut obj = self.r.begin_object(path)?;
+        let mut seen = 0u32;
+        while let Some(key) = self.r.next_key(&mut obj)? {
+            match keys.iter().position(|k| key.eq_str(k)) {
+                Some(i) => {
+                    if seen & (1 << i) != 0 {
+                        let field = keys.get(i).copied().unwrap_or(path);
+                        return Err(DecodeError::new(
+                            ErrorKind::DuplicateField { field },
+                            key.offset,
+                        ));
+                    }
+                    seen |= 1 << i;
+                    field(self, i)?;
+                }
+                None => self.r.skip_value()?,
+            }
+        }
+        Ok(self.r.offset())
+    }
+
+    /// Reads an array into `list`, recording (not failing on) a list that is too small.
+    fn list<T, L: Push<T>>(
+        &mut self,
+        path: &'static str,
+        what: Capacity,
+        list: &mut L,
+        mut item: impl FnMut(&mut Self) -> Res<T>,
+    ) -> Res<()> {
+        let mut arr = self.r.begin_array(path)?;
+        let mut count = 0usize;
+        while self.r.next_element(&mut arr)? {
+            let value = item(self)?;
+            count += 1;
+            if !list.push_item(value) {
+                let capacity = list.capacity_limit();
+                match &mut self.overflow {
+                    Some((w, needed, _)) if *w == what => *needed = (*needed).max(count),
+                    Some(_) => {}
+                    None => self.overflow = Some((what, count, capacity)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `null` as `None`, anything else read by `read`.
+    fn opt<T>(&mut self, read: impl FnOnce(&mut Self) -> Res<T>) -> Res<Option<T>> {
+        if self.r.null()? {
+            Ok(None)
+        } else {
+            read(self).map(Some)
+        }
+    }
+
+    fn text(&mut self, path: &'static str) -> Res<<K::Out as Storage>::Str> {
+        let raw = self.r.string(path)?;
+        Ok(self.sink.text(raw))
+    }
+
+    fn opt_text(&mut self, path: &'static str) -> Res<Option<<K::Out as Storage>::Str>> {
+        self.opt(|d| d.text(path))
+    }
+
+    fn opt_int(&mut self, path: &'static str) -> Res<Option<i64>> {
+        self.opt(|d| d.r.integer(path))
+    }
+
+    fn opt_time(&mut self, path: &'static str) -> Res<Option<Timestamp<<K::Out as Storage>::Str>>> {
+        self.opt(|d| d.text(path).map(Timestamp))
+    }
+
+    /// A string enum: a known value needs no storage, an unknown one is kept as text.
+    fn open_enum<T>(
+        &mut self,
+        path: &'static str,
+        known: fn(&RawStr<'a>) -> Option<T>,
+        other: fn(<K::Out as Storage>::Str) -> T,
+    ) -> Res<T> {
+        let raw = self.r.string(path)?;
+        Ok(known(&raw).unwrap_or_else(|| other(self.sink.text(raw))))
+    }
+
+    /// Fails with `MissingField` at `end` when a required field was not seen.
+    fn required<T>(value: Option<T>, field: &'static str, end: usize) -> Res<T> {
+        value.ok_or(DecodeError::new(ErrorKind::MissingField { field }, end))
+    }
+
+    fn connection(&mut self) -> Res<Connection<K::Out>> {
+        let mut c = Connection {
+            id: None,
+            kind: None,
+            attributes: None,
+            relationships: None,
+            meta: None,
+            links: None,
+        };
+        let keys = ["id", "type", "attributes", "relationships", "meta", "links"];
+        self.object("data[]", &keys, |d, i| {
+            match i {
+                0 => c.id = d.opt_text("data[].id")?,
+                1 => c.kind = d.opt_text("data[].type")?,
+                2 => c.attributes = d.opt(Self::attributes)?,
+                3 => c.relationships = d.opt(Self::relationships)?,
+                4 => c.meta = d.opt(Self::connection_meta)?,
+                _ => {
+                    c.links = d.opt(|d| {
+                        let mut links = SelfLink { self_link: None };
+                        d.object("data[].links", &["self"], |d, _| {
+                            links.self_link = d.opt_text("data[].links.self")?;
+                            Ok(())
+                        })?;
+                        Ok(links)
+                    })?
+                }
+            }
+            Ok(())
+        })?;
+        Ok(c)
+    }
+
+    fn attributes(&mut self) -> Res<ConnectionAttributes<K::Out>> {
+        let mut a = ConnectionAttributes {
+            permissions: None,
+            vehicle: None,
+        };
+        self.object("data[].attributes", &["permissions", "vehicle"], |d, i| {
+            if i == 0 {
+                a.permissions = d.opt(|d| {
+                    let mut list = Default::default();
+                    let path = "data[].attributes.permissions";
+                    d.list(path, Capacity::Permissions, &mut list, |d| d.text(path))?;
+                    Ok(list)
+                })?;
+            } else {
+                a.vehicle = d.opt(Self::vehicle)?;
+            }
+            Ok(())
+        })?;
+        Ok(a)
+    }
+
+    fn vehicle(&mut self) -> Res<Vehicle<K::Out>> {
+        let mut v = Vehicle {
+            make: None,
+            model: None,
+            year: None,
+            powertrain_type: None,
+            mode: None,
+        };
+        let keys = ["make", "model", "year", "powertrainType", "mode"];
+        self.object("data[].attributes.vehicle", &keys, |d, i| {
+            match i {
+                0 => v.make = d.opt_text("data[].attributes.vehicle.make")?,
+                1 => v.model = d.opt_text("data[].attributes.vehicle.model")?,
+                2 => v.year = d.opt_int("data[].attributes.vehicle.year")?,
+                3 => v.powertrain_type = d.opt_text("data[].attributes.vehicle.powertrainType")?,
+                _ => {
+                    let path = "data[].attributes.vehicle.mode";
+                    v.mode =
+                        d.opt(|d| d.open_enum(path, VehicleMode::known, VehicleMode::Other))?;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(v)
+    }
+
+    fn relationships(&mut self) -> Res<Relationships<K::Out>> {
+        let mut r = Relationships {
+            vehicle: None,
+            user: None,
+        };
+        self.object("data[].relationships", &["vehicle", "user"], |d, i| {
+            let rel = d.opt(Self::relationship)?;
+            if i == 0 {
+                r.vehicle = rel
+            } else {
+                r.user = rel
+            }
+            Ok(())
+        })?;
+        Ok(r)
+    }
+
+    fn relationship(&mut self) -> Res<Relationship<K::Out>> {
+        let mut r = Relationship {
+            data: None,
+            links: None,
+        };
+        self.object("data[].relationships.*", &["data", "links"], |d, i| {
+            if i == 0 {
+                r.data = d.opt(|d| {
+                    let mut id = ResourceIdentifier {
+                        id: None,
+                        kind: None,
+                    };
+                    d.object("data[].relationships.*.data", &["id", "type"], |d, i| {
+                        let text = d.opt_text("data[].relationships.*.data.id")?;
+                        if i == 0 {
+                            id.id = text
+                        } else {
+                            id.kind = text
+                        }
+                        Ok(())
+                    })?;
+                    Ok(id)
+                })?;
+            } else {
+                r.links = d.opt(|d| {
+                    let mut links = RelatedLink { related: None };
+                    d.object("data[].relationships.*.links", &["related"], |d, _| {
+                        links.related = d.opt_text("data[].relationships.*.links.related")?;
+                        Ok(())
+                    })?;
+                    Ok(links)
+                })?;
+            }
+            Ok(())
+        })?;
+        Ok(r)
+    }
+
+    fn connection_meta(&mut self) -> Res<ConnectionMeta<K::Out>> {
+        let mut m = ConnectionMeta {
+            created_at: None,
+            updated_at: None,
+            last_used_at: None,
+        };
+        let keys = ["createdAt", "updatedAt", "lastUsedAt"];
+        self.object("data[].meta", &keys, |d, i| {
+            let time = d.opt_time("data[].meta.*")?;
+            match i {
+                0 => m.created_at = time,
+                1 => m.updated_at = time,
+                _ => m.last_used_at = time,
+            }
+            Ok(())
+        })?;
+        Ok(m)
+    }
+
+    fn paging_meta(&mut self) -> Res<PagingMeta<K::Out>> {
+        let mut m = PagingMeta {
+            page_number: None,
+            page_size: None,
+            total_count: None,
+            order_by: None,
+            order_direction: None,
+        };
+        let keys = [
+            "pageNumber",
+            "pageSize",
+            "totalCount",
+            "orderBy",
+            "orderDirection",
+        ];
+        self.object("meta", &keys, |d, i| {
+            match i {
+                0 => m.page_number = d.opt_int("meta.pageNumber")?,
+                1 => m.page_size = d.opt_int("meta.pageSize")?,
+                2 => m.total_count = d.opt_int("meta.totalCount")?,
+                3 => m.order_by = d.opt_text("meta.orderBy")?,
+                _ => {
+                    let (known, other) = (OrderDirection::known, OrderDirection::Other);
+                    m.order_direction =
+                        d.opt(|d| d.open_enum("meta.orderDirection", known, other))?;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(m)
+    }
+
+    fn paging_links(&mut self) -> Res<PagingLinks<K::Out>> {
+        let (mut this, mut first, mut prev, mut next, mut last) = (None, None, None, None, None);
+        let keys = ["self", "first", "prev", "next", "last"];
+        let end = self.object("links", &keys, |d, i| {
+            match i {
+                0 => this = Some(d.text("links.self")?),
+                1 => first = Some(d.text("links.first")?),
+                2 => prev = d.opt_text("links.prev")?,
+                3 => next = d.opt_text("links.next")?,
+                _ => last = Some(d.text("links.last")?),
+            }
+            Ok(())
+        })?;
+        Ok(PagingLinks {
+            self_link: Self::required(this, "links.self", end)?,
+            first: Self::required(first, "links.first", end)?,
+            prev,
+            next,
+            last: Self::required(last, "links.last", end)?,
+        })
+    }
+
+    fn error_entry(&mut self) -> Res<ErrorEntry<K::Out>> {
+        let (mut status, mut kind, mut code, mut title, mut detail) =
+            (None, None, None, None, None);
+        let (mut resolution, mut message, mut links, mut meta) = (None, None, None, None);
+        let keys = [
+            "status",
+            "type",
+            "code",
+            "title",
+            "detail",
+            "resolution",
+            "suggestedUserMessage",
+            "links",
+            "meta",
+        ];
+        let end = self.object("errors[]", &keys, |d, i| {
+            match i {
+                0 => {
+                    let raw = d.r.scalar_text("errors[].status")?;
+                    status = Some(d.sink.text(raw));
+                }
+                1 => {
+                    kind = Some(d.open_enum("errors[].type", ErrorType::known, ErrorType::Other)?)
+                }
+                2 => code = Some(d.text("errors[].code")?),
+                3 => title = Some(d.text("errors[].title")?),
+                4 => detail = Some(d.text("errors[].detail")?),
+                5 => {
+                    resolution = d.opt(|d| {
+                        let mut r = Resolution { kind: None };
+                        d.object("errors[].resolution", &["type"], |d, _| {
+                            let (known, other) = (ResolutionType::known, ResolutionType::Other);
+                            let path = "errors[].resolution.type";
+                            r.kind = d.opt(|d| d.open_enum(path, known, other))?;
+                            Ok(())
+                        })?;
+                        Ok(r)
+                    })?
+                }
+                6 => message = d.opt_text("errors[].suggestedUserMessage")?,
+                7 => {
+                    links = d.opt(|d| {
+                        let mut l = ErrorLinks { about: None };
+                        d.object("errors[].links", &["about"], |d, _| {
+                            l.about = d.opt_text("errors[].links.about")?;
+                            Ok(())
+                        })?;
+                        Ok(l)
+                    })?
+                }
+                _ => meta = d.opt(Self::error_meta)?,
+            }
+            Ok(())
+        })?;
+        Ok(ErrorEntry {
+            status: Self::required(status, "errors[].status", end)?,
+            kind: Self::required(kind, "errors[].type", end)?,
+            code: Self::required(code, "errors[].code", end)?,
+            title: Self::required(title, "errors[].title", end)?,
+            detail: Self::required(detail, "errors[].detail", end)?,
+            resolution,
+            suggested_user_message: message,
+            links,
+            meta,
+        })
+    }
+
+    fn error_meta(&mut self) -> Res<ErrorMeta<K::Out>> {
+        let mut m = ErrorMeta { debug: None };
+        self.object("errors[].meta", &["debug"], |d, _| {
+            m.debug = d.opt(|d| {
+                let mut dbg = ErrorDebug {
+                    application_id: None,
+                    request_id: None,
+                    origin: None,
+                };
+                let keys = ["applicationId", "requestId", "origin"];
+                d.object("errors[].meta.debug", &keys, |d, i| {
+                    let text = d.opt_text("errors[].meta.debug.*")?;
+                    match i {
+                        0 => dbg.application_id = text,
+                        1 => dbg.request_id = text,
+                        _ => dbg.origin = text,
+                    }
+                    Ok(())
+                })?;
+                Ok(dbg)
+            })?;
+            Ok(())
+        })?;
+        Ok(m)
+    }
+}
