@@ -15,13 +15,18 @@ extern crate alloc;
 extern crate std;
 
 // --- request side: request.rs, query.rs, url.rs, parts.rs, http.rs ---
-mod request;
-mod query;
-mod url;
-mod parts;
 #[cfg(feature = "http")]
 mod http;
+mod parts;
+mod query;
+mod request;
+mod url;
 // re-exports of the request side (edit only this block)
+pub use query::PageParameterProblem;
+pub use request::{
+    Field, InvalidMode, InvalidRequest, ListConnections, ListConnectionsBuilder, Mode,
+    RequestProblem,
+};
 // --- end request side ---
 
 // --- retry side: retry.rs, retry_after.rs ---
