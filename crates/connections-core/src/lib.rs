@@ -27,6 +27,7 @@ pub use request::{
     Field, InvalidMode, InvalidRequest, ListConnections, ListConnectionsBuilder, Mode,
     RequestProblem,
 };
+pub use url::{BaseUrl, InvalidBaseUrl, LinkError, PageLink};
 // --- end request side ---
 
 // --- retry side: retry.rs, retry_after.rs ---
