@@ -22,6 +22,12 @@ mod query;
 mod request;
 mod url;
 // re-exports of the request side (edit only this block)
+pub use query::PageParameterProblem;
+pub use request::{
+    Field, InvalidMode, InvalidRequest, ListConnections, ListConnectionsBuilder, Mode,
+    RequestProblem,
+};
+pub use url::{BaseUrl, InvalidBaseUrl, LinkError, PageLink};
 // --- end request side ---
 
 // --- retry side: retry.rs, retry_after.rs ---
