@@ -43,6 +43,7 @@ pub mod decode;
 pub mod error;
 mod json;
 pub mod model;
+mod paginate;
 mod response;
 pub mod storage;
 
@@ -53,6 +54,7 @@ pub use error::{ApiError, ErrorEntry, ErrorType, ResolutionType};
 #[cfg(feature = "alloc")]
 pub use model::IntoOwned;
 pub use model::{Connection, Page, Timestamp, VehicleMode};
+pub use paginate::{DEFAULT_MAX_PAGES, PaginationError, Paginator, Progress};
 pub use response::{Response, ResponseError};
 #[cfg(feature = "alloc")]
 pub use storage::{Borrowed, Owned};

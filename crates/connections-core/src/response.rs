@@ -7,8 +7,8 @@ use core::fmt;
 use crate::decode::{DecodeError, Decoder, Scratch, Sink};
 use crate::error::{ApiError, SNIPPET_LEN};
 use crate::model::Page;
-use crate::retry::is_retryable_status;
-use crate::retry_after::RetryAfter;
+use crate::retry::{Failure, is_retryable_status};
+use crate::retry_after::{RetryAfter, UnixTime};
 use crate::storage::{Heapless, Storage};
 #[cfg(feature = "alloc")]
 use crate::{
@@ -218,6 +218,14 @@ impl<R: Storage> ResponseError<R> {
         match self {
             ResponseError::Api(e) => e.retry_after,
             _ => None,
+        }
+    }
+
+    /// This outcome as the retry policy sees it, with Retry-After counted from `now`.
+    pub fn to_failure(&self, now: UnixTime) -> Failure {
+        Failure::Status {
+            status: self.status(),
+            retry_after: self.retry_after().map(|r| r.delay_from(now)),
         }
     }
 

@@ -1,0 +1,274 @@
+//! Following `links.next` safely: a state machine that says which request comes next.
+//!
+//! ```text
+//!              new(base, request)
+//!                     │
+//!                     ▼
+//!   ┌──────────► next_request() = Some(req) ──── transport sends req, decodes the page
+//!   │                 │                          (transport or decode error: send req again,
+//!   │                 ▼                           nothing here changed)
+//!   │            feed(&page)
+//!   │     ┌───────────┼─────────────────────┐
+//!   │     ▼           ▼                     ▼
+//!   └── More     Done (no next link)    Err(PaginationError)
+//!                next_request() = None   state unchanged: the same page may be fetched
+//!                                        again, or the listing abandoned
+//! ```
+//!
+//! The next request is rebuilt from the link's `page[number]`/`page[size]` against the
+//! configured base, keeping the caller's filters (see [`BaseUrl::resolve_page_link`] for which
+//! links are accepted). Page numbers must strictly increase, so no page is fetched twice and
+//! no cycle (A→B→A) can form; a page with the same items as the one before, or more pages than
+//! the cap, is an error. Nothing here allocates.
+//!
+//! ```
+//! use connections_core::{BaseUrl, ListConnections, Paginator, Progress, decode_page};
+//!
+//! let request = ListConnections::builder().user_id("u1").page_size(1).build()?;
+//! let mut pages = Paginator::new(BaseUrl::SMARTCAR, request);
+//! let bodies = [
+//!     r#"{"data":[{"id":"c1"}],"links":{"self":"/connections?page[number]=1&page[size]=1",
+//!        "first":"/connections?page[number]=1&page[size]=1",
+//!        "next":"/connections?page[number]=2&page[size]=1",
+//!        "last":"/connections?page[number]=2&page[size]=1"}}"#,
+//!     r#"{"data":[{"id":"c2"}],"links":{"self":"/connections?page[number]=2&page[size]=1",
+//!        "first":"/connections?page[number]=1&page[size]=1","next":null,
+//!        "last":"/connections?page[number]=2&page[size]=1"}}"#,
+//! ];
+//! let mut ids = Vec::new();
+//! for body in bodies {
+//!     let request = pages.next_request().expect("a page is due");
+//!     let mut url = String::new();
+//!     BaseUrl::SMARTCAR.write_url(request, &mut url)?;
+//!     // ... a transport would GET `url` here and read `body` ...
+//!     let page = decode_page(body.as_bytes())?;
+//!     ids.extend(page.connections().iter().filter_map(|c| c.id.clone()));
+//!     pages.feed(&page)?;
+//! }
+//! assert_eq!(ids, ["c1", "c2"]);
+//! assert!(pages.next_request().is_none());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use core::fmt;
+use core::num::NonZeroU32;
+use core::ops::RangeInclusive;
+
+use crate::ListConnections;
+use crate::model::Page;
+use crate::storage::Storage;
+use crate::url::{BaseUrl, LinkError};
+
+/// Pages fetched at most by default: with 100 items a page, 100,000 connections.
+pub const DEFAULT_MAX_PAGES: u32 = 1000;
+
+/// Walks the pages of one listing.
+#[derive(Clone, Debug)]
+pub struct Paginator<'a> {
+    base: BaseUrl<'a>,
+    request: ListConnections<'a>,
+    max_pages: NonZeroU32,
+    fetched: u32,
+    done: bool,
+    /// Fingerprint of the previous page's items, when it had any.
+    previous: Option<u64>,
+    /// Page numbers known to remain, when the server's links and counts tell.
+    plan: Option<RangeInclusive<u32>>,
+}
+
+/// What [`Paginator::feed`] decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Another page is due: see [`Paginator::next_request`].
+    More,
+    /// The listing is complete.
+    Done,
+}
+
+impl<'a> Paginator<'a> {
+    /// Starts at `request`'s page (the first page when it sets none).
+    pub fn new(base: BaseUrl<'a>, request: ListConnections<'a>) -> Self {
+        Paginator {
+            base,
+            request,
+            max_pages: NonZeroU32::new(DEFAULT_MAX_PAGES).unwrap_or(NonZeroU32::MIN),
+            fetched: 0,
+            done: false,
+            previous: None,
+            plan: None,
+        }
+    }
+
+    /// Caps the number of pages fetched (default [`DEFAULT_MAX_PAGES`]); a listing that needs
+    /// more ends with [`PaginationError::TooManyPages`] before the extra request is made.
+    #[must_use]
+    pub fn with_max_pages(mut self, max_pages: NonZeroU32) -> Self {
+        self.max_pages = max_pages;
+        self
+    }
+
+    /// The request to send next, or `None` once the listing is complete.
+    pub fn next_request(&self) -> Option<&ListConnections<'a>> {
+        (!self.done).then_some(&self.request)
+    }
+
+    /// The base URL the requests go to.
+    pub fn base(&self) -> &BaseUrl<'a> {
+        &self.base
+    }
+
+    /// Pages fed so far.
+    pub fn pages_fetched(&self) -> u32 {
+        self.fetched
+    }
+
+    /// Page numbers still to fetch, starting with [`next_request`](Self::next_request)'s,
+    /// when the server's links follow `page[number]` and `meta.totalCount` tells how many
+    /// there are (bounded by the page cap). A transport may fetch them concurrently with
+    /// [`request_for_page`](Self::request_for_page), then must [`feed`](Self::feed) them
+    /// in order: `feed` stays the judge of every link.
+    pub fn planned_pages(&self) -> Option<RangeInclusive<u32>> {
+        self.plan.clone().filter(|_| !self.done)
+    }
+
+    /// The request for page `number`, with the current filters and page size.
+    pub fn request_for_page(&self, number: NonZeroU32) -> ListConnections<'a> {
+        self.request.with_page(number, None)
+    }
+
+    /// Takes the page answered to [`next_request`](Self::next_request) and decides what
+    /// follows. On error nothing changes, so the same page can be fetched and fed again.
+    pub fn feed<R: Storage>(&mut self, page: &Page<R>) -> Result<Progress, PaginationError> {
+        if self.done {
+            return Ok(Progress::Done);
+        }
+        let current = self.request.page_number().map_or(1, NonZeroU32::get);
+        let items = page.connections();
+        let fingerprint = (!items.is_empty()).then(|| fingerprint(page));
+        if fingerprint.is_some() && fingerprint == self.previous {
+            return Err(PaginationError::RepeatedPage { page: current });
+        }
+        let Some(link) = page.next_link() else {
+            self.fetched = self.fetched.saturating_add(1);
+            self.done = true;
+            return Ok(Progress::Done);
+        };
+        let next = self
+            .base
+            .resolve_page_link(link)
+            .map_err(PaginationError::Link)?;
+        if next.number.get() <= current {
+            return Err(PaginationError::NotAdvancing {
+                from: current,
+                to: next.number.get(),
+            });
+        }
+        let fetched = self.fetched.saturating_add(1);
+        if fetched >= self.max_pages.get() {
+            return Err(PaginationError::TooManyPages {
+                max: self.max_pages.get(),
+            });
+        }
+        self.fetched = fetched;
+        self.previous = fingerprint;
+        self.request = self.request.with_page(next.number, next.size);
+        self.plan = self.plan_after(page, current, next.number.get());
+        Ok(Progress::More)
+    }
+
+    /// Remaining page numbers when `next` is `current + 1` and the total count is known.
+    fn plan_after<R: Storage>(
+        &self,
+        page: &Page<R>,
+        current: u32,
+        next: u32,
+    ) -> Option<RangeInclusive<u32>> {
+        if Some(next) != current.checked_add(1) {
+            return None;
+        }
+        let meta = page.meta.as_ref()?;
+        let total = u64::try_from(meta.total_count?).ok()?;
+        let size = match self.request.page_size() {
+            Some(size) => u64::from(size.get()),
+            None => u64::try_from(meta.page_size?).ok().filter(|&s| s > 0)?,
+        };
+        let last = u32::try_from(total.div_ceil(size)).unwrap_or(u32::MAX);
+        let allowed = self.max_pages.get().saturating_sub(self.fetched);
+        let last = last.min(current.saturating_add(allowed));
+        (last >= next).then_some(next..=last)
+    }
+}
+
+/// FNV-1a over the identifying fields of a page's items, to spot a server repeating a page.
+fn fingerprint<R: Storage>(page: &Page<R>) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+    let mut eat = |text: Option<&str>| {
+        for byte in text.unwrap_or("").bytes().chain([0xff]) {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for c in page.connections() {
+        eat(c.id.as_ref().map(AsRef::as_ref));
+        let relationships = c.relationships.as_ref();
+        for rel in [
+            relationships.and_then(|r| r.vehicle.as_ref()),
+            relationships.and_then(|r| r.user.as_ref()),
+        ] {
+            let id = rel.and_then(|r| r.data.as_ref()?.id.as_ref());
+            eat(id.map(AsRef::as_ref));
+        }
+        let created = c.meta.as_ref().and_then(|m| m.created_at.as_ref());
+        eat(created.map(|t| t.as_str()));
+    }
+    hash
+}
+
+/// Why a listing cannot go on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PaginationError {
+    /// `links.next` was refused before any request was made.
+    Link(LinkError),
+    /// `links.next` pointed back to a page already fetched (or behind it).
+    NotAdvancing {
+        /// The page just fetched.
+        from: u32,
+        /// The page the link named.
+        to: u32,
+    },
+    /// The page held exactly the items of the page before it.
+    RepeatedPage {
+        /// The page that repeated.
+        page: u32,
+    },
+    /// More pages than the cap.
+    TooManyPages {
+        /// The cap.
+        max: u32,
+    },
+}
+
+impl fmt::Display for PaginationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PaginationError::Link(e) => e.fmt(f),
+            PaginationError::NotAdvancing { from, to } => write!(
+                f,
+                "pagination stopped: page {from} links to page {to} as next, which would \
+                 revisit pages; the server's links loop, so report the response to its owner"
+            ),
+            PaginationError::RepeatedPage { page } => write!(
+                f,
+                "pagination stopped: page {page} repeats the items of the page before it; the \
+                 server seems to ignore page[number]"
+            ),
+            PaginationError::TooManyPages { max } => write!(
+                f,
+                "pagination stopped at the cap of {max} pages; raise the cap or use larger \
+                 pages (page[size]) if the listing really is this long"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for PaginationError {}
