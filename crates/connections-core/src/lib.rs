@@ -22,6 +22,10 @@ mod query;
 mod request;
 mod url;
 // re-exports of the request side (edit only this block)
+pub use parts::{
+    AccessToken, CapacityError, Header, InvalidToken, InvalidUserAgentSuffix, RequestParts,
+    USER_AGENT,
+};
 pub use query::PageParameterProblem;
 pub use request::{
     Field, InvalidMode, InvalidRequest, ListConnections, ListConnectionsBuilder, Mode,

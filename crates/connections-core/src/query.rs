@@ -163,8 +163,8 @@ mod tests {
     use super::*;
     use crate::request::Mode;
 
-    extern crate std;
-    use std::string::String;
+    extern crate alloc;
+    use alloc::string::String;
 
     fn query(req: &ListConnections<'_>) -> String {
         let mut out = String::new();
@@ -267,8 +267,8 @@ mod tests {
     #[cfg(feature = "std")]
     mod properties {
         use super::*;
+        use alloc::{string::ToString, vec, vec::Vec};
         use proptest::prelude::*;
-        use std::{string::ToString, vec, vec::Vec};
 
         fn id() -> impl Strategy<Value = Option<String>> {
             proptest::option::of(prop_oneof!["[&=#+% /?a-z\\[\\]]{1,12}", "[^\\p{Cc}]{1,24}",])

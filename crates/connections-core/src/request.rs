@@ -37,7 +37,10 @@ impl<'a> Text<'a> {
 
     /// The text itself.
     pub(crate) fn as_str(&self) -> &str {
-        &self.0
+        #[cfg(feature = "alloc")]
+        return &self.0;
+        #[cfg(not(feature = "alloc"))]
+        return self.0;
     }
 
     /// Copies borrowed text so the value no longer borrows its input.
@@ -397,8 +400,8 @@ impl core::error::Error for InvalidRequest {}
 mod tests {
     use super::*;
 
-    extern crate std;
-    use std::string::ToString;
+    extern crate alloc;
+    use alloc::string::ToString;
 
     fn nz(n: u32) -> NonZeroU32 {
         NonZeroU32::new(n).expect("test page values are non-zero")
@@ -539,7 +542,7 @@ mod tests {
     #[test]
     fn into_owned_outlives_the_input() {
         let owned = {
-            let id = std::string::String::from("user-1");
+            let id = alloc::string::String::from("user-1");
             let req = ListConnections::builder()
                 .user_id(&id)
                 .page_number(2)

@@ -1,32 +1,5 @@
-//! The API base URL, request URLs, and the policy for following pagination links.
-//!
-//! # Which pagination links are followed
-//!
-//! A response's `links.next` comes from the network, and the next request
-//! carries the bearer token, so [`BaseUrl::resolve_page_link`] accepts a link
-//! only when following it cannot send the token anywhere new:
-//!
-//! - Every RFC 3986 reference form is understood: absolute
-//!   (`https://host/v3/connections?…`), network-path (`//host/…`),
-//!   path-absolute (`/connections?…`), relative path (`connections?…`) and
-//!   query-only (`?page[number]=2`). Fragments are ignored.
-//! - The link's origin must be the base's origin: same scheme (any case), same
-//!   host (ASCII case-insensitive, compared as text, so `127.0.0.1` is not
-//!   `localhost`) and same effective port (`https://host:443` is `https://host`).
-//! - User info (`user@host`) is refused even on the right host, as are schemes
-//!   other than `http`/`https`, schemes without `//host`, and control
-//!   characters, whitespace or backslashes anywhere in the link (browsers
-//!   and the WHATWG URL parser read `\` as `/`).
-//! - The path must be `{prefix}/connections` or a bare `/connections`. The API
-//!   contract's own example links are `/connections?page[number]=2` while the
-//!   base is `…/v3`; resolved literally that drops `/v3`, so both are read as
-//!   "the connections endpoint". Any other path is refused.
-//! - Only the link's `page[number]` (required) and `page[size]` are used. The
-//!   next request is rebuilt from them against the configured base with the
-//!   caller's filters (see [`ListConnections::with_page`]), so a server-chosen
-//!   query is never sent with the token.
-//!
-//! Nothing here allocates.
+//! The API base URL, request URLs, and the policy for following pagination
+//! links, documented on [`BaseUrl::resolve_page_link`] so it is published.
 
 use core::fmt::{self, Write};
 use core::net::{Ipv4Addr, Ipv6Addr};
@@ -83,6 +56,9 @@ pub struct BaseUrl<'a> {
 
 impl BaseUrl<'static> {
     /// Smartcar's production API, `https://vehicle.api.smartcar.com/v3`.
+    ///
+    /// Bind it (`let base = BaseUrl::SMARTCAR;`) before borrowing it: with
+    /// `alloc` its text may be owned, so `&BaseUrl::SMARTCAR` is a temporary.
     pub const SMARTCAR: BaseUrl<'static> = BaseUrl {
         scheme: Scheme::Https,
         host: Text::borrowed("vehicle.api.smartcar.com"),
@@ -213,8 +189,51 @@ impl<'a> BaseUrl<'a> {
         self.write_path_and_query(req, w)
     }
 
-    /// Reads the page a pagination link names, if following it is safe; see
-    /// the [module docs](self) for the rules.
+    /// Reads the page a pagination link names, if following it is safe.
+    ///
+    /// A response's `links.next` comes from the network, and the next request
+    /// carries the bearer token, so a link is accepted only when following it
+    /// cannot send the token anywhere new:
+    ///
+    /// - Every RFC 3986 reference form is understood: absolute
+    ///   (`https://host/v3/connections?…`), network-path (`//host/…`),
+    ///   path-absolute (`/connections?…`), relative path (`connections?…`,
+    ///   relative to the request URL) and query-only (`?page[number]=2`).
+    ///   Fragments are ignored.
+    /// - The link's origin must be the base's origin: same scheme (any case),
+    ///   same host (ASCII case-insensitive, compared as text, so `127.0.0.1` is
+    ///   not `localhost`) and same effective port (`https://host:443` is
+    ///   `https://host`).
+    /// - User info (`user@host`) is refused even on the right host, as are
+    ///   schemes other than `http`/`https`, schemes without `//host`
+    ///   (`https:evil.com`), and control characters, whitespace or backslashes
+    ///   anywhere in the link (WHATWG URL parsers drop some of these and read
+    ///   `\` as `/`, so parsers would disagree about the host).
+    /// - The path must be `{prefix}/connections` or a bare `/connections`. The
+    ///   API contract's own example links are `/connections?page[number]=2`
+    ///   while the base is `…/v3`; resolved literally that drops `/v3`, so both
+    ///   are read as "the connections endpoint". Any other path is refused.
+    /// - Only `page[number]` (required) and `page[size]` are read from the
+    ///   query, percent-decoded (`page%5Bnumber%5D` matches; `+` is a literal
+    ///   plus, as in RFC 3986). The caller rebuilds the next request from them
+    ///   against this base with its own filters
+    ///   ([`ListConnections::with_page`]), so a server-chosen query is never
+    ///   sent with the token.
+    ///
+    /// Nothing here allocates.
+    ///
+    /// ```
+    /// use connections_core::{BaseUrl, LinkError};
+    ///
+    /// let base = BaseUrl::SMARTCAR;
+    /// let next = base.resolve_page_link("/connections?page[number]=2&page[size]=10")?;
+    /// assert_eq!((next.number.get(), next.size.map(|s| s.get())), (2, Some(10)));
+    /// assert_eq!(
+    ///     base.resolve_page_link("https://evil.com/v3/connections?page[number]=2"),
+    ///     Err(LinkError::OtherOrigin)
+    /// );
+    /// # Ok::<(), LinkError>(())
+    /// ```
     pub fn resolve_page_link(&self, link: &str) -> Result<PageLink, LinkError> {
         if link
             .chars()
@@ -360,8 +379,9 @@ fn is_valid_prefix(prefix: &str) -> bool {
         return prefix.is_empty();
     };
     segments.split('/').all(|segment| {
-        let dots = percent_decode_str(segment).filter(|&b| b == b'.').count();
-        let is_dot_segment = dots > 0 && dots == percent_decode_str(segment).count();
+        let is_dot_segment = [".", ".."]
+            .iter()
+            .any(|dots| percent_decode_str(segment).eq(dots.bytes()));
         !segment.is_empty() && !is_dot_segment && is_path_segment(segment)
     })
 }
@@ -447,7 +467,7 @@ impl fmt::Display for InvalidBaseUrl {
 
 impl core::error::Error for InvalidBaseUrl {}
 
-/// Why a pagination link was not followed; see the [module docs](self).
+/// Why a pagination link was not followed; see [`BaseUrl::resolve_page_link`].
 ///
 /// These come from the server's response, so the usual remedy is to stop
 /// paginating (or request pages by number) and report the response.
@@ -521,8 +541,8 @@ impl core::error::Error for LinkError {}
 mod tests {
     use super::*;
 
-    extern crate std;
-    use std::string::String;
+    extern crate alloc;
+    use alloc::string::String;
 
     fn base(text: &str) -> BaseUrl<'_> {
         BaseUrl::parse(text).expect("valid base URL")
@@ -667,7 +687,7 @@ mod tests {
 
     #[test]
     fn base_errors_say_how_to_fix() {
-        use std::string::ToString;
+        use alloc::string::ToString;
         let insecure = InvalidBaseUrl::InsecureScheme.to_string();
         assert!(insecure.contains("use https") && insecure.contains("loopback"));
         assert!(LinkError::OtherOrigin.to_string().contains("configure"));
@@ -786,7 +806,7 @@ mod tests {
             ("https://vehicle.api.smartcar.com", OtherPath),
         ];
         for (link, expected) in cases {
-            let with_query = std::format!("{link}{q}");
+            let with_query = alloc::format!("{link}{q}");
             assert_eq!(
                 b.resolve_page_link(&with_query),
                 Err(expected),
@@ -850,7 +870,7 @@ mod tests {
     #[test]
     fn into_owned_outlives_the_text() {
         let owned = {
-            let text = std::string::String::from("https://example.com/v3/");
+            let text = String::from("https://example.com/v3/");
             base(&text).into_owned()
         };
         assert_eq!((owned.host(), owned.prefix()), ("example.com", "/v3"));
@@ -859,9 +879,9 @@ mod tests {
     #[cfg(feature = "std")]
     mod properties {
         use super::*;
+        use alloc::{format, vec, vec::Vec};
         use proptest::prelude::*;
         use proptest::sample::select;
-        use std::{format, vec, vec::Vec};
 
         /// A base URL and its parts, so generated links often match it.
         #[derive(Debug)]
