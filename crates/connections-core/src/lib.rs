@@ -1,6 +1,50 @@
 //! Sans-IO, `no_std` core of a client for Smartcar's Vehicle API v3 `GET /connections`.
 //!
-//! (crate docs are written once the pieces exist)
+//! Everything a client does except I/O lives here, once: a validated request builder
+//! ([`ListConnections`]), query encoding and request parts ([`RequestParts`], and
+//! `http::Request`s with the `http` feature), decoding of pages and errors in one validating
+//! pass ([`Response`], [`decode_page`]), the pagination state machine ([`Paginator`]) and the
+//! retry policy ([`RetryPolicy`]). A transport sends bytes, hands back `(status, headers, body)`,
+//! and sleeps when told to: the core never reads a clock, draws random numbers or opens sockets.
+//!
+//! ```
+//! # #[cfg(feature = "std")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use connections_core::{AccessToken, BaseUrl, ListConnections, Mode, Paginator, Response};
+//!
+//! let request = ListConnections::builder().mode(Mode::Live).page_size(2).build()?;
+//! let token = AccessToken::new("my-access-token")?;
+//! let mut pages = Paginator::new(BaseUrl::SMARTCAR, request);
+//! let next = pages.next_request().expect("the first page is due");
+//! let parts = next.parts(pages.base(), &token);
+//! let mut url = String::new();
+//! parts.write_url(&mut url)?;
+//! assert_eq!(
+//!     url,
+//!     "https://vehicle.api.smartcar.com/v3/connections?filter%5Bvehicle.mode%5D=live&page%5Bsize%5D=2"
+//! );
+//!
+//! // The transport sends `parts` and reads a bounded body...
+//! let body = br#"{"data":[{"id":"c1"},{"id":"c2"}],"links":{"self":"/connections",
+//!     "first":"/connections","last":"/connections","next":null}}"#;
+//! let response = Response::new(200, body).header("content-type", "application/json");
+//! let page = response.page()?;
+//! assert_eq!(page.connections()[1].id.as_deref(), Some("c2"));
+//! pages.feed(&page)?;
+//! assert!(pages.next_request().is_none());
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "std"))]
+//! # fn main() {}
+//! ```
+//!
+//! # Features
+//! - `std` (default): implies `alloc`; `Error` impls are always there via `core::error`.
+//! - `alloc`: borrowed (`Cow`) and owned models, [`decode_page`], [`decode_page_owned`].
+//! - `http`: `RequestParts::to_http_request` and `Response::from_http`.
+//!
+//! Without any feature, requests, request parts, [`decode_page_heapless`], errors, the
+//! paginator and the retry policy work with no allocator.
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![warn(

@@ -22,6 +22,8 @@
 //! the cap, is an error. Nothing here allocates.
 //!
 //! ```
+//! # #[cfg(feature = "std")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use connections_core::{BaseUrl, ListConnections, Paginator, Progress, decode_page};
 //!
 //! let request = ListConnections::builder().user_id("u1").page_size(1).build()?;
@@ -47,7 +49,10 @@
 //! }
 //! assert_eq!(ids, ["c1", "c2"]);
 //! assert!(pages.next_request().is_none());
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "std"))]
+//! # fn main() {}
 //! ```
 
 use core::fmt;
