@@ -3,7 +3,7 @@
 
 use core::fmt::{self, Write};
 
-use crate::request::{ListConnections, Text};
+use crate::request::{CowStr, ListConnections};
 use crate::url::BaseUrl;
 
 /// The `User-Agent` sent by default, so Smartcar can tell this client's traffic apart.
@@ -14,14 +14,14 @@ pub const USER_AGENT: &str = concat!("connections-core/", env!("CARGO_PKG_VERSIO
 /// With `alloc`, owned tokens are overwritten when dropped (best effort: the
 /// compiler or allocator may have copied them earlier).
 #[derive(Clone)]
-pub struct AccessToken<'a>(Text<'a>);
+pub struct AccessToken<'a>(CowStr<'a>);
 
 impl<'a> AccessToken<'a> {
     /// Wraps a token after checking it is an RFC 6750 `b64token` (letters,
     /// digits, `-._~+/`, then optional `=`), so it cannot inject header lines.
     pub fn new(token: &'a str) -> Result<Self, InvalidToken> {
         check_token(token)?;
-        Ok(AccessToken(Text::borrowed(token)))
+        Ok(AccessToken(CowStr::borrowed(token)))
     }
 
     /// The token itself: the one way to read it, easy to find in review.
@@ -35,7 +35,7 @@ impl AccessToken<'static> {
     /// Like [`new`](AccessToken::new), but takes ownership, so the token can
     /// live in a long-lived client; a refused token is wiped too.
     pub fn from_string(token: alloc::string::String) -> Result<Self, InvalidToken> {
-        let token = AccessToken(Text::owned(token));
+        let token = AccessToken(CowStr::owned(token));
         check_token(token.expose_secret())?;
         Ok(token)
     }

@@ -18,21 +18,21 @@ type Inner<'a> = &'a str;
 
 /// Text that is borrowed, or owned with `alloc`, so values can outlive their input.
 #[derive(Clone)]
-pub(crate) struct Text<'a>(Inner<'a>);
+pub(crate) struct CowStr<'a>(Inner<'a>);
 
-impl<'a> Text<'a> {
+impl<'a> CowStr<'a> {
     /// Borrows `text`; `const` so constants such as [`crate::BaseUrl::SMARTCAR`] can use it.
     pub(crate) const fn borrowed(text: &'a str) -> Self {
         #[cfg(feature = "alloc")]
-        return Text(Cow::Borrowed(text));
+        return CowStr(Cow::Borrowed(text));
         #[cfg(not(feature = "alloc"))]
-        return Text(text);
+        return CowStr(text);
     }
 
     /// Takes ownership of `text`.
     #[cfg(feature = "alloc")]
-    pub(crate) const fn owned(text: String) -> Text<'static> {
-        Text(Cow::Owned(text))
+    pub(crate) const fn owned(text: String) -> CowStr<'static> {
+        CowStr(Cow::Owned(text))
     }
 
     /// The text itself.
@@ -45,8 +45,8 @@ impl<'a> Text<'a> {
 
     /// Copies borrowed text so the value no longer borrows its input.
     #[cfg(feature = "alloc")]
-    pub(crate) fn into_owned(self) -> Text<'static> {
-        Text::owned(self.0.into_owned())
+    pub(crate) fn into_owned(self) -> CowStr<'static> {
+        CowStr::owned(self.0.into_owned())
     }
 
     /// Best-effort overwrite of owned bytes, for secrets (no crate, no `unsafe`).
@@ -60,21 +60,21 @@ impl<'a> Text<'a> {
     }
 }
 
-impl PartialEq for Text<'_> {
+impl PartialEq for CowStr<'_> {
     fn eq(&self, other: &Self) -> bool {
         self.as_str() == other.as_str()
     }
 }
 
-impl Eq for Text<'_> {}
+impl Eq for CowStr<'_> {}
 
-impl Hash for Text<'_> {
+impl Hash for CowStr<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.as_str().hash(state);
     }
 }
 
-impl fmt::Debug for Text<'_> {
+impl fmt::Debug for CowStr<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
     }
@@ -140,8 +140,8 @@ impl core::error::Error for InvalidMode {}
 /// (page 1, 10 items, all modes).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ListConnections<'a> {
-    user_id: Option<Text<'a>>,
-    vehicle_id: Option<Text<'a>>,
+    user_id: Option<CowStr<'a>>,
+    vehicle_id: Option<CowStr<'a>>,
     mode: Option<Mode>,
     page_number: Option<NonZeroU32>,
     page_size: Option<NonZeroU32>,
@@ -166,12 +166,12 @@ impl<'a> ListConnections<'a> {
 
     /// The `filter[userId]` value, if set.
     pub fn user_id(&self) -> Option<&str> {
-        self.user_id.as_ref().map(Text::as_str)
+        self.user_id.as_ref().map(CowStr::as_str)
     }
 
     /// The `filter[vehicleId]` value, if set.
     pub fn vehicle_id(&self) -> Option<&str> {
-        self.vehicle_id.as_ref().map(Text::as_str)
+        self.vehicle_id.as_ref().map(CowStr::as_str)
     }
 
     /// The `filter[vehicle.mode]` value, if set.
@@ -204,8 +204,8 @@ impl<'a> ListConnections<'a> {
     #[cfg(feature = "alloc")]
     pub fn into_owned(self) -> ListConnections<'static> {
         ListConnections {
-            user_id: self.user_id.map(Text::into_owned),
-            vehicle_id: self.vehicle_id.map(Text::into_owned),
+            user_id: self.user_id.map(CowStr::into_owned),
+            vehicle_id: self.vehicle_id.map(CowStr::into_owned),
             mode: self.mode,
             page_number: self.page_number,
             page_size: self.page_size,
@@ -271,14 +271,14 @@ impl<'a> ListConnectionsBuilder<'a> {
 }
 
 /// Refuses ids that cannot name anything: empty, or with control characters.
-fn check_id(field: Field, id: Option<&str>) -> Result<Option<Text<'_>>, InvalidRequest> {
+fn check_id(field: Field, id: Option<&str>) -> Result<Option<CowStr<'_>>, InvalidRequest> {
     let Some(id) = id else { return Ok(None) };
     let problem = if id.is_empty() {
         RequestProblem::Empty
     } else if id.chars().any(char::is_control) {
         RequestProblem::ControlCharacter
     } else {
-        return Ok(Some(Text::borrowed(id)));
+        return Ok(Some(CowStr::borrowed(id)));
     };
     Err(InvalidRequest { field, problem })
 }
@@ -556,7 +556,7 @@ mod tests {
     #[cfg(feature = "alloc")]
     #[test]
     fn owned_and_borrowed_text_compare_equal() {
-        let borrowed = Text::borrowed("x");
+        let borrowed = CowStr::borrowed("x");
         assert_eq!(borrowed.clone().into_owned(), borrowed);
     }
 }

@@ -8,7 +8,7 @@ use core::num::NonZeroU32;
 use percent_encoding::percent_decode_str;
 
 use crate::query::{PageParameterProblem, page_params};
-use crate::request::{Field, ListConnections, Text};
+use crate::request::{CowStr, Field, ListConnections};
 
 /// The two schemes the API can be reached with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -49,9 +49,9 @@ impl Scheme {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct BaseUrl<'a> {
     scheme: Scheme,
-    host: Text<'a>,
+    host: CowStr<'a>,
     port: u16,
-    prefix: Text<'a>,
+    prefix: CowStr<'a>,
 }
 
 impl BaseUrl<'static> {
@@ -61,9 +61,9 @@ impl BaseUrl<'static> {
     /// `alloc` its text may be owned, so `&BaseUrl::SMARTCAR` is a temporary.
     pub const SMARTCAR: BaseUrl<'static> = BaseUrl {
         scheme: Scheme::Https,
-        host: Text::borrowed("vehicle.api.smartcar.com"),
+        host: CowStr::borrowed("vehicle.api.smartcar.com"),
         port: 443,
-        prefix: Text::borrowed("/v3"),
+        prefix: CowStr::borrowed("/v3"),
     };
 }
 
@@ -116,9 +116,9 @@ impl<'a> BaseUrl<'a> {
         }
         Ok(BaseUrl {
             scheme,
-            host: Text::borrowed(host),
+            host: CowStr::borrowed(host),
             port,
-            prefix: Text::borrowed(prefix),
+            prefix: CowStr::borrowed(prefix),
         })
     }
 
