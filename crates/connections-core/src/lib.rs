@@ -86,6 +86,10 @@ pub use retry::{Decision, Failure, GiveUpReason, RetryPolicy, is_retryable_statu
 pub use retry_after::{InvalidRetryAfter, RetryAfter, UnixTime};
 // --- end retry side ---
 
+// --- shared by the transports (std) ---
+#[cfg(feature = "std")]
+pub mod client;
+
 // --- response side: json.rs, model.rs, storage.rs, decode.rs, error.rs, response.rs, paginate.rs ---
 pub mod decode;
 pub mod error;

@@ -1,0 +1,518 @@
+//! What every transport shares: the configuration and its defaults, the token source, one
+//! error type, and the retry bookkeeping. A transport crate adds only sockets, TLS and timers,
+//! so switching between them changes one dependency and nothing else.
+
+use alloc::boxed::Box;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use core::fmt;
+use core::hash::{BuildHasher, Hasher};
+use core::num::{NonZeroU32, NonZeroUsize};
+use core::time::Duration;
+
+use crate::paginate::DEFAULT_MAX_PAGES;
+use crate::parts::{AccessToken, InvalidToken, USER_AGENT};
+use crate::retry::{Decision, Failure, RetryPolicy};
+use crate::retry_after::UnixTime;
+use crate::url::{BaseUrl, InvalidBaseUrl};
+use crate::{ApiError, Owned, PaginationError, ResponseError};
+
+/// Any error a transport library reports, kept as the cause of ours.
+pub type BoxError = Box<dyn core::error::Error + Send + Sync>;
+
+/// Longest wait for a TCP and TLS connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Deadline for one whole exchange: connecting, headers and the complete body.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest body read; a page of 100 connections is about 60 KB.
+pub const DEFAULT_MAX_BODY_SIZE: usize = 8 * 1024 * 1024;
+
+/// Hands out the bearer token for each request, so tokens that expire (v3 tokens last an
+/// hour) can be replaced without rebuilding the client.
+///
+/// It is asked before every attempt, so it should answer from a cache and refresh ahead of
+/// expiry. An `AccessToken<'static>` is a provider of itself, and so is any closure.
+pub trait TokenProvider: Send + Sync + 'static {
+    /// A token valid now.
+    fn access_token(&self) -> Result<AccessToken<'static>, BoxError>;
+}
+
+impl TokenProvider for AccessToken<'static> {
+    fn access_token(&self) -> Result<AccessToken<'static>, BoxError> {
+        Ok(self.clone())
+    }
+}
+
+impl<F> TokenProvider for F
+where
+    F: Fn() -> Result<AccessToken<'static>, BoxError> + Send + Sync + 'static,
+{
+    fn access_token(&self) -> Result<AccessToken<'static>, BoxError> {
+        self()
+    }
+}
+
+/// Client settings, shared by every transport with the same names and defaults.
+///
+/// Setters never fail; the first invalid value is reported by [`Config::validate`], which
+/// the transports' `build()` calls.
+#[derive(Clone)]
+pub struct Config {
+    /// Where requests go; default `https://vehicle.api.smartcar.com/v3`.
+    pub base_url: BaseUrl<'static>,
+    /// The bearer token source; required.
+    pub token: Option<Arc<dyn TokenProvider>>,
+    /// See [`DEFAULT_CONNECT_TIMEOUT`].
+    pub connect_timeout: Duration,
+    /// See [`DEFAULT_REQUEST_TIMEOUT`].
+    pub request_timeout: Duration,
+    /// See [`DEFAULT_MAX_BODY_SIZE`].
+    pub max_body_size: usize,
+    /// When to retry; default [`RetryPolicy::new`].
+    pub retry_policy: RetryPolicy,
+    /// Most pages one listing fetches; default [`DEFAULT_MAX_PAGES`].
+    pub max_pages: NonZeroU32,
+    /// Pages fetched at once when the listing's size is known; default 1 (sequential).
+    pub page_concurrency: NonZeroUsize,
+    /// The full `User-Agent` value.
+    pub user_agent: String,
+    problem: Option<ConfigError>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            base_url: BaseUrl::SMARTCAR,
+            token: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_body_size: DEFAULT_MAX_BODY_SIZE,
+            retry_policy: RetryPolicy::new(),
+            max_pages: NonZeroU32::new(DEFAULT_MAX_PAGES).unwrap_or(NonZeroU32::MIN),
+            page_concurrency: NonZeroUsize::MIN,
+            user_agent: String::from(USER_AGENT),
+            problem: None,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("base_url", &self.base_url)
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_body_size", &self.max_body_size)
+            .field("retry_policy", &self.retry_policy)
+            .field("max_pages", &self.max_pages)
+            .field("page_concurrency", &self.page_concurrency)
+            .field("user_agent", &self.user_agent)
+            .finish()
+    }
+}
+
+impl Config {
+    fn fail(mut self, problem: ConfigError) -> Self {
+        self.problem.get_or_insert(problem);
+        self
+    }
+
+    /// Sets the API base, e.g. `https://vehicle.api.smartcar.com/v3`; plain `http` only for
+    /// loopback hosts.
+    pub fn base_url(mut self, url: &str) -> Self {
+        match BaseUrl::parse(url) {
+            Ok(base) => {
+                self.base_url = base.into_owned();
+                self
+            }
+            Err(e) => self.fail(ConfigError::BaseUrl(e)),
+        }
+    }
+
+    /// Sets a fixed bearer token.
+    pub fn token(self, token: &str) -> Self {
+        match AccessToken::from_string(token.to_string()) {
+            Ok(token) => self.token_provider(token),
+            Err(e) => self.fail(ConfigError::Token(e)),
+        }
+    }
+
+    /// Sets a source of fresh tokens.
+    pub fn token_provider(mut self, provider: impl TokenProvider) -> Self {
+        self.token = Some(Arc::new(provider));
+        self
+    }
+
+    /// Sets the connect timeout.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets the deadline of one whole exchange (not an idle timeout).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Sets the largest body read, enforced while reading.
+    pub fn max_body_size(mut self, bytes: usize) -> Self {
+        self.max_body_size = bytes;
+        self
+    }
+
+    /// Sets the retry policy.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry_policy = policy;
+        self
+    }
+
+    /// Sets the most pages one listing fetches (at least 1).
+    pub fn max_pages(mut self, pages: u32) -> Self {
+        self.max_pages = NonZeroU32::new(pages).unwrap_or(NonZeroU32::MIN);
+        self
+    }
+
+    /// Sets how many pages are fetched at once (at least 1).
+    pub fn page_concurrency(mut self, pages: usize) -> Self {
+        self.page_concurrency = NonZeroUsize::new(pages).unwrap_or(NonZeroUsize::MIN);
+        self
+    }
+
+    /// Appends `suffix` (printable ASCII, e.g. `my-app/1.2`) to the `User-Agent`.
+    pub fn user_agent_suffix(mut self, suffix: &str) -> Self {
+        if suffix.is_empty() || !suffix.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            return self.fail(ConfigError::UserAgentSuffix);
+        }
+        self.user_agent = alloc::format!("{USER_AGENT} {suffix}");
+        self
+    }
+
+    /// The first invalid setting, or a missing token.
+    pub fn validate(&self) -> Result<(), Error> {
+        if let Some(problem) = &self.problem {
+            return Err(Error::Config(problem.clone()));
+        }
+        if self.token.is_none() {
+            return Err(Error::Config(ConfigError::MissingToken));
+        }
+        if self.request_timeout.is_zero() || self.connect_timeout.is_zero() {
+            return Err(Error::Config(ConfigError::ZeroTimeout));
+        }
+        Ok(())
+    }
+
+    /// The token for the next attempt.
+    pub fn access_token(&self) -> Result<AccessToken<'static>, Error> {
+        let provider = self
+            .token
+            .as_ref()
+            .ok_or(Error::Config(ConfigError::MissingToken))?;
+        provider.access_token().map_err(Error::Token)
+    }
+}
+
+/// An invalid client setting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The base URL was refused.
+    BaseUrl(InvalidBaseUrl),
+    /// The token was refused.
+    Token(InvalidToken),
+    /// No token or token provider was set.
+    MissingToken,
+    /// A timeout of zero would fail every request.
+    ZeroTimeout,
+    /// The user agent suffix was empty or not printable ASCII.
+    UserAgentSuffix,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::BaseUrl(e) => e.fmt(f),
+            ConfigError::Token(e) => e.fmt(f),
+            ConfigError::MissingToken => {
+                f.write_str("no access token: set one with .token(..) or .token_provider(..)")
+            }
+            ConfigError::ZeroTimeout => {
+                f.write_str("a timeout is zero: give it a positive duration")
+            }
+            ConfigError::UserAgentSuffix => f.write_str(
+                "the user agent suffix must be non-empty printable ASCII, e.g. my-app/1.2",
+            ),
+        }
+    }
+}
+
+impl core::error::Error for ConfigError {}
+
+/// Which deadline passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Timeout {
+    /// Connecting (TCP and TLS) took longer than the connect timeout.
+    Connect(Duration),
+    /// The whole exchange took longer than the request timeout.
+    Request(Duration),
+}
+
+/// Everything that can go wrong listing connections, the same for every transport.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client's settings are invalid.
+    Config(ConfigError),
+    /// The token provider failed.
+    Token(BoxError),
+    /// The API answered with an error status (after any retries).
+    Api(ApiError<Owned>),
+    /// A response that is neither a page nor an API error: a redirect (never followed), a
+    /// success that is not JSON, or a malformed page.
+    InvalidResponse(ResponseError<Owned>),
+    /// The body exceeded the configured limit; reading stopped there.
+    BodyTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// A deadline passed.
+    Timeout(Timeout),
+    /// No connection could be made: DNS, TCP or TLS.
+    Connect(BoxError),
+    /// The connection failed during the exchange, e.g. a body cut off before its length.
+    Connection(BoxError),
+    /// A `next` link could not be followed; no request was made to it.
+    Pagination(PaginationError),
+}
+
+impl Error {
+    /// Whether trying the same request again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Api(e) => e.is_retryable(),
+            Error::Timeout(_) | Error::Connect(_) | Error::Connection(_) => true,
+            _ => false,
+        }
+    }
+
+    /// This error as the retry policy sees it, with Retry-After counted from `now`.
+    pub fn to_failure(&self, now: UnixTime) -> Failure {
+        match self {
+            Error::Api(e) => Failure::Status {
+                status: e.status,
+                retry_after: e.retry_after.map(|r| r.delay_from(now)),
+            },
+            other => Failure::Transport {
+                retryable: other.is_retryable(),
+            },
+        }
+    }
+}
+
+impl From<ResponseError<Owned>> for Error {
+    fn from(e: ResponseError<Owned>) -> Self {
+        match e {
+            ResponseError::Api(e) => Error::Api(e),
+            other => Error::InvalidResponse(other),
+        }
+    }
+}
+
+impl From<PaginationError> for Error {
+    fn from(e: PaginationError) -> Self {
+        Error::Pagination(e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(e) => write!(f, "invalid client configuration: {e}"),
+            Error::Token(e) => write!(f, "the token provider failed: {e}"),
+            Error::Api(e) => e.fmt(f),
+            Error::InvalidResponse(e) => e.fmt(f),
+            Error::BodyTooLarge { limit } => write!(
+                f,
+                "response body larger than the {limit}-byte limit; request smaller pages or \
+                 raise max_body_size"
+            ),
+            Error::Timeout(Timeout::Connect(d)) => write!(
+                f,
+                "could not connect within {d:?}; check the network and the base URL, or raise \
+                 connect_timeout"
+            ),
+            Error::Timeout(Timeout::Request(d)) => write!(
+                f,
+                "the exchange did not complete within {d:?}; the server is slow or stalled, \
+                 retry later or raise request_timeout"
+            ),
+            Error::Connect(e) => write!(
+                f,
+                "could not connect: {e}; check the base URL, DNS, proxy and TLS settings"
+            ),
+            Error::Connection(e) => {
+                write!(
+                    f,
+                    "the connection failed during the exchange: {e}; retry later"
+                )
+            }
+            Error::Pagination(e) => e.fmt(f),
+        }
+    }
+}
+
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Error::Config(e) => Some(e),
+            Error::Token(e) | Error::Connect(e) | Error::Connection(e) => Some(&**e),
+            Error::Api(e) => Some(e),
+            Error::InvalidResponse(e) => Some(e),
+            Error::Pagination(e) => Some(e),
+            Error::BodyTooLarge { .. } | Error::Timeout(_) => None,
+        }
+    }
+}
+
+/// The attempts of one request: counts them and asks the policy what follows a failure.
+#[derive(Clone, Debug)]
+pub struct Attempts {
+    policy: RetryPolicy,
+    made: u32,
+}
+
+impl Attempts {
+    /// Before the first attempt.
+    pub fn new(policy: RetryPolicy) -> Self {
+        Attempts { policy, made: 0 }
+    }
+
+    /// Records an attempt about to be made, returning its number (from 1).
+    pub fn start(&mut self) -> u32 {
+        self.made = self.made.saturating_add(1);
+        self.made
+    }
+
+    /// After a failed attempt: how long to wait before the next, or `None` to give up and
+    /// return `error`. Uses the wall clock for HTTP-date Retry-After values and a fresh random
+    /// number for the jitter.
+    pub fn retry_delay(&self, error: &Error) -> Option<Duration> {
+        let now = UnixTime::from(std::time::SystemTime::now());
+        match self
+            .policy
+            .decide(self.made, &error.to_failure(now), random_u64())
+        {
+            Decision::RetryAfter(delay) => Some(delay),
+            Decision::GiveUp(_) => None,
+        }
+    }
+}
+
+/// A random number for backoff jitter from std's per-process random hash keys (not for
+/// cryptography; no extra crate).
+pub fn random_u64() -> u64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos().into()),
+    );
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retry_after::RetryAfter;
+
+    fn api(status: u16, retry_after: Option<u64>) -> Error {
+        Error::Api(ApiError {
+            status,
+            request_id: None,
+            retry_after: retry_after.map(|s| RetryAfter::Delay(Duration::from_secs(s))),
+            errors: alloc::vec::Vec::new(),
+            body_snippet: None,
+        })
+    }
+
+    #[test]
+    fn settings_are_validated_at_build() {
+        assert!(matches!(
+            Config::default().validate(),
+            Err(Error::Config(ConfigError::MissingToken))
+        ));
+        let bad = Config::default()
+            .token("t")
+            .base_url("http://example.com/v3");
+        let Err(Error::Config(ConfigError::BaseUrl(e))) = bad.validate() else {
+            panic!("plain http to a public host accepted")
+        };
+        assert_eq!(e, InvalidBaseUrl::InsecureScheme);
+        let bad = Config::default().token("bad token\r\nX-Evil: 1");
+        assert!(matches!(
+            bad.validate(),
+            Err(Error::Config(ConfigError::Token(_)))
+        ));
+        let bad = Config::default().token("t").user_agent_suffix("a\nb");
+        assert!(matches!(
+            bad.validate(),
+            Err(Error::Config(ConfigError::UserAgentSuffix))
+        ));
+        let good = Config::default()
+            .token("t")
+            .base_url("http://127.0.0.1:8080/v3/")
+            .user_agent_suffix("cli/1.0");
+        assert!(good.validate().is_ok());
+        assert_eq!(good.base_url.prefix(), "/v3");
+        assert!(good.user_agent.ends_with(" cli/1.0"));
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let config = Config::default().token("very-secret-token");
+        assert!(!alloc::format!("{config:?}").contains("very-secret"));
+        assert_eq!(
+            config.access_token().unwrap().expose_secret(),
+            "very-secret-token"
+        );
+    }
+
+    #[test]
+    fn token_providers_are_asked_each_time() {
+        let calls = Arc::new(core::sync::atomic::AtomicU32::new(0));
+        let seen = calls.clone();
+        let config = Config::default().token_provider(move || {
+            seen.fetch_add(1, core::sync::atomic::Ordering::SeqCst);
+            Ok(AccessToken::from_string("fresh".into())?)
+        });
+        config.access_token().unwrap();
+        config.access_token().unwrap();
+        assert_eq!(calls.load(core::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn only_transient_failures_are_retried() {
+        let mut attempts = Attempts::new(RetryPolicy::new().with_max_attempts(3));
+        attempts.start();
+        assert!(attempts.retry_delay(&api(404, None)).is_none());
+        assert_eq!(
+            attempts.retry_delay(&api(429, Some(2))),
+            Some(Duration::from_secs(2))
+        );
+        let timeout = Error::Timeout(Timeout::Request(Duration::from_secs(1)));
+        assert!(attempts.retry_delay(&timeout).is_some());
+        assert!(
+            attempts
+                .retry_delay(&Error::BodyTooLarge { limit: 1 })
+                .is_none()
+        );
+        attempts.start();
+        attempts.start();
+        assert!(
+            attempts.retry_delay(&api(503, None)).is_none(),
+            "3 attempts made"
+        );
+    }
+}
