@@ -1,0 +1,1 @@
+//! Blocking transport for the Smartcar connections client (in progress).

@@ -1,0 +1,1 @@
+//! Async transport for the Smartcar connections client (in progress).
