@@ -5,8 +5,10 @@
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::fmt;
 use core::hash::{BuildHasher, Hasher};
+use core::marker::PhantomData;
 use core::num::{NonZeroU32, NonZeroUsize};
 use core::time::Duration;
 
@@ -52,15 +54,12 @@ where
     }
 }
 
-/// Client settings, shared by every transport with the same names and defaults.
-///
-/// Setters never fail; the first invalid value is reported by [`Config::validate`], which
-/// the transports' `build()` calls.
+/// Validated client settings, as a transport reads them; built with [`Builder`].
 #[derive(Clone)]
 pub struct Config {
     /// Where requests go; default `https://vehicle.api.smartcar.com/v3`.
     pub base_url: BaseUrl<'static>,
-    /// The bearer token source; required.
+    /// The bearer token source; [`Builder::build`] requires one.
     pub token: Option<Arc<dyn TokenProvider>>,
     /// See [`DEFAULT_CONNECT_TIMEOUT`].
     pub connect_timeout: Duration,
@@ -76,7 +75,8 @@ pub struct Config {
     pub page_concurrency: NonZeroUsize,
     /// The full `User-Agent` value.
     pub user_agent: String,
-    problem: Option<ConfigError>,
+    /// Extra trusted certificate authorities (DER), besides the built-in web roots.
+    pub root_certificates: Vec<Vec<u8>>,
 }
 
 impl Default for Config {
@@ -91,7 +91,7 @@ impl Default for Config {
             max_pages: NonZeroU32::new(DEFAULT_MAX_PAGES).unwrap_or(NonZeroU32::MIN),
             page_concurrency: NonZeroUsize::MIN,
             user_agent: String::from(USER_AGENT),
-            problem: None,
+            root_certificates: Vec::new(),
         }
     }
 }
@@ -108,11 +108,65 @@ impl fmt::Debug for Config {
             .field("max_pages", &self.max_pages)
             .field("page_concurrency", &self.page_concurrency)
             .field("user_agent", &self.user_agent)
+            .field("root_certificates", &self.root_certificates.len())
             .finish()
     }
 }
 
 impl Config {
+    /// The token for the next attempt.
+    pub fn access_token(&self) -> Result<AccessToken<'static>, Error> {
+        let provider = self
+            .token
+            .as_ref()
+            .ok_or(Error::Config(ConfigError::MissingToken))?;
+        provider.access_token().map_err(Error::Token)
+    }
+}
+
+/// A transport's client, made from validated settings.
+pub trait FromConfig: Sized {
+    /// Builds the client (e.g. its connection pool and TLS setup).
+    fn from_config(config: Config) -> Result<Self, Error>;
+}
+
+/// The builder every transport's `Client::builder()` returns: the same setter names and
+/// defaults everywhere, so switching transports changes one dependency.
+///
+/// Setters never fail; [`build`](Self::build) reports the first invalid value.
+pub struct Builder<C> {
+    config: Config,
+    problem: Option<ConfigError>,
+    client: PhantomData<fn() -> C>,
+}
+
+impl<C> Default for Builder<C> {
+    fn default() -> Self {
+        Builder {
+            config: Config::default(),
+            problem: None,
+            client: PhantomData,
+        }
+    }
+}
+
+impl<C> Clone for Builder<C> {
+    fn clone(&self) -> Self {
+        Builder {
+            config: self.config.clone(),
+            problem: self.problem.clone(),
+            client: PhantomData,
+        }
+    }
+}
+
+impl<C> fmt::Debug for Builder<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.config.fmt(f)
+    }
+}
+
+impl<C: FromConfig> Builder<C> {
     fn fail(mut self, problem: ConfigError) -> Self {
         self.problem.get_or_insert(problem);
         self
@@ -123,7 +177,7 @@ impl Config {
     pub fn base_url(mut self, url: &str) -> Self {
         match BaseUrl::parse(url) {
             Ok(base) => {
-                self.base_url = base.into_owned();
+                self.config.base_url = base.into_owned();
                 self
             }
             Err(e) => self.fail(ConfigError::BaseUrl(e)),
@@ -140,43 +194,44 @@ impl Config {
 
     /// Sets a source of fresh tokens.
     pub fn token_provider(mut self, provider: impl TokenProvider) -> Self {
-        self.token = Some(Arc::new(provider));
+        self.config.token = Some(Arc::new(provider));
         self
     }
 
     /// Sets the connect timeout.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.config.connect_timeout = timeout;
         self
     }
 
     /// Sets the deadline of one whole exchange (not an idle timeout).
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
+        self.config.request_timeout = timeout;
         self
     }
 
     /// Sets the largest body read, enforced while reading.
     pub fn max_body_size(mut self, bytes: usize) -> Self {
-        self.max_body_size = bytes;
+        self.config.max_body_size = bytes;
         self
     }
 
     /// Sets the retry policy.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry_policy = policy;
+        self.config.retry_policy = policy;
         self
     }
 
     /// Sets the most pages one listing fetches (at least 1).
     pub fn max_pages(mut self, pages: u32) -> Self {
-        self.max_pages = NonZeroU32::new(pages).unwrap_or(NonZeroU32::MIN);
+        self.config.max_pages = NonZeroU32::new(pages).unwrap_or(NonZeroU32::MIN);
         self
     }
 
-    /// Sets how many pages are fetched at once (at least 1).
+    /// Sets how many pages are fetched at once (at least 1); transports without concurrency
+    /// fetch one at a time regardless.
     pub fn page_concurrency(mut self, pages: usize) -> Self {
-        self.page_concurrency = NonZeroUsize::new(pages).unwrap_or(NonZeroUsize::MIN);
+        self.config.page_concurrency = NonZeroUsize::new(pages).unwrap_or(NonZeroUsize::MIN);
         self
     }
 
@@ -185,31 +240,34 @@ impl Config {
         if suffix.is_empty() || !suffix.bytes().all(|b| (0x20..0x7f).contains(&b)) {
             return self.fail(ConfigError::UserAgentSuffix);
         }
-        self.user_agent = alloc::format!("{USER_AGENT} {suffix}");
+        self.config.user_agent = alloc::format!("{USER_AGENT} {suffix}");
         self
     }
 
-    /// The first invalid setting, or a missing token.
-    pub fn validate(&self) -> Result<(), Error> {
-        if let Some(problem) = &self.problem {
-            return Err(Error::Config(problem.clone()));
-        }
-        if self.token.is_none() {
-            return Err(Error::Config(ConfigError::MissingToken));
-        }
-        if self.request_timeout.is_zero() || self.connect_timeout.is_zero() {
-            return Err(Error::Config(ConfigError::ZeroTimeout));
-        }
-        Ok(())
+    /// Trusts a certificate authority (DER) besides the built-in web roots, e.g. a private
+    /// gateway's or a test server's self-signed certificate.
+    pub fn add_root_certificate(mut self, der: &[u8]) -> Self {
+        self.config.root_certificates.push(der.to_vec());
+        self
     }
 
-    /// The token for the next attempt.
-    pub fn access_token(&self) -> Result<AccessToken<'static>, Error> {
-        let provider = self
-            .token
-            .as_ref()
-            .ok_or(Error::Config(ConfigError::MissingToken))?;
-        provider.access_token().map_err(Error::Token)
+    /// The settings so far, before validation.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Validates the settings and builds the client.
+    pub fn build(self) -> Result<C, Error> {
+        if let Some(problem) = self.problem {
+            return Err(Error::Config(problem));
+        }
+        if self.config.token.is_none() {
+            return Err(Error::Config(ConfigError::MissingToken));
+        }
+        if self.config.request_timeout.is_zero() || self.config.connect_timeout.is_zero() {
+            return Err(Error::Config(ConfigError::ZeroTimeout));
+        }
+        C::from_config(self.config)
     }
 }
 
@@ -437,44 +495,65 @@ mod tests {
         })
     }
 
+    /// A client that only keeps its settings, to test the builder.
+    struct Settings(Config);
+
+    impl FromConfig for Settings {
+        fn from_config(config: Config) -> Result<Self, Error> {
+            Ok(Settings(config))
+        }
+    }
+
+    fn builder() -> Builder<Settings> {
+        Builder::default()
+    }
+
     #[test]
     fn settings_are_validated_at_build() {
         assert!(matches!(
-            Config::default().validate(),
+            builder().build(),
             Err(Error::Config(ConfigError::MissingToken))
         ));
-        let bad = Config::default()
-            .token("t")
-            .base_url("http://example.com/v3");
-        let Err(Error::Config(ConfigError::BaseUrl(e))) = bad.validate() else {
+        let bad = builder().token("t").base_url("http://example.com/v3");
+        let Err(Error::Config(ConfigError::BaseUrl(e))) = bad.build() else {
             panic!("plain http to a public host accepted")
         };
         assert_eq!(e, InvalidBaseUrl::InsecureScheme);
-        let bad = Config::default().token("bad token\r\nX-Evil: 1");
+        let bad = builder().token("bad token\r\nX-Evil: 1");
         assert!(matches!(
-            bad.validate(),
+            bad.build(),
             Err(Error::Config(ConfigError::Token(_)))
         ));
-        let bad = Config::default().token("t").user_agent_suffix("a\nb");
+        let bad = builder().token("t").user_agent_suffix("a\nb");
         assert!(matches!(
-            bad.validate(),
+            bad.build(),
             Err(Error::Config(ConfigError::UserAgentSuffix))
         ));
-        let good = Config::default()
+        let bad = builder().token("t").request_timeout(Duration::ZERO);
+        assert!(matches!(
+            bad.build(),
+            Err(Error::Config(ConfigError::ZeroTimeout))
+        ));
+        let Ok(Settings(good)) = builder()
             .token("t")
             .base_url("http://127.0.0.1:8080/v3/")
-            .user_agent_suffix("cli/1.0");
-        assert!(good.validate().is_ok());
+            .user_agent_suffix("cli/1.0")
+            .max_pages(0)
+            .build()
+        else {
+            panic!("valid settings refused")
+        };
         assert_eq!(good.base_url.prefix(), "/v3");
         assert!(good.user_agent.ends_with(" cli/1.0"));
+        assert_eq!(good.max_pages.get(), 1);
     }
 
     #[test]
     fn debug_never_shows_the_token() {
-        let config = Config::default().token("very-secret-token");
-        assert!(!alloc::format!("{config:?}").contains("very-secret"));
+        let b = builder().token("very-secret-token");
+        assert!(!alloc::format!("{b:?}").contains("very-secret"));
         assert_eq!(
-            config.access_token().unwrap().expose_secret(),
+            b.config().access_token().unwrap().expose_secret(),
             "very-secret-token"
         );
     }
@@ -483,12 +562,12 @@ mod tests {
     fn token_providers_are_asked_each_time() {
         let calls = Arc::new(core::sync::atomic::AtomicU32::new(0));
         let seen = calls.clone();
-        let config = Config::default().token_provider(move || {
+        let b = builder().token_provider(move || {
             seen.fetch_add(1, core::sync::atomic::Ordering::SeqCst);
             Ok(AccessToken::from_string("fresh".into())?)
         });
-        config.access_token().unwrap();
-        config.access_token().unwrap();
+        b.config().access_token().unwrap();
+        b.config().access_token().unwrap();
         assert_eq!(calls.load(core::sync::atomic::Ordering::SeqCst), 2);
     }
 
