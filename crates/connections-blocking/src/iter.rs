@@ -19,8 +19,8 @@ pub(crate) struct Pages {
 impl Pages {
     pub(crate) fn new(client: Client, request: ListConnections<'static>) -> Self {
         let config = client.config();
-        let paginator = Paginator::new(config.base_url.clone(), request)
-            .with_max_pages(config.max_pages);
+        let paginator =
+            Paginator::new(config.base_url.clone(), request).with_max_pages(config.max_pages);
         Pages {
             client,
             paginator,

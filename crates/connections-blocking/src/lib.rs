@@ -72,13 +72,16 @@ mod iter;
 
 use agent::Phase;
 
+/// The core, for everything not re-exported here (models, error details, the paginator).
+pub use connections_core;
 pub use connections_core::client::{
     Attempts, BoxError, Builder, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
     DEFAULT_REQUEST_TIMEOUT, Error, Timeout, TokenProvider,
 };
 pub use connections_core::{
-    AccessToken, ApiError, BaseUrl, Connection, ListConnections, ListConnectionsBuilder, Mode,
-    Owned, Page, PaginationError, ResponseError, RetryPolicy,
+    AccessToken, ApiError, BaseUrl, Connection, ErrorType, InvalidBaseUrl, InvalidRequest,
+    InvalidToken, LinkError, ListConnections, ListConnectionsBuilder, Mode, Owned, Page,
+    PaginationError, ResponseError, RetryAfter, RetryPolicy,
 };
 
 /// The builder of a [`Client`]: the core's [`Builder`], so every setting has the same name
