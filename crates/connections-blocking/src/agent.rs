@@ -28,8 +28,9 @@ pub(crate) fn agent(config: &Config) -> Agent {
         .timeout_global(Some(config.request_timeout))
         .timeout_resolve(connect)
         .timeout_connect(connect)
-        // Also what a CONNECT proxy sees; requests set the same value themselves.
+        // Also what a CONNECT proxy sees; requests set the same values themselves.
         .user_agent(config.user_agent.as_str())
+        .accept("application/json")
         .tls_config(tls(&config.root_certificates))
         .build()
         .new_agent()
@@ -116,4 +117,105 @@ fn is_connect_failure(e: &io::Error) -> bool {
             | K::InvalidInput
             | K::PermissionDenied
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn config() -> Config {
+        Config {
+            connect_timeout: Duration::from_secs(3),
+            request_timeout: Duration::from_secs(7),
+            max_body_size: 99,
+            ..Config::default()
+        }
+    }
+
+    fn io(kind: io::ErrorKind) -> ureq::Error {
+        ureq::Error::Io(io::Error::new(kind, "test"))
+    }
+
+    #[test]
+    fn timeouts_name_the_deadline_that_passed() {
+        let c = config();
+        for phase in [ureq::Timeout::Resolve, ureq::Timeout::Connect] {
+            let e = map_error(ureq::Error::Timeout(phase), Phase::Call, &c);
+            assert!(matches!(e, Error::Timeout(Timeout::Connect(d)) if d == c.connect_timeout));
+        }
+        for phase in [
+            ureq::Timeout::Global,
+            ureq::Timeout::RecvResponse,
+            ureq::Timeout::RecvBody,
+            ureq::Timeout::SendRequest,
+        ] {
+            let e = map_error(ureq::Error::Timeout(phase), Phase::Body, &c);
+            assert!(matches!(e, Error::Timeout(Timeout::Request(d)) if d == c.request_timeout));
+        }
+        let e = map_error(io(io::ErrorKind::TimedOut), Phase::Body, &c);
+        assert!(matches!(e, Error::Timeout(Timeout::Request(_))));
+    }
+
+    #[test]
+    fn failures_before_a_connection_are_connect_errors() {
+        let c = config();
+        for kind in [
+            io::ErrorKind::ConnectionRefused,
+            io::ErrorKind::HostUnreachable,
+            io::ErrorKind::InvalidData, // rustls: bad certificate
+        ] {
+            assert!(matches!(
+                map_error(io(kind), Phase::Call, &c),
+                Error::Connect(_)
+            ));
+        }
+        for e in [
+            ureq::Error::HostNotFound,
+            ureq::Error::ConnectionFailed,
+            ureq::Error::Tls("handshake"),
+            ureq::Error::ConnectProxyFailed("407".into()),
+        ] {
+            assert!(matches!(map_error(e, Phase::Call, &c), Error::Connect(_)));
+        }
+    }
+
+    #[test]
+    fn failures_of_an_established_exchange_are_connection_errors() {
+        let c = config();
+        for kind in [
+            io::ErrorKind::UnexpectedEof,
+            io::ErrorKind::ConnectionReset,
+            io::ErrorKind::InvalidData,
+        ] {
+            assert!(matches!(
+                map_error(io(kind), Phase::Body, &c),
+                Error::Connection(_)
+            ));
+        }
+        assert!(matches!(
+            map_error(io(io::ErrorKind::UnexpectedEof), Phase::Call, &c),
+            Error::Connection(_)
+        ));
+        assert!(matches!(
+            map_error(ureq::Error::BodyExceedsLimit(99), Phase::Body, &c),
+            Error::BodyTooLarge { limit: 99 }
+        ));
+    }
+
+    #[test]
+    fn extra_roots_are_added_beside_the_web_roots() {
+        assert!(matches!(tls(&[]).root_certs(), RootCerts::WebPki));
+        let extra = vec![1_u8, 2, 3];
+        let RootCerts::Specific(roots) = tls(std::slice::from_ref(&extra)).root_certs().clone()
+        else {
+            panic!("extra roots ignored")
+        };
+        assert_eq!(
+            roots.len(),
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() + 1
+        );
+        assert_eq!(roots.last().map(Certificate::der), Some(extra.as_slice()));
+    }
 }

@@ -64,7 +64,6 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
-use connections_core::client::{Config, FromConfig};
 use tracing::field::Empty;
 
 mod agent;
@@ -75,8 +74,8 @@ use agent::Phase;
 /// The core, for everything not re-exported here (models, error details, the paginator).
 pub use connections_core;
 pub use connections_core::client::{
-    Attempts, BoxError, Builder, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
-    DEFAULT_REQUEST_TIMEOUT, Error, Timeout, TokenProvider,
+    Attempts, BoxError, Builder, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_BODY_SIZE, DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Timeout, TokenProvider,
 };
 pub use connections_core::{
     AccessToken, ApiError, BaseUrl, Connection, ErrorType, InvalidBaseUrl, InvalidRequest,
@@ -139,7 +138,8 @@ impl Client {
         Builder::default()
     }
 
-    /// The validated settings this client uses.
+    /// The validated settings this client uses, e.g. to log them (the token is redacted) or
+    /// to build a client of another transport with the same settings.
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
@@ -169,7 +169,8 @@ impl Client {
     }
 
     /// Every page of the listing, in order, following `links.next` through the core's
-    /// paginator (at most `max_pages`).
+    /// paginator (at most `max_pages`). The request is copied, so the iterator can be kept or
+    /// sent to another thread; pages are fetched one at a time as it is advanced.
     ///
     /// Each item is one page fetched with [`list`](Self::list)'s retries. After an error the
     /// iterator ends: it yields the error once, then `None`. A page whose `next` link is
@@ -320,4 +321,23 @@ fn wipe(text: String) {
     let mut bytes = text.into_bytes();
     bytes.fill(0);
     drop(std::hint::black_box(bytes));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_are_cheap_to_share_across_threads() {
+        fn shareable<T: Clone + Send + Sync + 'static>() {}
+        shareable::<Client>();
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let client = Client::builder().token("very-secret-token").build();
+        let text = format!("{client:?}");
+        assert!(text.contains("[redacted]"), "{text}");
+        assert!(!text.contains("very-secret"), "{text}");
+    }
 }

@@ -117,6 +117,10 @@ fn sends_the_token_accept_and_user_agent() {
     let agent = seen.header("user-agent").unwrap();
     assert!(agent.starts_with("connections-core/"), "{agent}");
     assert!(agent.ends_with(" my-app/1.2"), "{agent}");
+    for name in ["authorization", "accept", "user-agent"] {
+        let count = seen.headers.iter().filter(|(n, _)| n == name).count();
+        assert_eq!(count, 1, "{name} sent {count} times");
+    }
 }
 
 #[test]
