@@ -1,1 +1,343 @@
-//! Blocking transport for the Smartcar connections client (in progress).
+//! Blocking transport for the Smartcar Vehicle API v3 `GET /connections` client, on
+//! [ureq] 3 (rustls, no async runtime: no tokio anywhere in the dependency tree).
+//!
+//! Everything that is not I/O comes from [`connections_core`]: the builder and its
+//! validation, request encoding, decoding of pages and API errors, redirect and origin rules,
+//! pagination and the retry policy. This crate sends the requests, bounds what it reads, and
+//! sleeps when the policy says so. [`connections-hyper`] offers the same builder, methods and
+//! [`Error`] for async code, so switching is a change of dependency.
+//!
+//! ```no_run
+//! use connections_blocking::{Client, ListConnections, Mode};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::builder()
+//!     .token(&std::env::var("SMARTCAR_ACCESS_TOKEN")?)
+//!     .request_timeout(std::time::Duration::from_secs(10))
+//!     .user_agent_suffix("my-app/1.0")
+//!     .build()?;
+//!
+//! // One page, with the status and Smartcar's request id:
+//! let request = ListConnections::builder().mode(Mode::Live).page_size(50).build()?;
+//! let first = client.list(&request)?;
+//! println!("{} connections on page 1 (request {:?})", first.value.connections().len(), first.request_id);
+//!
+//! // Every connection, following `links.next` page by page:
+//! for connection in client.connections(&request) {
+//!     let connection = connection?;
+//!     println!("{}", connection.id.as_deref().unwrap_or("-"));
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What is bounded
+//! - **Time**: `request_timeout` (default 30 s) is a deadline for the whole exchange: DNS,
+//!   connect, TLS, headers and the complete body. A server sending one byte every quarter
+//!   second is cut off at the deadline ([`Timeout::Request`]). DNS and connecting are each
+//!   also bounded by `connect_timeout` ([`Timeout::Connect`]).
+//! - **Memory**: the body is read up to `max_body_size` (default 8 MiB), with or without
+//!   `Content-Length`; one byte more is [`Error::BodyTooLarge`], and a declared length over
+//!   the limit is refused before reading.
+//! - **Attempts**: as the [`RetryPolicy`] says (default 3), waiting its jittered backoff or
+//!   the server's `Retry-After` with [`std::thread::sleep`].
+//! - **Pages**: `max_pages` (default 1000), checked before the extra request is made.
+//!
+//! # Where the token goes
+//! Only to the configured base URL's origin: redirects are never followed (the 3xx is an
+//! [`Error::InvalidResponse`] naming the `Location`), and a `next` link to another origin is
+//! an [`Error::Pagination`] raised before any request. Plain `http://` is refused unless the
+//! host is loopback. Proxies are taken from the environment (`HTTPS_PROXY`, `ALL_PROXY`,
+//! `NO_PROXY`, ...) as ureq does. Neither errors, `Debug` output nor tracing spans contain the
+//! token.
+//!
+//! # Tracing
+//! Each attempt runs in an `info` span `connections.request` with `method`, `path` (without
+//! the query), `page`, `attempt`, then `status`, `request_id` and `elapsed_ms`. A retry is a
+//! `warn` event with the error and the wait.
+//!
+//! [ureq]: https://docs.rs/ureq/3
+//! [`connections-hyper`]: https://docs.rs/connections-hyper
+
+use std::fmt;
+use std::sync::Arc;
+use std::thread;
+use std::time::Instant;
+
+use tracing::field::Empty;
+
+mod agent;
+mod iter;
+
+use agent::Phase;
+
+/// The core, for everything not re-exported here (models, error details, the paginator).
+pub use connections_core;
+pub use connections_core::client::{
+    Attempts, BoxError, Builder, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_BODY_SIZE, DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Timeout, TokenProvider,
+};
+pub use connections_core::{
+    AccessToken, ApiError, BaseUrl, Connection, ErrorType, InvalidBaseUrl, InvalidRequest,
+    InvalidToken, LinkError, ListConnections, ListConnectionsBuilder, Mode, Owned, Page,
+    PaginationError, ResponseError, RetryAfter, RetryPolicy,
+};
+
+/// The builder of a [`Client`]: the core's [`Builder`], so every setting has the same name
+/// and default as in the other transports.
+pub type ClientBuilder = Builder<Client>;
+
+/// A response value with what the API said about it: the HTTP status and Smartcar's
+/// `sc-request-id`, which support asks for when something looks wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed<T> {
+    /// The page (or whatever was fetched).
+    pub value: T,
+    /// The HTTP status of the response.
+    pub status: u16,
+    /// The `sc-request-id` response header, when sent.
+    pub request_id: Option<String>,
+}
+
+/// A blocking client for `GET /connections`.
+///
+/// Cheap to clone (one shared ureq agent, its connection pool and the settings) and usable
+/// from many threads at once; each call blocks its thread until the response is complete or
+/// a deadline passes.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    agent: ureq::Agent,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `Config`'s Debug redacts the token provider.
+        f.debug_struct("Client")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FromConfig for Client {
+    fn from_config(config: Config) -> Result<Self, Error> {
+        let agent = agent::agent(&config);
+        Ok(Client {
+            inner: Arc::new(Inner { config, agent }),
+        })
+    }
+}
+
+impl Client {
+    /// Starts configuring a client; [`ClientBuilder::build`] validates the settings.
+    pub fn builder() -> ClientBuilder {
+        Builder::default()
+    }
+
+    /// The validated settings this client uses, e.g. to log them (the token is redacted) or
+    /// to build a client of another transport with the same settings.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Fetches one page (the request's `page[number]`, else the first), retrying as the
+    /// policy allows. A 3xx, a non-JSON success, or a malformed page is an error, as is an API
+    /// error status once retries are exhausted or not allowed.
+    pub fn list(&self, request: &ListConnections<'_>) -> Result<Listed<Page<Owned>>, Error> {
+        let mut attempts = Attempts::new(self.inner.config.retry_policy);
+        loop {
+            let attempt = attempts.start();
+            let error = match self.attempt(request, attempt) {
+                Ok(listed) => return Ok(listed),
+                Err(error) => error,
+            };
+            let Some(delay) = attempts.retry_delay(&error) else {
+                return Err(error);
+            };
+            tracing::warn!(
+                attempt,
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                error = %error,
+                "connections.request failed; retrying"
+            );
+            thread::sleep(delay);
+        }
+    }
+
+    /// Every page of the listing, in order, following `links.next` through the core's
+    /// paginator (at most `max_pages`). The request is copied, so the iterator can be kept or
+    /// sent to another thread; pages are fetched one at a time as it is advanced.
+    ///
+    /// Each item is one page fetched with [`list`](Self::list)'s retries. After an error the
+    /// iterator ends: it yields the error once, then `None`. A page whose `next` link is
+    /// refused (another origin, a link back, past `max_pages`) is yielded before the
+    /// [`Error::Pagination`]; a page repeating the previous page's items is not.
+    pub fn pages(
+        &self,
+        request: &ListConnections<'_>,
+    ) -> impl Iterator<Item = Result<Page<Owned>, Error>> + Send + 'static {
+        iter::Pages::new(self.clone(), request.clone().into_owned())
+    }
+
+    /// Every connection of the listing, in order, page after page; see [`pages`](Self::pages)
+    /// for how pages are followed and how errors end the iteration.
+    pub fn connections(
+        &self,
+        request: &ListConnections<'_>,
+    ) -> impl Iterator<Item = Result<Connection<Owned>, Error>> + Send + 'static {
+        iter::Connections::new(iter::Pages::new(self.clone(), request.clone().into_owned()))
+    }
+
+    /// One attempt, in its own tracing span.
+    fn attempt(
+        &self,
+        request: &ListConnections<'_>,
+        attempt: u32,
+    ) -> Result<Listed<Page<Owned>>, Error> {
+        let config = &self.inner.config;
+        let page = request.page_number().map_or(1, |n| n.get());
+        let path = format!("{}/connections", config.base_url.prefix());
+        let span = tracing::info_span!(
+            "connections.request",
+            method = "GET",
+            path = %path,
+            page,
+            attempt,
+            status = Empty,
+            request_id = Empty,
+            elapsed_ms = Empty,
+        );
+        let _entered = span.enter();
+        let started = Instant::now();
+        let result = self.exchange(request, &span);
+        span.record(
+            "elapsed_ms",
+            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        );
+        if let Err(error) = &result {
+            tracing::debug!(error = %error, "connections.request failed");
+        }
+        result
+    }
+
+    /// Sends the request and reads the bounded response; the core decides what it means.
+    fn exchange(
+        &self,
+        request: &ListConnections<'_>,
+        span: &tracing::Span,
+    ) -> Result<Listed<Page<Owned>>, Error> {
+        let config = &self.inner.config;
+        let token = config.access_token()?;
+        let parts = request.parts(&config.base_url, &token);
+        let mut url = String::new();
+        parts
+            .write_url(&mut url)
+            .map_err(|_| Error::Connect("the request URL could not be written".into()))?;
+
+        let mut call = self.inner.agent.get(&url);
+        for header in parts.headers() {
+            let value = if header.name.eq_ignore_ascii_case("user-agent") {
+                header_value(&config.user_agent, false)?
+            } else {
+                let mut text = String::new();
+                let value = header
+                    .write_value(&mut text)
+                    .map_err(|_| Error::Connect("a header could not be written".into()))
+                    .and_then(|()| header_value(&text, header.sensitive));
+                wipe(text);
+                value?
+            };
+            call = call.header(header.name, value);
+        }
+
+        let mut response = call
+            .call()
+            .map_err(|e| agent::map_error(e, Phase::Call, config))?;
+        let status = response.status().as_u16();
+        span.record("status", status);
+        let head = response.headers();
+        let text = |name: &str| {
+            head.get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let content_type = text("content-type");
+        let request_id = text("sc-request-id");
+        let retry_after = text("retry-after");
+        let location = text("location");
+        if let Some(id) = &request_id {
+            span.record("request_id", id.as_str());
+        }
+
+        let body = read_body(response.body_mut(), config)?;
+        let mut decoded = connections_core::Response::new(status, &body);
+        for (name, value) in [
+            ("content-type", &content_type),
+            ("sc-request-id", &request_id),
+            ("retry-after", &retry_after),
+            ("location", &location),
+        ] {
+            if let Some(value) = value {
+                decoded = decoded.header(name, value);
+            }
+        }
+        let page = decoded.page_owned()?;
+        Ok(Listed {
+            value: page,
+            status,
+            request_id,
+        })
+    }
+}
+
+/// Reads the whole body, at most `max_body_size` bytes; a declared length over the limit is
+/// refused without reading. The request deadline keeps running while reading.
+fn read_body(body: &mut ureq::Body, config: &Config) -> Result<Vec<u8>, Error> {
+    let limit = config.max_body_size;
+    let limit_u64 = u64::try_from(limit).unwrap_or(u64::MAX);
+    if body.content_length().is_some_and(|len| len > limit_u64) {
+        return Err(Error::BodyTooLarge { limit });
+    }
+    body.with_config()
+        .limit(limit_u64)
+        .read_to_vec()
+        .map_err(|e| agent::map_error(e, Phase::Body, config))
+}
+
+fn header_value(text: &str, sensitive: bool) -> Result<ureq::http::HeaderValue, Error> {
+    let mut value = ureq::http::HeaderValue::from_str(text)
+        .map_err(|_| Error::Connect("a header value is not valid".into()))?;
+    value.set_sensitive(sensitive);
+    Ok(value)
+}
+
+/// Overwrites a string that held the token before freeing it (best effort, like the core's
+/// `AccessToken`).
+fn wipe(text: String) {
+    let mut bytes = text.into_bytes();
+    bytes.fill(0);
+    drop(std::hint::black_box(bytes));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_are_cheap_to_share_across_threads() {
+        fn shareable<T: Clone + Send + Sync + 'static>() {}
+        shareable::<Client>();
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let client = Client::builder().token("very-secret-token").build();
+        let text = format!("{client:?}");
+        assert!(text.contains("[redacted]"), "{text}");
+        assert!(!text.contains("very-secret"), "{text}");
+    }
+}

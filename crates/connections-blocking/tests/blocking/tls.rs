@@ -1,0 +1,50 @@
+//! HTTPS against a local rustls server with a fresh self-signed certificate.
+
+use connections_blocking::{Error, ListConnections, RetryPolicy};
+use connections_testkit::{Links, TestServer, listing};
+
+use crate::common::{builder, failure};
+
+#[test]
+fn a_certificate_trusted_through_the_builder_is_accepted() {
+    let server = TestServer::start_tls(listing(12, Links::Relative, String::new()));
+    assert!(server.base_url().starts_with("https://localhost:"));
+    let client = builder(&server)
+        .add_root_certificate(server.certificate_der().unwrap())
+        .build()
+        .unwrap();
+    let request = ListConnections::builder().page_size(5).build().unwrap();
+    let ids: Vec<_> = client
+        .connections(&request)
+        .map(|c| c.unwrap().id.unwrap())
+        .collect();
+    assert_eq!(ids.len(), 12);
+    assert_eq!(ids[11], "conn-11");
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[test]
+fn an_untrusted_certificate_is_a_connect_error() {
+    let server = TestServer::start_tls(listing(1, Links::Relative, String::new()));
+    let client = builder(&server)
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let error = failure(client.list(&ListConnections::new()));
+    assert!(matches!(error, Error::Connect(_)), "{error:?}");
+    assert_eq!(server.requests().len(), 0, "nothing was sent");
+}
+
+#[test]
+fn another_servers_certificate_does_not_vouch_for_this_one() {
+    let server = TestServer::start_tls(listing(1, Links::Relative, String::new()));
+    let stranger = TestServer::start_tls(listing(1, Links::Relative, String::new()));
+    let client = builder(&server)
+        .add_root_certificate(stranger.certificate_der().unwrap())
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let error = failure(client.list(&ListConnections::new()));
+    assert!(matches!(error, Error::Connect(_)), "{error:?}");
+    assert_eq!(server.requests().len(), 0);
+}
