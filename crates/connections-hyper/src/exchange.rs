@@ -41,14 +41,16 @@ pub(crate) async fn attempt(
         request_id = Unset,
         elapsed_ms = Unset,
     );
+    let recorder = span.clone();
     async move {
         let started = Instant::now();
         let deadline = config.request_timeout;
-        let exchanged = tokio::time::timeout(deadline, exchange(http, http_request, config))
-            .await
-            .unwrap_or(Err(Error::Timeout(Timeout::Request(deadline))));
+        let exchanged =
+            tokio::time::timeout(deadline, exchange(http, http_request, config, &recorder))
+                .await
+                .unwrap_or(Err(Error::Timeout(Timeout::Request(deadline))));
         let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        tracing::Span::current().record("elapsed_ms", elapsed);
+        recorder.record("elapsed_ms", elapsed);
         let listed = exchanged.and_then(|(head, body)| decode(&head, &body));
         match &listed {
             Ok(listed) => tracing::debug!(items = listed.value.connections().len(), "page"),
@@ -86,10 +88,10 @@ async fn exchange(
     http: &HttpClient,
     request: http::Request<Empty<Bytes>>,
     config: &Config,
+    span: &tracing::Span,
 ) -> Result<(http::response::Parts, Vec<u8>), Error> {
     let response = http.request(request).await.map_err(send_error)?;
     let (head, body) = response.into_parts();
-    let span = tracing::Span::current();
     span.record("status", head.status.as_u16());
     if let Some(id) = request_id(&head) {
         span.record("request_id", id);
@@ -164,16 +166,20 @@ struct Described {
 
 impl Described {
     fn new(error: impl StdError + Send + Sync + 'static) -> Self {
-        let mut text = error.to_string();
-        let mut cause = error.source();
+        let mut text = String::new();
+        let mut cause: Option<&(dyn StdError + 'static)> = Some(&error);
         while let Some(e) = cause {
             let part = e.to_string();
-            // Some layers repeat their cause in their own text.
-            if !text.ends_with(&part) {
-                text.push_str(": ");
+            cause = e.source();
+            // hyper-util's "client error (Connect)" only names the kind, which the variant of
+            // our error already tells; some layers repeat their cause in their own text.
+            let says_nothing = part.starts_with("client error (") && cause.is_some();
+            if !says_nothing && !text.ends_with(&part) {
+                if !text.is_empty() {
+                    text.push_str(": ");
+                }
                 text.push_str(&part);
             }
-            cause = e.source();
         }
         Described {
             text,

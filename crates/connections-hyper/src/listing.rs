@@ -152,11 +152,12 @@ impl Walk {
                 self.finished = true;
                 return;
             };
-            if self.may_plan && self.client.inner.config.page_concurrency.get() > 1 {
-                if let Some(planned) = self.paginator.planned_pages() {
-                    self.batch = Some(self.plan(planned));
-                    continue;
-                }
+            let concurrent = self.client.inner.config.page_concurrency.get() > 1;
+            if let Some(planned) = self.paginator.planned_pages().filter(|_| concurrent)
+                && self.may_plan
+            {
+                self.batch = Some(self.plan(planned));
+                continue;
             }
             let fetched = fetch(&self.client, &request, &self.gate).await;
             self.accept(fetched.map(|listed| listed.value));
