@@ -67,7 +67,10 @@ pub(crate) async fn fetch(
             return Err(error);
         };
         if matches!(&error, Error::Api(e) if e.status == 429) {
-            gate.hold_until(Instant::now() + delay);
+            // Past the clock's range, this worker sleeps "forever" below anyway.
+            if let Some(until) = Instant::now().checked_add(delay) {
+                gate.hold_until(until);
+            }
         }
         tracing::debug!(%error, ?delay, attempt, "retrying");
         tokio::time::sleep(delay).await;

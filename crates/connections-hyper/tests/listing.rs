@@ -238,3 +238,22 @@ async fn the_stream_ends_after_an_error() {
     );
     assert_eq!(server.requests().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_and_streams_move_across_tasks() {
+    use futures_util::TryStreamExt;
+    let server = TestServer::start(listing(25, Links::Relative, String::new()));
+    let client = client(&server);
+    let streams: Vec<_> = (0..3)
+        .map(|_| {
+            let request = by_tens();
+            // The stream borrows neither the client nor the request.
+            let stream = client.clone().connections(&request);
+            tokio::spawn(stream.try_collect::<Vec<_>>())
+        })
+        .collect();
+    for stream in streams {
+        assert_eq!(ids(&stream.await.unwrap().unwrap()), expected_ids(25));
+    }
+    assert_eq!(server.requests().len(), 9);
+}
