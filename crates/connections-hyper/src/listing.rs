@@ -172,10 +172,11 @@ impl Walk {
     /// Fetches the planned pages with at most `page_concurrency` in flight, in page order.
     fn plan(&self, planned: std::ops::RangeInclusive<u32>) -> Batch {
         let concurrency = self.client.inner.config.page_concurrency.get();
-        let requests: Vec<ListConnections<'static>> = planned
+        let paginator = self.paginator.clone();
+        // Built as they are due, so a long plan costs nothing up front.
+        let requests = planned
             .filter_map(NonZeroU32::new)
-            .map(|number| self.paginator.request_for_page(number))
-            .collect();
+            .map(move |number| paginator.request_for_page(number));
         let (client, gate) = (self.client.clone(), self.gate.clone());
         let fetches = futures_util::stream::iter(requests).map(move |request| {
             let (client, gate) = (client.clone(), gate.clone());
