@@ -1,1 +1,165 @@
-//! Async transport for the Smartcar connections client (in progress).
+//! Async transport for the Smartcar connections client: hyper 1, hyper-util's pooled client,
+//! rustls (webpki roots, HTTP/2 and HTTP/1.1 by ALPN) and tokio.
+//!
+//! Everything that is not I/O comes from [`connections_core`]: the request, decoding, typed
+//! errors, pagination (which never sends the token to another origin) and the retry policy.
+//! This crate moves bytes under three bounds: a connect timeout (DNS, TCP and TLS), a deadline
+//! for each whole exchange (sending, headers and the complete body), and a body size limit
+//! enforced while reading. Redirects are never followed.
+//!
+//! ```no_run
+//! use connections_hyper::{Client, ListConnections, Mode};
+//! use futures_util::TryStreamExt;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::builder()
+//!     .token(&std::env::var("SMARTCAR_ACCESS_TOKEN")?)
+//!     .page_concurrency(4)
+//!     .build()?;
+//! let request = ListConnections::builder().mode(Mode::Live).page_size(100).build()?;
+//!
+//! // One page, with its status and `sc-request-id`:
+//! let first = client.list(&request).await?;
+//! println!("{} connections (request {:?})", first.value.connections().len(), first.request_id);
+//!
+//! // Every connection, page after page, in order:
+//! let mut connections = std::pin::pin!(client.connections(&request));
+//! while let Some(connection) = connections.try_next().await? {
+//!     println!("{:?}", connection.id);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The futures and streams need a tokio runtime with the time driver (e.g.
+//! `#[tokio::main]`, or `Builder::new_current_thread().enable_all()`).
+//!
+//! Every `Error` says what happened and what to do; none of them, nor any `Debug` output or
+//! log line, contains the token. Each attempt runs in a `connections.request` tracing span
+//! with `method`, `path`, `page`, `attempt`, `status`, `request_id` and `elapsed_ms`.
+
+mod connect;
+mod exchange;
+mod listing;
+
+use std::fmt;
+use std::sync::Arc;
+
+use futures_core::Stream;
+use futures_util::StreamExt;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+pub use connections_core;
+pub use connections_core::client::{
+    Attempts, BoxError, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Timeout, TokenProvider,
+};
+pub use connections_core::{
+    AccessToken, ApiError, Connection, ListConnections, Mode, Owned, Page, PaginationError,
+    ResponseError, RetryPolicy,
+};
+
+use exchange::HttpClient;
+
+/// The builder [`Client::builder`] returns: the same setters and defaults as every other
+/// transport's, so switching transports changes one dependency.
+pub type ClientBuilder = connections_core::client::Builder<Client>;
+
+/// A client of `GET /connections` over one pooled hyper connection pool.
+///
+/// Cloning is cheap (one `Arc`) and clones share the pool, so make one and pass it around;
+/// it is `Send + Sync`. Its futures need a tokio runtime.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    http: HttpClient,
+}
+
+/// A value with what the response said about itself, for logs and support requests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Listed<T> {
+    /// The decoded value.
+    pub value: T,
+    /// The HTTP status of the response it came from.
+    pub status: u16,
+    /// The `sc-request-id` header, which Smartcar support asks for.
+    pub request_id: Option<String>,
+}
+
+impl Client {
+    /// Starts configuring a client; only the token is required.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The validated settings this client runs with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Fetches one page (the request's `page[number]`, or the first), retrying per the retry
+    /// policy; links in it are not followed.
+    pub async fn list(&self, request: &ListConnections<'_>) -> Result<Listed<Page<Owned>>, Error> {
+        listing::fetch(self, request, &listing::Gate::default()).await
+    }
+
+    /// Every page of the listing from the request's page on, following `next` links through
+    /// the core's paginator (same origin only, always forward, at most `max_pages`).
+    ///
+    /// With `page_concurrency > 1`, once a page shows the remaining page numbers (links that
+    /// follow `page[number]` and a known `meta.totalCount`), up to that many are fetched at
+    /// once; pages still arrive in order, each once, and the paginator checks every link. A
+    /// 429 holds every in-flight request of the listing for the time the server asked.
+    ///
+    /// The stream ends after the first error. A page whose `next` link is refused is yielded
+    /// before the error, except one that repeats the previous page's items.
+    pub fn pages(
+        &self,
+        request: &ListConnections<'_>,
+    ) -> impl Stream<Item = Result<Page<Owned>, Error>> + Send + 'static + use<> {
+        listing::Walk::new(self.clone(), request).into_stream()
+    }
+
+    /// Every connection of the listing, in order: [`pages`](Self::pages), flattened.
+    pub fn connections(
+        &self,
+        request: &ListConnections<'_>,
+    ) -> impl Stream<Item = Result<Connection<Owned>, Error>> + Send + 'static + use<> {
+        self.pages(request).flat_map(|page| {
+            let items: Vec<Result<Connection<Owned>, Error>> = match page {
+                Ok(page) => page.data.into_iter().map(Ok).collect(),
+                Err(error) => vec![Err(error)],
+            };
+            futures_util::stream::iter(items)
+        })
+    }
+}
+
+impl FromConfig for Client {
+    /// Sets up TLS (web roots plus `root_certificates`) and the connection pool; fails only
+    /// on an unusable extra root certificate (reported as [`Error::Connect`]).
+    fn from_config(config: Config) -> Result<Self, Error> {
+        let connector = connect::Connector::new(&config)?;
+        let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            // Lets idle pooled connections expire (90 s by default) instead of lingering.
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(connector);
+        Ok(Client {
+            inner: Arc::new(Inner { config, http }),
+        })
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}

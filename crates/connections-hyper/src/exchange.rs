@@ -1,0 +1,207 @@
+//! One attempt: build the request, send it, read a bounded body before the deadline, and hand
+//! `(status, headers, body)` to the core, which alone decides what they mean.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::num::NonZeroU32;
+
+use bytes::Bytes;
+use connections_core::client::{BoxError, Config, Error, Timeout};
+use connections_core::{ListConnections, Owned, Page, Response};
+use http::HeaderValue;
+use http::header::USER_AGENT;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::{Body, Incoming};
+use tokio::time::Instant;
+use tracing::Instrument;
+use tracing::field::Empty as Unset;
+
+use crate::Listed;
+use crate::connect::{ConnectTimedOut, Connector};
+
+/// The pooled hyper-util client every `Client` clone shares.
+pub(crate) type HttpClient = hyper_util::client::legacy::Client<Connector, Empty<Bytes>>;
+
+/// Makes one attempt at `request`, in its own `connections.request` span.
+pub(crate) async fn attempt(
+    http: &HttpClient,
+    config: &Config,
+    request: &ListConnections<'_>,
+    attempt: u32,
+) -> Result<Listed<Page<Owned>>, Error> {
+    let page = request.page_number().map_or(1, NonZeroU32::get);
+    let http_request = build(config, request)?;
+    let span = tracing::info_span!(
+        "connections.request",
+        method = "GET",
+        path = http_request.uri().path(),
+        page,
+        attempt,
+        status = Unset,
+        request_id = Unset,
+        elapsed_ms = Unset,
+    );
+    let recorder = span.clone();
+    async move {
+        let started = Instant::now();
+        let deadline = config.request_timeout;
+        let exchanged =
+            tokio::time::timeout(deadline, exchange(http, http_request, config, &recorder))
+                .await
+                .unwrap_or(Err(Error::Timeout(Timeout::Request(deadline))));
+        let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        recorder.record("elapsed_ms", elapsed);
+        let listed = exchanged.and_then(|(head, body)| decode(&head, &body));
+        match &listed {
+            Ok(listed) => tracing::debug!(items = listed.value.connections().len(), "page"),
+            // Errors never hold the token, so they can be logged.
+            Err(error) => tracing::debug!(%error, "attempt failed"),
+        }
+        listed
+    }
+    .instrument(span)
+    .await
+}
+
+/// The `GET` with the token asked from the provider for this attempt, and the configured
+/// `User-Agent` (the core's default plus any suffix).
+fn build(
+    config: &Config,
+    request: &ListConnections<'_>,
+) -> Result<http::Request<Empty<Bytes>>, Error> {
+    let token = config.access_token()?;
+    let mut built = request
+        .parts(&config.base_url, &token)
+        .to_http_request::<Empty<Bytes>>()
+        // Every input is validated before this point (the token by `AccessToken`, the base
+        // URL by `BaseUrl`, the query by the core's encoder); the token provider is the only
+        // one that changes per attempt, so a failure is reported as its failure.
+        .map_err(|e| Error::Token(Box::new(e)))?;
+    if let Ok(agent) = HeaderValue::from_str(&config.user_agent) {
+        built.headers_mut().insert(USER_AGENT, agent);
+    }
+    Ok(built)
+}
+
+/// Sends the request and reads the complete body; the caller puts the deadline around it.
+async fn exchange(
+    http: &HttpClient,
+    request: http::Request<Empty<Bytes>>,
+    config: &Config,
+    span: &tracing::Span,
+) -> Result<(http::response::Parts, Vec<u8>), Error> {
+    let response = http.request(request).await.map_err(send_error)?;
+    let (head, body) = response.into_parts();
+    span.record("status", head.status.as_u16());
+    if let Some(id) = request_id(&head) {
+        span.record("request_id", id);
+    }
+    let body = read_body(body, config.max_body_size).await?;
+    Ok((head, body))
+}
+
+/// Collects the body, failing as soon as it would pass `limit`: at once when the declared
+/// `Content-Length` is larger, otherwise at the first chunk that crosses it. Memory stays at
+/// `limit` plus one of hyper's read buffers, whatever the server sends.
+async fn read_body(mut body: Incoming, limit: usize) -> Result<Vec<u8>, Error> {
+    let too_large = Error::BodyTooLarge { limit };
+    let declared = body.size_hint().lower();
+    if usize::try_from(declared).map_or(true, |declared| declared > limit) {
+        return Err(too_large);
+    }
+    // Trust the declared length for the first allocation only up to a modest size.
+    let mut bytes = Vec::with_capacity(usize::try_from(declared).unwrap_or(0).min(64 * 1024));
+    while let Some(frame) = body.frame().await {
+        // A body cut short (closed before its Content-Length), a reset stream, an I/O error.
+        let frame = frame.map_err(|e| Error::Connection(Box::new(Described::new(e))))?;
+        if let Ok(data) = frame.into_data() {
+            if data.len() > limit - bytes.len() {
+                return Err(too_large);
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Ok(bytes)
+}
+
+/// Status, headers and body as the core reads them.
+fn decode(head: &http::response::Parts, body: &[u8]) -> Result<Listed<Page<Owned>>, Error> {
+    let value = Response::from_http(head, body).page_owned()?;
+    Ok(Listed {
+        value,
+        status: head.status.as_u16(),
+        request_id: request_id(head).map(str::to_owned),
+    })
+}
+
+fn request_id(head: &http::response::Parts) -> Option<&str> {
+    head.headers.get("sc-request-id")?.to_str().ok()
+}
+
+/// Sorts a client error: the connect timeout, a failure to connect (DNS, TCP, TLS), or a
+/// failure on an established connection.
+fn send_error(error: hyper_util::client::legacy::Error) -> Error {
+    let mut cause: Option<&(dyn StdError + 'static)> = Some(&error);
+    while let Some(e) = cause {
+        if let Some(ConnectTimedOut(after)) = e.downcast_ref::<ConnectTimedOut>() {
+            return Error::Timeout(Timeout::Connect(*after));
+        }
+        cause = e.source();
+    }
+    let connect = error.is_connect();
+    let described = Box::new(Described::new(error));
+    if connect {
+        Error::Connect(described)
+    } else {
+        Error::Connection(described)
+    }
+}
+
+/// A hyper error whose `Display` spells out its causes: hyper's own names only the outermost
+/// ("client error (Connect)"), which tells the user nothing. The error stays the `source`.
+struct Described {
+    text: String,
+    inner: BoxError,
+}
+
+impl Described {
+    fn new(error: impl StdError + Send + Sync + 'static) -> Self {
+        let mut text = String::new();
+        let mut cause: Option<&(dyn StdError + 'static)> = Some(&error);
+        while let Some(e) = cause {
+            let part = e.to_string();
+            cause = e.source();
+            // hyper-util's "client error (Connect)" only names the kind, which the variant of
+            // our error already tells; some layers repeat their cause in their own text.
+            let says_nothing = part.starts_with("client error (") && cause.is_some();
+            if !says_nothing && !text.ends_with(&part) {
+                if !text.is_empty() {
+                    text.push_str(": ");
+                }
+                text.push_str(&part);
+            }
+        }
+        Described {
+            text,
+            inner: Box::new(error),
+        }
+    }
+}
+
+impl fmt::Debug for Described {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl fmt::Display for Described {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl StdError for Described {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&*self.inner)
+    }
+}
