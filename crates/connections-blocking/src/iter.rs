@@ -3,7 +3,7 @@
 
 use std::vec;
 
-use connections_core::{Connection, ListConnections, Owned, Page, PaginationError, Paginator};
+use connections_core::{Connection, ListConnections, Owned, Page, Paginator};
 
 use crate::{Client, Error};
 
@@ -54,16 +54,15 @@ impl Iterator for Pages {
         };
         match self.paginator.feed(&page) {
             Ok(_) => Some(Ok(page)),
-            // Its items were all yielded with the page before.
-            Err(error @ PaginationError::RepeatedPage { .. }) => {
-                self.done = true;
-                Some(Err(error.into()))
-            }
-            // A complete, valid page whose `next` cannot be followed: hand it over, then say
-            // why the listing stops.
-            Err(error) => {
+            // A valid page whose `next` cannot be followed: hand it over, then say why the
+            // listing stops.
+            Err(error) if error.page_is_new() => {
                 self.pending = Some(error.into());
                 Some(Ok(page))
+            }
+            Err(error) => {
+                self.done = true;
+                Some(Err(error.into()))
             }
         }
     }

@@ -75,7 +75,8 @@ use agent::Phase;
 pub use connections_core;
 pub use connections_core::client::{
     Attempts, BoxError, Builder, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_BODY_SIZE, DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Timeout, TokenProvider,
+    DEFAULT_MAX_BODY_SIZE, DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Listed, Timeout,
+    TokenProvider,
 };
 pub use connections_core::{
     AccessToken, ApiError, BaseUrl, Connection, ErrorType, InvalidBaseUrl, InvalidRequest,
@@ -86,18 +87,6 @@ pub use connections_core::{
 /// The builder of a [`Client`]: the core's [`Builder`], so every setting has the same name
 /// and default as in the other transports.
 pub type ClientBuilder = Builder<Client>;
-
-/// A response value with what the API said about it: the HTTP status and Smartcar's
-/// `sc-request-id`, which support asks for when something looks wrong.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Listed<T> {
-    /// The page (or whatever was fetched).
-    pub value: T,
-    /// The HTTP status of the response.
-    pub status: u16,
-    /// The `sc-request-id` response header, when sent.
-    pub request_id: Option<String>,
-}
 
 /// A blocking client for `GET /connections`.
 ///

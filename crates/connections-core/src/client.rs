@@ -434,6 +434,18 @@ impl core::error::Error for Error {
     }
 }
 
+/// A value with what the response said about itself: the HTTP status and Smartcar's
+/// `sc-request-id`, which support asks for when something looks wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed<T> {
+    /// The decoded value.
+    pub value: T,
+    /// The HTTP status of the response it came from.
+    pub status: u16,
+    /// The `sc-request-id` header, when sent.
+    pub request_id: Option<String>,
+}
+
 /// The attempts of one request: counts them and asks the policy what follows a failure.
 #[derive(Clone, Debug)]
 pub struct Attempts {

@@ -253,6 +253,15 @@ pub enum PaginationError {
     },
 }
 
+impl PaginationError {
+    /// Whether the page that was fed along with this error still belongs to the listing:
+    /// every such page does (its `next` link was the problem), except a page that repeated
+    /// the previous one, whose items were already handed over.
+    pub fn page_is_new(&self) -> bool {
+        !matches!(self, PaginationError::RepeatedPage { .. })
+    }
+}
+
 impl fmt::Display for PaginationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -51,12 +51,14 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 pub use connections_core;
 pub use connections_core::client::{
-    Attempts, BoxError, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
-    DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Timeout, TokenProvider,
+    Attempts, BoxError, Builder, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_BODY_SIZE, DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Listed, Timeout,
+    TokenProvider,
 };
 pub use connections_core::{
-    AccessToken, ApiError, Connection, ListConnections, Mode, Owned, Page, PaginationError,
-    ResponseError, RetryPolicy,
+    AccessToken, ApiError, BaseUrl, Connection, ErrorType, InvalidBaseUrl, InvalidRequest,
+    InvalidToken, LinkError, ListConnections, ListConnectionsBuilder, Mode, Owned, Page,
+    PaginationError, ResponseError, RetryAfter, RetryPolicy,
 };
 
 use exchange::HttpClient;
@@ -77,18 +79,6 @@ pub struct Client {
 struct Inner {
     config: Config,
     http: HttpClient,
-}
-
-/// A value with what the response said about itself, for logs and support requests.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Listed<T> {
-    /// The decoded value.
-    pub value: T,
-    /// The HTTP status of the response it came from.
-    pub status: u16,
-    /// The `sc-request-id` header, which Smartcar support asks for.
-    pub request_id: Option<String>,
 }
 
 impl Client {

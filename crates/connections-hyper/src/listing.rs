@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::{Mutex, PoisonError};
 
 use connections_core::client::{Attempts, Error};
-use connections_core::{ListConnections, Owned, Page, PaginationError, Paginator, Progress};
+use connections_core::{ListConnections, Owned, Page, Paginator, Progress};
 use futures_core::Stream;
 use futures_util::StreamExt;
 use tokio::time::Instant;
@@ -206,7 +206,7 @@ impl Walk {
                 self.ready.push_back(Ok(page));
             }
             // The page itself is sound; its `next` link is what cannot be followed.
-            Err(error) if !matches!(error, PaginationError::RepeatedPage { .. }) => {
+            Err(error) if error.page_is_new() => {
                 self.ready.push_back(Ok(page));
                 self.ready.push_back(Err(error.into()));
             }

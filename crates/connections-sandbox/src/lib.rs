@@ -81,8 +81,18 @@ pub struct Sandbox {
     base_url: String,
     token: String,
     dataset: Arc<Dataset>,
+    state: Arc<State>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+/// How many requests got an injected fault, so tests can check the faults happened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Answered with an injected 500 or 503.
+    pub failures: u64,
+    /// Answered 429 by the rate limit.
+    pub rate_limited: u64,
 }
 
 impl Sandbox {
@@ -96,6 +106,7 @@ impl Sandbox {
         let token = config.token.clone();
         let dataset = Arc::new(Dataset::generate(config.connections, config.seed));
         let state = Arc::new(State::new(config, dataset.clone(), origin));
+        let serving = state.clone();
         let (shutdown, stopped) = oneshot::channel();
         let thread = std::thread::Builder::new()
             .name("connections-sandbox".to_owned())
@@ -103,13 +114,14 @@ impl Sandbox {
                 tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()?
-                    .block_on(serve(listener, state, stopped))
+                    .block_on(serve(listener, serving, stopped))
             })?;
         Ok(Sandbox {
             addr,
             base_url,
             token,
             dataset,
+            state,
             shutdown: Some(shutdown),
             thread: Some(thread),
         })
@@ -133,6 +145,20 @@ impl Sandbox {
     /// The connections it serves, to compare listings against.
     pub fn dataset(&self) -> &Dataset {
         &self.dataset
+    }
+
+    /// The faults injected so far.
+    pub fn faults(&self) -> Faults {
+        Faults {
+            failures: self
+                .state
+                .injected
+                .load(std::sync::atomic::Ordering::Relaxed),
+            rate_limited: self
+                .state
+                .limited
+                .load(std::sync::atomic::Ordering::Relaxed),
+        }
     }
 
     /// Blocks while the sandbox serves (until the process is killed or serving fails).

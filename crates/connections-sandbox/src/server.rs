@@ -26,6 +26,8 @@ pub(crate) struct State {
     /// `scheme://host:port`, for absolute links.
     pub(crate) origin: String,
     requests: AtomicU64,
+    pub(crate) injected: AtomicU64,
+    pub(crate) limited: AtomicU64,
     started: Instant,
     /// (second since start, requests in it), for rate limiting.
     window: Mutex<(u64, u32)>,
@@ -38,6 +40,8 @@ impl State {
             dataset,
             origin,
             requests: AtomicU64::new(0),
+            injected: AtomicU64::new(0),
+            limited: AtomicU64::new(0),
             started: Instant::now(),
             window: Mutex::new((0, 0)),
         }
@@ -129,10 +133,12 @@ fn route(state: &State, request: &Request<Incoming>, number: u64) -> Reply {
         reply
             .headers_mut()
             .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        state.limited.fetch_add(1, Ordering::Relaxed);
         return reply;
     }
     let roll = mix(state.config.seed ^ 0xfa17, number);
     if (roll % 1_000_000) as f64 / 1_000_000.0 < state.config.failure_rate {
+        state.injected.fetch_add(1, Ordering::Relaxed);
         return if roll & (1 << 40) == 0 {
             error(
                 503,

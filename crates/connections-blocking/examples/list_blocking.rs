@@ -1,8 +1,8 @@
 //! Lists every connection of an application, one line each, with the blocking client.
 //!
 //! ```sh
-//! SMARTCAR_ACCESS_TOKEN=... cargo run -p connections-blocking --example list
-//! SMARTCAR_BASE_URL=http://127.0.0.1:8080/v3 SMARTCAR_ACCESS_TOKEN=... cargo run -p connections-blocking --example list
+//! SMARTCAR_ACCESS_TOKEN=... cargo run -p connections-blocking --example list_blocking
+//! SMARTCAR_BASE_URL=http://127.0.0.1:8080/v3 SMARTCAR_ACCESS_TOKEN=... cargo run -p connections-blocking --example list_blocking
 //! ```
 //!
 //! `SMARTCAR_BASE_URL` defaults to production (`https://vehicle.api.smartcar.com/v3`).

@@ -1,8 +1,8 @@
 //! Lists every connection of an application, one line each.
 //!
 //! ```sh
-//! SMARTCAR_ACCESS_TOKEN=... cargo run -p connections-hyper --example list
-//! SMARTCAR_BASE_URL=http://127.0.0.1:8080/v3 SMARTCAR_ACCESS_TOKEN=... cargo run -p connections-hyper --example list
+//! SMARTCAR_ACCESS_TOKEN=... cargo run -p connections-hyper --example list_hyper
+//! SMARTCAR_BASE_URL=http://127.0.0.1:8080/v3 SMARTCAR_ACCESS_TOKEN=... cargo run -p connections-hyper --example list_hyper
 //! ```
 //!
 //! `SMARTCAR_BASE_URL` defaults to the production API; optional filters: `SMARTCAR_USER_ID`,

@@ -1,0 +1,415 @@
+//! `connections`: list the vehicle connections of a Smartcar application, or run a local
+//! sandbox that answers like the API.
+#![allow(clippy::print_stdout)] // printing is this program's job
+
+mod output;
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{ArgAction, Parser, Subcommand, ValueEnum};
+use connections_core::client::{Builder, Error, FromConfig};
+use connections_core::{ListConnections, Mode, Owned, Page, RetryPolicy};
+use connections_sandbox::{Sandbox, SandboxConfig};
+use futures_util::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use output::{Format, Printer};
+
+const EXIT_CODES: &str = "Exit codes:
+  0  success
+  2  usage or invalid input (bad flag, id, base URL or token)
+  3  the API answered with an error (status, type, code, detail, request id on stderr)
+  4  network, TLS or timeout
+  5  invalid response or pagination error (not JSON, malformed, redirect, cross-origin link,
+     loop, page cap)
+  1  writing the output failed";
+
+#[derive(Parser, Debug)]
+#[command(name = "connections", version, about, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Show what happens on stderr (-v requests, -vv everything).
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    verbose: u8,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List vehicle connections (GET {base-url}/connections).
+    #[command(after_help = EXIT_CODES)]
+    List(ListArgs),
+    /// Serve a local Smartcar-compatible API; prints its base URL on the first line of stdout.
+    Sandbox(SandboxArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ListArgs {
+    /// The API base; requests go to {base-url}/connections.
+    #[arg(long, default_value = "https://vehicle.api.smartcar.com/v3")]
+    base_url: String,
+    /// The access token (better: set SMARTCAR_ACCESS_TOKEN, which stays out of shell history).
+    #[arg(long, env = "SMARTCAR_ACCESS_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Only this user's connections.
+    #[arg(long)]
+    user_id: Option<String>,
+    /// Only this vehicle's connections.
+    #[arg(long)]
+    vehicle_id: Option<String>,
+    /// Only live or only simulated vehicles.
+    #[arg(long, value_enum)]
+    mode: Option<ModeArg>,
+    /// The page to fetch (or to start from, with --all).
+    #[arg(long)]
+    page: Option<u32>,
+    /// Connections per page.
+    #[arg(long)]
+    page_size: Option<u32>,
+    /// Fetch every page, printing connections as they arrive.
+    #[arg(long)]
+    all: bool,
+    /// Stop with an error after this many pages.
+    #[arg(long, default_value_t = connections_core::DEFAULT_MAX_PAGES)]
+    max_pages: u32,
+    /// Pages fetched at once when the total is known (hyper transport only).
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
+    /// Output format [default: table on a terminal, ndjson otherwise].
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// How requests are made.
+    #[arg(long, value_enum, default_value_t = Transport::Hyper)]
+    transport: Transport,
+    /// Deadline for each request, in seconds (connect, headers and body).
+    #[arg(long, default_value_t = 30.0)]
+    timeout: f64,
+    /// Retries after the first attempt, for 429, 5xx and network failures.
+    #[arg(long, default_value_t = 2)]
+    retries: u32,
+    /// Start the built-in sandbox and list from it (no token needed).
+    #[arg(long)]
+    sandbox: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ModeArg {
+    Live,
+    Simulated,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Transport {
+    /// Async: hyper and tokio.
+    Hyper,
+    /// Blocking: ureq.
+    Blocking,
+}
+
+#[derive(clap::Args, Debug)]
+struct SandboxArgs {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// How many connections to serve.
+    #[arg(long, default_value_t = 50)]
+    connections: usize,
+    /// Seed of the generated dataset and injected faults.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// The bearer token to accept.
+    #[arg(long, default_value = connections_sandbox::DEFAULT_TOKEN)]
+    token: String,
+    /// Delay before each answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Share of requests (0 to 1) answered with an injected 500 or 503.
+    #[arg(long, default_value_t = 0.0)]
+    failure_rate: f64,
+    /// Requests per second before answering 429.
+    #[arg(long)]
+    rate_limit: Option<u32>,
+    /// Write absolute links instead of /connections?... ones.
+    #[arg(long)]
+    absolute_links: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.verbose > 0 {
+        let level = if cli.verbose > 1 {
+            tracing_subscriber::filter::LevelFilter::DEBUG
+        } else {
+            tracing_subscriber::filter::LevelFilter::INFO
+        };
+        tracing_subscriber::fmt()
+            .with_writer(io::stderr)
+            .with_max_level(level)
+            .init();
+    }
+    match cli.command {
+        Command::List(args) => list(args),
+        Command::Sandbox(args) => sandbox(args),
+    }
+}
+
+fn usage(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+fn list(args: ListArgs) -> ExitCode {
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        return usage("--timeout must be a positive number of seconds");
+    }
+    let embedded = match args
+        .sandbox
+        .then(|| Sandbox::spawn(SandboxConfig::default()))
+        .transpose()
+    {
+        Ok(embedded) => embedded,
+        Err(e) => {
+            eprintln!("error: could not start the sandbox: {e}");
+            return ExitCode::from(4);
+        }
+    };
+    let (base_url, token) = match &embedded {
+        Some(s) => (s.base_url().to_owned(), Some(s.token().to_owned())),
+        None => (args.base_url.clone(), args.token.clone()),
+    };
+    let Some(token) = token else {
+        return usage(
+            "no access token: pass --token or set SMARTCAR_ACCESS_TOKEN (or use --sandbox)",
+        );
+    };
+    let mut request = ListConnections::builder();
+    if let Some(id) = &args.user_id {
+        request = request.user_id(id);
+    }
+    if let Some(id) = &args.vehicle_id {
+        request = request.vehicle_id(id);
+    }
+    if let Some(mode) = args.mode {
+        request = request.mode(match mode {
+            ModeArg::Live => Mode::Live,
+            ModeArg::Simulated => Mode::Simulated,
+        });
+    }
+    if let Some(page) = args.page {
+        request = request.page_number(page);
+    }
+    if let Some(size) = args.page_size {
+        request = request.page_size(size);
+    }
+    let request = match request.build() {
+        Ok(request) => request,
+        Err(e) => return usage(e),
+    };
+    let format = args.format.unwrap_or(if io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Ndjson
+    });
+    let progress = (args.all && io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {pos} connections, {msg} pages, {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar
+    });
+    let stdout = io::stdout().lock();
+    let mut printer = match Printer::new(format, BufWriter::new(stdout)) {
+        Ok(printer) => printer,
+        Err(e) => return output_failed(&e),
+    };
+    let settings = Settings {
+        base_url: &base_url,
+        token: &token,
+        timeout: Duration::from_secs_f64(args.timeout),
+        retries: args.retries,
+        max_pages: args.max_pages,
+        concurrency: args.concurrency,
+    };
+    let mut pages = 0u64;
+    let mut on_page = |page: Page<Owned>| -> io::Result<()> {
+        pages += 1;
+        for c in page.connections() {
+            printer.connection(c)?;
+        }
+        if let Some(bar) = &progress {
+            bar.set_position(printer.written());
+            bar.set_message(pages.to_string());
+        }
+        Ok(())
+    };
+    let outcome = match args.transport {
+        Transport::Hyper => run_hyper(&settings, request, args.all, &mut on_page),
+        Transport::Blocking => run_blocking(&settings, request, args.all, &mut on_page),
+    };
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    let finished = printer.finish();
+    match outcome {
+        Ok(()) => finished.map_or_else(|e| output_failed(&e), |()| ExitCode::SUCCESS),
+        Err(Failure::Output(e)) => output_failed(&e),
+        Err(Failure::Client(e)) => report(&e),
+    }
+}
+
+/// The client settings `list` takes from its flags.
+struct Settings<'a> {
+    base_url: &'a str,
+    token: &'a str,
+    timeout: Duration,
+    retries: u32,
+    max_pages: u32,
+    concurrency: usize,
+}
+
+impl Settings<'_> {
+    fn builder<C: FromConfig>(&self, builder: Builder<C>) -> Builder<C> {
+        builder
+            .base_url(self.base_url)
+            .token(self.token)
+            .request_timeout(self.timeout)
+            .retry_policy(RetryPolicy::new().with_max_attempts(self.retries.saturating_add(1)))
+            .max_pages(self.max_pages)
+            .page_concurrency(self.concurrency)
+            .user_agent_suffix(concat!("connections-cli/", env!("CARGO_PKG_VERSION")))
+    }
+}
+
+/// Why listing stopped.
+enum Failure {
+    Client(Error),
+    Output(io::Error),
+}
+
+fn run_hyper(
+    settings: &Settings<'_>,
+    request: ListConnections<'_>,
+    all: bool,
+    on_page: &mut dyn FnMut(Page<Owned>) -> io::Result<()>,
+) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Failure::Output)?;
+    runtime.block_on(async {
+        let client = settings
+            .builder(connections_hyper::Client::builder())
+            .build()
+            .map_err(Failure::Client)?;
+        if !all {
+            let listed = client.list(&request).await.map_err(Failure::Client)?;
+            return on_page(listed.value).map_err(Failure::Output);
+        }
+        let mut pages = std::pin::pin!(client.pages(&request));
+        while let Some(page) = pages.next().await {
+            on_page(page.map_err(Failure::Client)?).map_err(Failure::Output)?;
+        }
+        Ok(())
+    })
+}
+
+fn run_blocking(
+    settings: &Settings<'_>,
+    request: ListConnections<'_>,
+    all: bool,
+    on_page: &mut dyn FnMut(Page<Owned>) -> io::Result<()>,
+) -> Result<(), Failure> {
+    let client = settings
+        .builder(connections_blocking::Client::builder())
+        .build()
+        .map_err(Failure::Client)?;
+    if !all {
+        let listed = client.list(&request).map_err(Failure::Client)?;
+        return on_page(listed.value).map_err(Failure::Output);
+    }
+    for page in client.pages(&request) {
+        on_page(page.map_err(Failure::Client)?).map_err(Failure::Output)?;
+    }
+    Ok(())
+}
+
+/// A closed pipe (`connections list | head`) is a normal way to stop reading.
+fn output_failed(e: &io::Error) -> ExitCode {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("error: writing the output failed: {e}");
+    ExitCode::from(1)
+}
+
+/// Prints a client error on stderr and picks the exit code.
+fn report(error: &Error) -> ExitCode {
+    let code = match error {
+        Error::Config(_) => 2,
+        Error::Api(_) => 3,
+        Error::Timeout(_) | Error::Connect(_) | Error::Connection(_) | Error::Token(_) => 4,
+        _ => 5,
+    };
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "error: {error}");
+    if let Error::Api(api) = error {
+        let _ = writeln!(err, "  status: {}", api.status);
+        if let Some(e) = api.first() {
+            let _ = writeln!(
+                err,
+                "  type: {}\n  code: {}\n  detail: {}",
+                e.kind, e.code, e.detail
+            );
+            if let Some(message) = &e.suggested_user_message {
+                let _ = writeln!(err, "  suggested user message: {message}");
+            }
+        }
+        if let Some(id) = &api.request_id {
+            let _ = writeln!(err, "  request id: {id}");
+        }
+    }
+    ExitCode::from(code)
+}
+
+fn sandbox(args: SandboxArgs) -> ExitCode {
+    if !(0.0..=1.0).contains(&args.failure_rate) {
+        return usage("--failure-rate must be between 0 and 1");
+    }
+    let config = SandboxConfig {
+        listen: args.listen,
+        connections: args.connections,
+        seed: args.seed,
+        token: args.token,
+        latency: Duration::from_millis(args.latency_ms),
+        failure_rate: args.failure_rate,
+        rate_limit: args.rate_limit,
+        absolute_links: args.absolute_links,
+        ..SandboxConfig::default()
+    };
+    let sandbox = match Sandbox::spawn(config) {
+        Ok(sandbox) => sandbox,
+        Err(e) => {
+            eprintln!("error: could not start the sandbox on {}: {e}", args.listen);
+            return ExitCode::from(4);
+        }
+    };
+    println!("{}", sandbox.base_url());
+    let _ = io::stdout().flush();
+    eprintln!(
+        "serving {} connections at {} (token: {}); stop with Ctrl-C",
+        sandbox.dataset().connections().len(),
+        sandbox.base_url(),
+        sandbox.token()
+    );
+    match sandbox.wait() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: the sandbox stopped: {e}");
+            ExitCode::from(4)
+        }
+    }
+}

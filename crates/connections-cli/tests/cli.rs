@@ -1,0 +1,290 @@
+//! The `connections` binary end to end: formats, filters, exit codes, and the sandbox command.
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+
+use connections_core::Mode;
+use connections_sandbox::{Dataset, Filters, SandboxConfig};
+use connections_testkit::{Reply, TestServer};
+
+fn connections(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_connections"))
+        .args(args)
+        .env_remove("SMARTCAR_ACCESS_TOKEN")
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+/// The ids the default sandbox serves for `filters`.
+fn expected(filters: Filters<'_>) -> Vec<String> {
+    let defaults = SandboxConfig::default();
+    Dataset::generate(defaults.connections, defaults.seed).expected_ids(filters)
+}
+
+fn ids_from_json(text: &str) -> Vec<String> {
+    let value: serde_json::Value = serde_json::from_str(text).unwrap();
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn ids_from_ndjson(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|line| {
+            let c: serde_json::Value = serde_json::from_str(line).unwrap();
+            c["id"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+fn ids_from_csv(text: &str) -> Vec<String> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(&reader.headers().unwrap()[0], "id");
+    reader.records().map(|r| r.unwrap()[0].to_owned()).collect()
+}
+
+#[test]
+fn every_format_parses_back_to_the_sandbox_ids_with_both_transports() {
+    let all = expected(Filters::default());
+    assert_eq!(all.len(), 50);
+    for transport in ["hyper", "blocking"] {
+        for (format, parse) in [
+            ("json", ids_from_json as fn(&str) -> Vec<String>),
+            ("ndjson", ids_from_ndjson),
+            ("csv", ids_from_csv),
+        ] {
+            let out = connections(&[
+                "list",
+                "--sandbox",
+                "--all",
+                "--page-size",
+                "7",
+                "--format",
+                format,
+                "--transport",
+                transport,
+            ]);
+            assert!(
+                out.status.success(),
+                "{transport} {format}: {}",
+                stderr(&out)
+            );
+            assert_eq!(parse(&stdout(&out)), all, "{transport} {format}");
+        }
+    }
+}
+
+#[test]
+fn json_connections_keep_the_api_shape() {
+    let out = connections(&["list", "--sandbox", "--format", "json"]);
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let first = &value[0];
+    assert_eq!(first["type"], "connection");
+    assert!(first["attributes"]["vehicle"]["powertrainType"].is_string());
+    assert!(first["relationships"]["user"]["data"]["id"].is_string());
+    assert!(first["meta"]["createdAt"].is_string());
+}
+
+#[test]
+fn filters_and_single_pages() {
+    let simulated = expected(Filters {
+        mode: Some(Mode::Simulated),
+        ..Filters::default()
+    });
+    let out = connections(&[
+        "list",
+        "--sandbox",
+        "--all",
+        "--mode",
+        "simulated",
+        "--page-size",
+        "3",
+        "--format",
+        "ndjson",
+        "--concurrency",
+        "4",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(ids_from_ndjson(&stdout(&out)), simulated);
+
+    let first_page = connections(&["list", "--sandbox", "--format", "ndjson"]);
+    assert_eq!(
+        ids_from_ndjson(&stdout(&first_page)),
+        expected(Filters::default())[..10]
+    );
+    let second = connections(&[
+        "list",
+        "--sandbox",
+        "--page",
+        "2",
+        "--page-size",
+        "5",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(
+        ids_from_csv(&stdout(&second)),
+        expected(Filters::default())[5..10]
+    );
+
+    let table = connections(&["list", "--sandbox", "--format", "table", "--page-size", "2"]);
+    let text = stdout(&table);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    for column in [
+        "id",
+        "user",
+        "vehicle",
+        "make",
+        "model",
+        "year",
+        "mode",
+        "permissions",
+        "created",
+    ] {
+        assert!(header.contains(column), "{header}");
+    }
+    assert_eq!(lines.count(), 2);
+}
+
+#[test]
+fn invalid_input_exits_2() {
+    for args in [
+        &["list", "--sandbox", "--page-size", "0"][..],
+        &["list", "--sandbox", "--user-id", ""],
+        &[
+            "list",
+            "--base-url",
+            "http://example.com/v3",
+            "--token",
+            "t",
+        ],
+        &["list", "--mode", "parked", "--sandbox"],
+        &["list"],
+        &["frobnicate"],
+    ] {
+        let out = connections(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).is_empty());
+    }
+    assert!(stderr(&connections(&["list"])).contains("SMARTCAR_ACCESS_TOKEN"));
+}
+
+#[test]
+fn api_errors_exit_3_with_details_and_never_the_token() {
+    let sandbox = connections_sandbox::Sandbox::spawn(SandboxConfig::default()).unwrap();
+    let secret = "wrong-token-do-not-print";
+    let out = connections(&[
+        "list",
+        "--base-url",
+        sandbox.base_url(),
+        "--token",
+        secret,
+        "-vv",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    for needle in ["401", "AUTHENTICATION", "UNAUTHORIZED", "request id: sbx-"] {
+        assert!(err.contains(needle), "{needle} missing from {err}");
+    }
+    assert!(!err.contains(secret) && !stdout(&out).contains(secret));
+}
+
+#[test]
+fn network_failures_exit_4() {
+    let out = connections(&[
+        "list",
+        "--base-url",
+        "http://127.0.0.1:1/v3",
+        "--token",
+        "t",
+        "--retries",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+}
+
+#[test]
+fn pagination_and_response_errors_exit_5() {
+    let evil = TestServer::start(|_| {
+        Reply::json(
+            200,
+            r#"{"data":[{"id":"a"}],"links":{"self":"s","first":"f","last":"l",
+               "next":"https://evil.example/v3/connections?page[number]=2"}}"#,
+        )
+    });
+    for transport in ["hyper", "blocking"] {
+        let out = connections(&[
+            "list",
+            "--base-url",
+            &evil.base_url(),
+            "--token",
+            "t",
+            "--all",
+            "--transport",
+            transport,
+        ]);
+        assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+        assert!(stderr(&out).contains("another scheme, host or port"));
+    }
+    let html = TestServer::start(|_| {
+        Reply::status(200)
+            .header("content-type", "text/html")
+            .body("<html>")
+    });
+    let out = connections(&["list", "--base-url", &html.base_url(), "--token", "t"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+}
+
+#[test]
+fn sandbox_command_prints_its_base_url_first_and_serves_until_killed() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_connections"))
+        .args([
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--connections",
+            "12",
+            "--token",
+            "tok",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let base = first.trim().to_owned();
+    assert!(
+        base.starts_with("http://127.0.0.1:") && base.ends_with("/v3"),
+        "{base}"
+    );
+    let out = connections(&[
+        "list",
+        "--base-url",
+        &base,
+        "--token",
+        "tok",
+        "--all",
+        "--format",
+        "ndjson",
+    ]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(ids_from_ndjson(&stdout(&out)).len(), 12);
+}
