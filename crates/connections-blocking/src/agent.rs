@@ -4,7 +4,7 @@
 use std::io;
 use std::sync::Arc;
 
-use connections_core::client::{Config, Error, Timeout};
+use connections_core::client::{Config, ConfigError, Error, Timeout, find_cause};
 use ureq::Agent;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
@@ -20,9 +20,10 @@ use ureq::tls::{Certificate, RootCerts, TlsConfig};
 /// - the Mozilla roots are trusted, plus any configured root certificates;
 /// - proxies come from the environment (`HTTPS_PROXY`, `NO_PROXY`, ...), read by ureq when
 ///   the client is built.
-pub(crate) fn agent(config: &Config) -> Agent {
+pub(crate) fn agent(config: &Config) -> Result<Agent, Error> {
+    check_roots(&config.root_certificates)?;
     let connect = Some(config.connect_timeout);
-    Agent::config_builder()
+    let agent = Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .timeout_global(Some(config.request_timeout))
@@ -33,7 +34,19 @@ pub(crate) fn agent(config: &Config) -> Agent {
         .accept("application/json")
         .tls_config(tls(&config.root_certificates))
         .build()
-        .new_agent()
+        .new_agent();
+    Ok(agent)
+}
+
+/// Refuses extra roots rustls cannot use now, rather than failing every TLS handshake later.
+fn check_roots(extra_roots: &[Vec<u8>]) -> Result<(), Error> {
+    let mut store = rustls::RootCertStore::empty();
+    for (index, der) in extra_roots.iter().enumerate() {
+        store
+            .add(rustls::pki_types::CertificateDer::from(der.as_slice()))
+            .map_err(|_| Error::Config(ConfigError::RootCertificate { index }))?;
+    }
+    Ok(())
 }
 
 fn tls(extra_roots: &[Vec<u8>]) -> TlsConfig {
@@ -71,6 +84,18 @@ pub(crate) enum Phase {
 /// (premature close, truncated or garbled body) → `Connection`.
 pub(crate) fn map_error(error: ureq::Error, phase: Phase, config: &Config) -> Error {
     use ureq::Error as U;
+    // ureq's `source()` does not reach the io::Error it wraps, so look there directly.
+    let tls = match &error {
+        U::Io(e) => find_cause::<rustls::Error>(e),
+        other => find_cause::<rustls::Error>(other),
+    };
+    let refused_certificate = matches!(
+        tls,
+        Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+    );
+    if refused_certificate {
+        return Error::Tls(Box::new(error));
+    }
     match error {
         U::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => {
             Error::Timeout(Timeout::Connect(config.connect_timeout))

@@ -114,7 +114,7 @@ impl fmt::Debug for Client {
 
 impl FromConfig for Client {
     fn from_config(config: Config) -> Result<Self, Error> {
-        let agent = agent::agent(&config);
+        let agent = agent::agent(&config)?;
         Ok(Client {
             inner: Arc::new(Inner { config, agent }),
         })

@@ -351,7 +351,11 @@ fn report(error: &Error) -> ExitCode {
     let code = match error {
         Error::Config(_) => 2,
         Error::Api(_) => 3,
-        Error::Timeout(_) | Error::Connect(_) | Error::Connection(_) | Error::Token(_) => 4,
+        Error::Timeout(_)
+        | Error::Connect(_)
+        | Error::Tls(_)
+        | Error::Connection(_)
+        | Error::Token(_) => 4,
         _ => 5,
     };
     let mut err = io::stderr().lock();

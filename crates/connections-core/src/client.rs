@@ -285,6 +285,11 @@ pub enum ConfigError {
     ZeroTimeout,
     /// The user agent suffix was empty or not printable ASCII.
     UserAgentSuffix,
+    /// A certificate given to `add_root_certificate` is not a usable DER certificate.
+    RootCertificate {
+        /// Its position among the added certificates, from 0.
+        index: usize,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -300,6 +305,12 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::UserAgentSuffix => f.write_str(
                 "the user agent suffix must be non-empty printable ASCII, e.g. my-app/1.2",
+            ),
+            ConfigError::RootCertificate { index } => write!(
+                f,
+                "root certificate #{} given to add_root_certificate is not a usable DER \
+                 certificate; pass the certificate's DER bytes (not PEM text)",
+                index + 1
             ),
         }
     }
@@ -337,8 +348,12 @@ pub enum Error {
     },
     /// A deadline passed.
     Timeout(Timeout),
-    /// No connection could be made: DNS, TCP or TLS.
+    /// No connection could be made: DNS, TCP, or a TLS handshake that failed for a reason
+    /// that may pass (see [`Error::Tls`] for refused certificates).
     Connect(BoxError),
+    /// The server's TLS certificate was refused (untrusted, expired, wrong name); retrying
+    /// cannot help.
+    Tls(BoxError),
     /// The connection failed during the exchange, e.g. a body cut off before its length.
     Connection(BoxError),
     /// A `next` link could not be followed; no request was made to it.
@@ -410,6 +425,11 @@ impl fmt::Display for Error {
                 f,
                 "could not connect: {e}; check the base URL, DNS, proxy and TLS settings"
             ),
+            Error::Tls(e) => write!(
+                f,
+                "the server's TLS certificate was refused: {e}; check the base URL, or trust a \
+                 private certificate authority with add_root_certificate"
+            ),
             Error::Connection(e) => {
                 write!(
                     f,
@@ -425,7 +445,9 @@ impl core::error::Error for Error {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             Error::Config(e) => Some(e),
-            Error::Token(e) | Error::Connect(e) | Error::Connection(e) => Some(&**e),
+            Error::Token(e) | Error::Connect(e) | Error::Tls(e) | Error::Connection(e) => {
+                Some(&**e)
+            }
             Error::Api(e) => Some(e),
             Error::InvalidResponse(e) => Some(e),
             Error::Pagination(e) => Some(e),
@@ -478,6 +500,28 @@ impl Attempts {
             Decision::GiveUp(_) => None,
         }
     }
+}
+
+/// The first error of type `T` in `error`'s chain of causes (itself included), e.g. a TLS
+/// library's certificate error under a transport's connect error.
+pub fn find_cause<'e, T: core::error::Error + 'static>(
+    error: &'e (dyn core::error::Error + 'static),
+) -> Option<&'e T> {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        // An io::Error hides its payload from `source()`: look inside it.
+        cause = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => Some(inner),
+            None => e.source(),
+        };
+    }
+    None
 }
 
 /// A random number for backoff jitter from std's per-process random hash keys (not for
@@ -581,6 +625,20 @@ mod tests {
         b.config().access_token().unwrap();
         b.config().access_token().unwrap();
         assert_eq!(calls.load(core::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn causes_are_found_through_the_chain() {
+        let inner = ConfigError::MissingToken;
+        let outer = Error::Config(inner.clone());
+        assert_eq!(find_cause::<ConfigError>(&outer), Some(&inner));
+        assert!(find_cause::<InvalidBaseUrl>(&outer).is_none());
+        let io = std::io::Error::other(ConfigError::ZeroTimeout);
+        let wrapped = Error::Connect(Box::new(io));
+        assert_eq!(
+            find_cause::<ConfigError>(&wrapped),
+            Some(&ConfigError::ZeroTimeout)
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use connections_core::client::{BoxError, Config, Error};
+use connections_core::client::{BoxError, Config, ConfigError, Error};
 use http::Uri;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -26,7 +26,7 @@ pub(crate) fn tls_config(config: &Config) -> Result<rustls::ClientConfig, Error>
     for (index, der) in config.root_certificates.iter().enumerate() {
         roots
             .add(CertificateDer::from(der.as_slice()))
-            .map_err(|e| Error::Connect(Box::new(InvalidRootCertificate { index, error: e })))?;
+            .map_err(|_| Error::Config(ConfigError::RootCertificate { index }))?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
@@ -36,27 +36,6 @@ pub(crate) fn tls_config(config: &Config) -> Result<rustls::ClientConfig, Error>
         .with_no_client_auth();
     Ok(tls)
 }
-
-/// An extra root certificate that rustls could not use.
-#[derive(Debug)]
-struct InvalidRootCertificate {
-    index: usize,
-    error: rustls::Error,
-}
-
-impl fmt::Display for InvalidRootCertificate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "root certificate #{} given to add_root_certificate is not a usable DER \
-             certificate ({})",
-            self.index + 1,
-            self.error
-        )
-    }
-}
-
-impl std::error::Error for InvalidRootCertificate {}
 
 /// The connector of the pooled client: HTTPS (h2 or HTTP/1.1 by ALPN), or plain HTTP, which
 /// the core's `BaseUrl` only accepts for loopback hosts; bounded by the connect timeout.

@@ -6,7 +6,7 @@ use std::fmt;
 use std::num::NonZeroU32;
 
 use bytes::Bytes;
-use connections_core::client::{BoxError, Config, Error, Timeout};
+use connections_core::client::{BoxError, Config, Error, Timeout, find_cause};
 use connections_core::{ListConnections, Owned, Page, Response};
 use http::HeaderValue;
 use http::header::USER_AGENT;
@@ -149,8 +149,14 @@ fn send_error(error: hyper_util::client::legacy::Error) -> Error {
         cause = e.source();
     }
     let connect = error.is_connect();
+    let certificate = matches!(
+        find_cause::<rustls::Error>(&error),
+        Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+    );
     let described = Box::new(Described::new(error));
-    if connect {
+    if certificate {
+        Error::Tls(described)
+    } else if connect {
         Error::Connect(described)
     } else {
         Error::Connection(described)

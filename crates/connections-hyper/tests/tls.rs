@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use connections_hyper::{Client, Error, ListConnections, RetryPolicy, Timeout};
+use connections_hyper::{Client, ConfigError, Error, ListConnections, RetryPolicy, Timeout};
 use connections_testkit::{Links, TestServer, listing};
 
 fn tls_listing() -> TestServer {
@@ -35,14 +35,12 @@ async fn lists_over_tls_with_a_trusted_self_signed_certificate() {
 }
 
 #[tokio::test]
-async fn an_untrusted_certificate_is_a_connect_error_before_any_request() {
+async fn an_untrusted_certificate_is_a_tls_error_before_any_request_and_not_retried() {
     let server = tls_listing();
-    let client = builder(&server)
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let client = builder(&server).build().unwrap();
     let error = failure(client.list(&ListConnections::new()).await);
-    assert!(matches!(error, Error::Connect(_)), "{error:?}");
+    assert!(matches!(error, Error::Tls(_)), "{error:?}");
+    assert!(!error.is_retryable());
     assert!(
         error.to_string().contains("certificate"),
         "the message names the cause: {error}"
@@ -133,6 +131,12 @@ async fn an_unusable_root_certificate_fails_the_build() {
         .add_root_certificate(b"not a certificate")
         .build();
     let error = failure(built);
-    assert!(matches!(error, Error::Connect(_)), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            Error::Config(ConfigError::RootCertificate { index: 0 })
+        ),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("root certificate #1"), "{error}");
 }

@@ -1,6 +1,6 @@
 //! HTTPS against a local rustls server with a fresh self-signed certificate.
 
-use connections_blocking::{Error, ListConnections, RetryPolicy};
+use connections_blocking::{ConfigError, Error, ListConnections, RetryPolicy};
 use connections_testkit::{Links, TestServer, listing};
 
 use crate::common::{builder, failure};
@@ -24,14 +24,12 @@ fn a_certificate_trusted_through_the_builder_is_accepted() {
 }
 
 #[test]
-fn an_untrusted_certificate_is_a_connect_error() {
+fn an_untrusted_certificate_is_a_tls_error_and_not_retried() {
     let server = TestServer::start_tls(listing(1, Links::Relative, String::new()));
-    let client = builder(&server)
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let client = builder(&server).build().unwrap();
     let error = failure(client.list(&ListConnections::new()));
-    assert!(matches!(error, Error::Connect(_)), "{error:?}");
+    assert!(matches!(error, Error::Tls(_)), "{error:?}");
+    assert!(!error.is_retryable());
     assert_eq!(server.requests().len(), 0, "nothing was sent");
 }
 
@@ -45,6 +43,24 @@ fn another_servers_certificate_does_not_vouch_for_this_one() {
         .build()
         .unwrap();
     let error = failure(client.list(&ListConnections::new()));
-    assert!(matches!(error, Error::Connect(_)), "{error:?}");
+    assert!(matches!(error, Error::Tls(_)), "{error:?}");
     assert_eq!(server.requests().len(), 0);
+}
+
+#[test]
+fn an_unusable_root_certificate_fails_the_build() {
+    let built = connections_blocking::Client::builder()
+        .token("t")
+        .add_root_certificate(b"-----BEGIN CERTIFICATE----- not DER")
+        .build();
+    let Err(error) = built else {
+        panic!("a PEM text was taken for a certificate")
+    };
+    assert!(
+        matches!(
+            error,
+            Error::Config(ConfigError::RootCertificate { index: 0 })
+        ),
+        "{error:?}"
+    );
 }
