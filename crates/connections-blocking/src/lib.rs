@@ -59,12 +59,11 @@
 //! [ureq]: https://docs.rs/ureq/3
 //! [`connections-hyper`]: https://docs.rs/connections-hyper
 
+use connections_core::client::{record_elapsed, record_response, request_span};
 use std::fmt;
 use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
-
-use tracing::field::Empty;
 
 mod agent;
 mod iter;
@@ -187,26 +186,11 @@ impl Client {
         request: &ListConnections<'_>,
         attempt: u32,
     ) -> Result<Listed<Page<Owned>>, Error> {
-        let config = &self.inner.config;
-        let page = request.page_number().map_or(1, |n| n.get());
-        let path = format!("{}/connections", config.base_url.prefix());
-        let span = tracing::info_span!(
-            "connections.request",
-            method = "GET",
-            path = %path,
-            page,
-            attempt,
-            status = Empty,
-            request_id = Empty,
-            elapsed_ms = Empty,
-        );
+        let span = request_span(&self.inner.config, request, attempt);
         let _entered = span.enter();
         let started = Instant::now();
         let result = self.exchange(request, &span);
-        span.record(
-            "elapsed_ms",
-            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        );
+        record_elapsed(&span, started);
         if let Err(error) = &result {
             tracing::debug!(error = %error, "connections.request failed");
         }
@@ -247,7 +231,6 @@ impl Client {
             .call()
             .map_err(|e| agent::map_error(e, Phase::Call, config))?;
         let status = response.status().as_u16();
-        span.record("status", status);
         let head = response.headers();
         let text = |name: &str| {
             head.get(name)
@@ -258,9 +241,7 @@ impl Client {
         let request_id = text("sc-request-id");
         let retry_after = text("retry-after");
         let location = text("location");
-        if let Some(id) = &request_id {
-            span.record("request_id", id.as_str());
-        }
+        record_response(span, status, request_id.as_deref());
 
         let body = read_body(response.body_mut(), config)?;
         let mut decoded = connections_core::Response::new(status, &body);

@@ -17,7 +17,7 @@ use crate::parts::{AccessToken, InvalidToken, USER_AGENT};
 use crate::retry::{Decision, Failure, RetryPolicy};
 use crate::retry_after::UnixTime;
 use crate::url::{BaseUrl, InvalidBaseUrl};
-use crate::{ApiError, Owned, PaginationError, ResponseError};
+use crate::{ApiError, ListConnections, Owned, PaginationError, ResponseError};
 
 /// Any error a transport library reports, kept as the cause of ours.
 pub type BoxError = Box<dyn core::error::Error + Send + Sync>;
@@ -500,6 +500,38 @@ impl Attempts {
             Decision::GiveUp(_) => None,
         }
     }
+}
+
+/// The tracing span of one attempt, the same in every transport: `connections.request` with
+/// `method`, `path` (no query, so no ids), `page`, `attempt`, and, recorded later by
+/// [`record_response`] and [`record_elapsed`], `status`, `request_id` and `elapsed_ms`.
+/// Nothing in it can hold the token.
+pub fn request_span(config: &Config, request: &ListConnections<'_>, attempt: u32) -> tracing::Span {
+    use tracing::field::Empty;
+    tracing::info_span!(
+        "connections.request",
+        method = "GET",
+        path = %format_args!("{}/connections", config.base_url.prefix()),
+        page = request.page_number().map_or(1, NonZeroU32::get),
+        attempt,
+        status = Empty,
+        request_id = Empty,
+        elapsed_ms = Empty,
+    )
+}
+
+/// Records the response head on an attempt's span.
+pub fn record_response(span: &tracing::Span, status: u16, request_id: Option<&str>) {
+    span.record("status", status);
+    if let Some(id) = request_id {
+        span.record("request_id", id);
+    }
+}
+
+/// Records how long an attempt took, in milliseconds, on its span.
+pub fn record_elapsed(span: &tracing::Span, started: std::time::Instant) {
+    let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    span.record("elapsed_ms", elapsed);
 }
 
 /// The first error of type `T` in `error`'s chain of causes (itself included), e.g. a TLS

@@ -3,10 +3,11 @@
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::num::NonZeroU32;
 
 use bytes::Bytes;
-use connections_core::client::{BoxError, Config, Error, Timeout, find_cause};
+use connections_core::client::{
+    BoxError, Config, Error, Timeout, find_cause, record_elapsed, record_response, request_span,
+};
 use connections_core::{ListConnections, Owned, Page, Response};
 use http::HeaderValue;
 use http::header::USER_AGENT;
@@ -14,7 +15,6 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::{Body, Incoming};
 use tokio::time::Instant;
 use tracing::Instrument;
-use tracing::field::Empty as Unset;
 
 use crate::Listed;
 use crate::connect::{ConnectTimedOut, Connector};
@@ -29,18 +29,8 @@ pub(crate) async fn attempt(
     request: &ListConnections<'_>,
     attempt: u32,
 ) -> Result<Listed<Page<Owned>>, Error> {
-    let page = request.page_number().map_or(1, NonZeroU32::get);
     let http_request = build(config, request)?;
-    let span = tracing::info_span!(
-        "connections.request",
-        method = "GET",
-        path = http_request.uri().path(),
-        page,
-        attempt,
-        status = Unset,
-        request_id = Unset,
-        elapsed_ms = Unset,
-    );
+    let span = request_span(config, request, attempt);
     let recorder = span.clone();
     async move {
         let started = Instant::now();
@@ -49,8 +39,7 @@ pub(crate) async fn attempt(
             tokio::time::timeout(deadline, exchange(http, http_request, config, &recorder))
                 .await
                 .unwrap_or(Err(Error::Timeout(Timeout::Request(deadline))));
-        let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        recorder.record("elapsed_ms", elapsed);
+        record_elapsed(&recorder, started.into_std());
         let listed = exchanged.and_then(|(head, body)| decode(&head, &body));
         match &listed {
             Ok(listed) => tracing::debug!(items = listed.value.connections().len(), "page"),
@@ -92,10 +81,7 @@ async fn exchange(
 ) -> Result<(http::response::Parts, Vec<u8>), Error> {
     let response = http.request(request).await.map_err(send_error)?;
     let (head, body) = response.into_parts();
-    span.record("status", head.status.as_u16());
-    if let Some(id) = request_id(&head) {
-        span.record("request_id", id);
-    }
+    record_response(span, head.status.as_u16(), request_id(&head));
     let body = read_body(body, config.max_body_size).await?;
     Ok((head, body))
 }
