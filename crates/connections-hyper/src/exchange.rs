@@ -127,12 +127,8 @@ fn request_id(head: &http::response::Parts) -> Option<&str> {
 /// Sorts a client error: the connect timeout, a failure to connect (DNS, TCP, TLS), or a
 /// failure on an established connection.
 fn send_error(error: hyper_util::client::legacy::Error) -> Error {
-    let mut cause: Option<&(dyn StdError + 'static)> = Some(&error);
-    while let Some(e) = cause {
-        if let Some(ConnectTimedOut(after)) = e.downcast_ref::<ConnectTimedOut>() {
-            return Error::Timeout(Timeout::Connect(*after));
-        }
-        cause = e.source();
+    if let Some(ConnectTimedOut(after)) = find_cause::<ConnectTimedOut>(&error) {
+        return Error::Timeout(Timeout::Connect(*after));
     }
     let connect = error.is_connect();
     let certificate = matches!(
