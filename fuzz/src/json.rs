@@ -109,10 +109,10 @@ const EDGE_NUMBERS: &[&str] = &[
     "-1E-3",
     "0.5",
     "1e400",
-    "01",
-    "-",
-    "1.",
 ];
+
+/// Texts that break the number grammar.
+const BAD_NUMBERS: &[&str] = &["01", "-", "1.", "+1", ".5", "1e", "0x10", "NaN"];
 
 /// Text with characters that need or invite escapes.
 const EDGE_TEXT: &[&str] = &[
@@ -133,7 +133,7 @@ const EDGE_TEXT: &[&str] = &[
 
 /// A page-shaped document, most of the time; any JSON value now and then.
 pub fn page(u: &mut Unstructured<'_>) -> Result<Json> {
-    if u.ratio(1, 16)? {
+    if one_in(u, 16)? {
         return any(u, 4);
     }
     value(u, PAGE, 8)
@@ -143,28 +143,33 @@ fn value(u: &mut Unstructured<'_>, schema: Schema, depth: u32) -> Result<Json> {
     Ok(match schema {
         Schema::Text => Json::String(text(u)?),
         Schema::Int => Json::Number(int(u)?),
-        Schema::Enum(known) => match u.ratio(3, 4)? {
-            true => Json::String((*u.choose(known)?).to_owned()),
-            false => Json::String(text(u)?),
+        Schema::Enum(known) => match one_in(u, 4)? {
+            false => Json::String((*u.choose(known)?).to_owned()),
+            true => Json::String(text(u)?),
         },
         Schema::List(item) => {
             let len = u.int_in_range(0..=6)?;
             let mut items = Vec::with_capacity(len);
             for _ in 0..len {
-                items.push(field(u, *item, depth)?);
+                // `null` is no valid item, so rarer here than in fields.
+                items.push(match one_in(u, 1024)? {
+                    true => field(u, *item, depth)?,
+                    false if depth == 0 => Json::Null,
+                    false => value(u, *item, depth - 1)?,
+                });
             }
             Json::Array(items)
         }
         Schema::Object(fields) => {
             let mut members = Vec::new();
             for (name, schema) in fields {
-                if u.ratio(3, 4)? {
+                if !one_in(u, 32)? {
                     members.push(((*name).to_owned(), field(u, *schema, depth)?));
                 }
             }
-            // Unknown fields, sometimes with a known name: a duplicate.
+            // Unknown fields, now and then with a known name: a duplicate.
             for _ in 0..u.int_in_range(0..=2)? {
-                let name = match (u.ratio(1, 8)?, fields.is_empty()) {
+                let name = match (one_in(u, 512)?, fields.is_empty()) {
                     (true, false) => u.choose(fields)?.0.to_owned(),
                     _ => key(u)?,
                 };
@@ -182,9 +187,10 @@ fn value(u: &mut Unstructured<'_>, schema: Schema, depth: u32) -> Result<Json> {
 
 /// The value at a schema position: usually the expected type, sometimes `null` or anything.
 fn field(u: &mut Unstructured<'_>, schema: Schema, depth: u32) -> Result<Json> {
-    match u.int_in_range(0..=15)? {
-        0 => Ok(Json::Null),
-        1 => any(u, depth.saturating_sub(1)),
+    // A page has a hundred or more positions: each must rarely go wrong for pages to pass.
+    match u.int_in_range(0..=1023)? {
+        1023 => any(u, depth.saturating_sub(1)),
+        1000.. => Ok(Json::Null),
         _ if depth == 0 => Ok(Json::Null),
         _ => value(u, schema, depth - 1),
     }
@@ -192,20 +198,21 @@ fn field(u: &mut Unstructured<'_>, schema: Schema, depth: u32) -> Result<Json> {
 
 /// Any JSON value, nested at most `depth` levels.
 fn any(u: &mut Unstructured<'_>, depth: u32) -> Result<Json> {
-    let pick = u.int_in_range(0..=if depth == 0 { 4 } else { 7 })?;
+    let pick = u.int_in_range(0..=if depth == 0 { 4 } else { 63 })?;
     Ok(match pick {
         0 => Json::Null,
         1 => Json::Bool(u.arbitrary()?),
         2 => Json::Number(int(u)?),
-        3 => Json::Number(format!("{}", u.arbitrary::<f64>()?)),
+        3 => Json::Number(float(u)?),
         4 => Json::String(text(u)?),
-        5 => {
+        // Only for unknown fields of the page itself, or most pages would be too deep.
+        5 if depth >= 7 => {
             // Deep nesting, around the 127-level limit.
-            let levels = u.int_in_range(100..=140)?;
+            let levels = u.int_in_range(115..=135)?;
             let inner = any(u, 0)?;
             (0..levels).fold(inner, |v, _| Json::Array(vec![v]))
         }
-        6 => {
+        5..=24 => {
             let len = u.int_in_range(0..=4)?;
             Json::Array((0..len).map(|_| any(u, depth - 1)).collect::<Result<_>>()?)
         }
@@ -221,11 +228,22 @@ fn any(u: &mut Unstructured<'_>, depth: u32) -> Result<Json> {
 }
 
 fn int(u: &mut Unstructured<'_>) -> Result<String> {
-    Ok(match u.int_in_range(0..=3)? {
-        0 => (*u.choose(EDGE_NUMBERS)?).to_owned(),
-        1 => format!("{}", u.arbitrary::<i64>()?),
-        2 => format!("{}", u.arbitrary::<u64>()?),
+    Ok(match u.int_in_range(0..=511)? {
+        511 => (*u.choose(BAD_NUMBERS)?).to_owned(),
+        496.. => (*u.choose(EDGE_NUMBERS)?).to_owned(),
+        480.. => format!("{}", u.arbitrary::<u64>()?),
+        352.. => format!("{}", u.arbitrary::<i64>()?),
         _ => format!("{}", u.int_in_range(-3i64..=2030)?),
+    })
+}
+
+/// A number with a fraction or exponent; always valid JSON (no `NaN` or `inf`).
+fn float(u: &mut Unstructured<'_>) -> Result<String> {
+    let f = u.arbitrary::<f64>()?;
+    Ok(match (f.is_finite(), u.arbitrary::<bool>()?) {
+        (false, _) => "-1.5E+300".to_owned(),
+        (true, true) => format!("{f:e}"),
+        (true, false) => format!("{f:?}"),
     })
 }
 
@@ -244,10 +262,16 @@ fn text(u: &mut Unstructured<'_>) -> Result<String> {
 
 fn key(u: &mut Unstructured<'_>) -> Result<String> {
     const KEYS: &[&str] = &["future", "x-new", "nested", "", "ID", "data ", "Data"];
-    match u.ratio(1, 2)? {
-        true => Ok((*u.choose(KEYS)?).to_owned()),
-        false => text(u),
+    match one_in(u, 2)? {
+        false => Ok((*u.choose(KEYS)?).to_owned()),
+        true => text(u),
     }
+}
+
+/// True one time in `n`, and false once the fuzzer's bytes run out (when `Unstructured`
+/// answers zeros, and `ratio` would say true): short inputs then make plain, valid text.
+fn one_in(u: &mut Unstructured<'_>, n: u32) -> Result<bool> {
+    Ok(u.int_in_range(1..=n)? == n)
 }
 
 /// Writes `json` with whitespace and escape forms chosen by `u`.
@@ -290,7 +314,7 @@ pub fn render(json: &Json, u: &mut Unstructured<'_>, out: &mut Vec<u8>) -> Resul
 
 /// Nothing, mostly; otherwise JSON's four whitespace bytes in a short run.
 fn ws(u: &mut Unstructured<'_>, out: &mut Vec<u8>) -> Result<()> {
-    if u.ratio(3, 4)? {
+    if !one_in(u, 4)? {
         return Ok(());
     }
     for _ in 0..u.int_in_range(1..=3)? {
@@ -304,7 +328,7 @@ fn string(s: &str, u: &mut Unstructured<'_>, out: &mut Vec<u8>) -> Result<()> {
     out.push(b'"');
     for c in s.chars() {
         let must = c == '"' || c == '\\' || c < ' ';
-        if !must && !u.ratio(1, 8)? {
+        if !must && !one_in(u, 8)? {
             let mut buf = [0; 4];
             out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
             continue;
@@ -340,7 +364,7 @@ fn string(s: &str, u: &mut Unstructured<'_>, out: &mut Vec<u8>) -> Result<()> {
     Ok(())
 }
 
-/// A small break applied to the written text a quarter of the time: a byte replaced,
+/// A small break applied to the written text one time in eight: a byte replaced,
 /// removed or inserted, or a cut. Drawn before the document, so that running out of fuzzer
 /// bytes (which makes `Unstructured` answer zeros) means no mutation.
 #[derive(Debug, arbitrary::Arbitrary)]
@@ -353,7 +377,7 @@ pub struct Mutation {
 impl Mutation {
     pub fn apply(&self, text: &mut Vec<u8>) {
         const BYTES: &[u8] = b"\"\\{}[],:-0123456789eE.+ \x00\x1f\x80\xc3\xed\xff";
-        if text.is_empty() || self.pick < 192 {
+        if text.is_empty() || self.pick < 224 {
             return;
         }
         let at = usize::from(self.at) % text.len();
