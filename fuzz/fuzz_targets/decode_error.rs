@@ -1,6 +1,7 @@
 //! Any status, headers and body through `Response`: no panic, and every outcome is the one
 //! the status calls for: an `Api` error with that very status for anything but 2xx/3xx, a
 //! redirect for 3xx, a page or a typed refusal for 2xx; snippets stay within `SNIPPET_LEN`.
+//! Every body is also decoded as an error body, against serde_json (`check_errors`).
 //!
 //! The input reads like an HTTP response: a status line, `name: value` header lines (any
 //! names: `Response::header` must pick the ones it knows, in any case, the last one winning),
@@ -77,6 +78,7 @@ fn check(status: u16, headers: &[(&str, &str)], body: &[u8]) {
         ),
         "headers recorded"
     );
+    connections_fuzz::check_errors(body);
     let owned = response.page_owned();
 
     // The borrowing decode is the same decision, and the no-allocator one never panics.

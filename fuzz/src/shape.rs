@@ -6,9 +6,9 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-/// The positions of the page model that hold structs, and the lists of structs.
+/// The positions of a model that hold structs, and the lists of structs.
 #[derive(Clone, Copy)]
-enum Shape {
+pub(crate) enum Shape {
     /// A struct: its fields that hold structs or lists of structs.
     Struct(&'static [(&'static str, Shape)]),
     /// A list of structs.
@@ -26,17 +26,27 @@ const CONNECTION: Shape = Shape::Struct(&[
     ("meta", LEAF),
     ("links", LEAF),
 ]);
-const PAGE: Shape = Shape::Struct(&[
+pub(crate) const PAGE: Shape = Shape::Struct(&[
     ("data", Shape::List(&CONNECTION)),
     ("meta", LEAF),
     ("links", LEAF),
 ]);
 
-/// Whether any struct position of the page in `body` holds an array.
-pub(crate) fn has_struct_as_array(body: &[u8]) -> bool {
+/// An error body: `{"errors": [entry]}`.
+pub(crate) const ERROR_BODY: Shape = Shape::Struct(&[(
+    "errors",
+    Shape::List(&Shape::Struct(&[
+        ("resolution", LEAF),
+        ("links", LEAF),
+        ("meta", Shape::Struct(&[("debug", LEAF)])),
+    ])),
+)]);
+
+/// Whether any struct position of the `shape` in `body` holds an array.
+pub(crate) fn has_struct_as_array(body: &[u8], shape: Shape) -> bool {
     let mut de = serde_json::Deserializer::from_slice(body);
-    // The page itself is not optional, but `null` there fails the typed decode anyway.
-    PAGE.deserialize(&mut de).unwrap_or(false)
+    // The document itself is not optional, but `null` there fails the typed decode anyway.
+    shape.deserialize(&mut de).unwrap_or(false)
 }
 
 impl<'de> DeserializeSeed<'de> for Shape {
