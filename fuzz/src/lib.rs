@@ -29,6 +29,31 @@ pub fn check_page(body: &[u8]) {
         "decode_page and decode_page_owned disagree"
     );
     check_heapless(body, &owned);
+    match &owned {
+        Ok(page) => {
+            // What we decoded, written back by serde_json, decodes to itself.
+            let json = serde_json::to_vec(page).expect("a page serializes");
+            assert_eq!(
+                decode_page_owned(&json).as_ref(),
+                Ok(page),
+                "re-encoded page"
+            );
+        }
+        Err(e) => {
+            assert!(
+                e.offset <= body.len(),
+                "{e:?} past the end of {} bytes",
+                body.len()
+            );
+            let utf8 = std::str::from_utf8(body).err().map(|u| u.valid_up_to());
+            let said = (e.kind == ErrorKind::InvalidUtf8).then_some(e.offset);
+            assert_eq!(
+                said, utf8,
+                "InvalidUtf8 exactly when the body is not UTF-8, where"
+            );
+            let _ = e.to_string();
+        }
+    }
 
     let theirs = serde_json::from_slice::<Page<Owned>>(body);
     match (&owned, theirs) {

@@ -422,3 +422,32 @@ fn serde_json_reads_structs_from_arrays_and_we_do_not() {
         );
     }
 }
+
+#[test]
+fn error_status_keeps_any_number_here_and_only_integers_through_serde() {
+    use connections_core::decode_errors;
+    use connections_core::error::ErrorEntry;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Body {
+        errors: Vec<ErrorEntry<Owned>>,
+    }
+    let body = |status: &str| {
+        format!(
+            r#"{{"errors":[{{"status":{status},"type":"SERVER","code":"c","title":"t","detail":"d"}}]}}"#
+        )
+    };
+    for integer in ["429", "\"429\"", "-1", "18446744073709551615"] {
+        let text = body(integer);
+        let ours = decode_errors(text.as_bytes()).unwrap();
+        let theirs = serde_json::from_str::<Body>(&text).unwrap();
+        assert_eq!(ours[0].status, theirs.errors[0].status.as_str());
+    }
+    // serde_json hands `Deserialize` a float for these and the text is lost, so it refuses.
+    for number in ["1.5", "4.29e2", "-0", "18446744073709551616"] {
+        let text = body(number);
+        let ours = decode_errors(text.as_bytes()).unwrap();
+        assert_eq!(ours[0].status, number);
+        assert!(serde_json::from_str::<Body>(&text).is_err());
+    }
+}
