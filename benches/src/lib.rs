@@ -1,4 +1,4 @@
-//! Fixtures, serde comparators and visitors for the `page_decode` criterion benches.
+//! Fixtures, serde comparators (serde_json, sonic-rs, simd-json) and visitors for the `page_decode` criterion benches.
 //!
 //! Every fixture is generated from a fixed seed, so every run and every machine decodes the
 //! same bytes. Each decoder variant is a plain function here (`body -> u64`) that decodes a
@@ -770,6 +770,26 @@ pub fn serde_json_value(body: &[u8]) -> u64 {
     visit_value(&value)
 }
 
+/// `sonic_rs::from_slice` into [`OwnedPage`] and a visit.
+pub fn sonic_rs_owned(body: &[u8]) -> u64 {
+    let page: OwnedPage = sonic_rs::from_slice(body).expect("fixture decodes");
+    visit_serde(&page)
+}
+
+/// `sonic_rs::from_slice` into [`BorrowedPage`] and a visit.
+pub fn sonic_rs_borrowed(body: &[u8]) -> u64 {
+    let page: BorrowedPage<'_> = sonic_rs::from_slice(body).expect("fixture decodes");
+    visit_serde(&page)
+}
+
+/// `simd_json::serde::from_slice` into [`OwnedPage`] and a visit. simd-json parses in place,
+/// so copying the body into a mutable buffer is part of what a caller pays, and is timed.
+pub fn simd_json_owned(body: &[u8]) -> u64 {
+    let mut buffer = body.to_vec();
+    let page: OwnedPage = simd_json::serde::from_slice(&mut buffer).expect("fixture decodes");
+    visit_serde(&page)
+}
+
 /// One `memchr3` pass counting `"`, `\` and `{`: a floor on what reading the body costs,
 /// not a decoder.
 pub fn memchr_scan(body: &[u8]) -> u64 {
@@ -791,19 +811,28 @@ pub enum Variant {
     SerdeJsonBorrowed,
     /// [`serde_json_value`].
     SerdeJsonValue,
+    /// [`sonic_rs_owned`].
+    SonicRsOwned,
+    /// [`sonic_rs_borrowed`].
+    SonicRsBorrowed,
+    /// [`simd_json_owned`].
+    SimdJsonOwned,
     /// [`memchr_scan`].
     MemchrScan,
 }
 
 impl Variant {
     /// Every variant, in bench order.
-    pub const ALL: [Variant; 7] = [
+    pub const ALL: [Variant; 10] = [
         Variant::CoreBorrowed,
         Variant::CoreOwned,
         Variant::CoreHeapless,
         Variant::SerdeJsonOwned,
         Variant::SerdeJsonBorrowed,
         Variant::SerdeJsonValue,
+        Variant::SonicRsOwned,
+        Variant::SonicRsBorrowed,
+        Variant::SimdJsonOwned,
         Variant::MemchrScan,
     ];
 
@@ -816,6 +845,9 @@ impl Variant {
             Variant::SerdeJsonOwned => "serde_json_owned",
             Variant::SerdeJsonBorrowed => "serde_json_borrowed",
             Variant::SerdeJsonValue => "serde_json_value",
+            Variant::SonicRsOwned => "sonic_rs_owned",
+            Variant::SonicRsBorrowed => "sonic_rs_borrowed",
+            Variant::SimdJsonOwned => "simd_json_owned",
             Variant::MemchrScan => "memchr_scan",
         }
     }
@@ -834,6 +866,9 @@ impl Variant {
             Variant::SerdeJsonOwned => serde_json_owned(body),
             Variant::SerdeJsonBorrowed => serde_json_borrowed(body),
             Variant::SerdeJsonValue => serde_json_value(body),
+            Variant::SonicRsOwned => sonic_rs_owned(body),
+            Variant::SonicRsBorrowed => sonic_rs_borrowed(body),
+            Variant::SimdJsonOwned => simd_json_owned(body),
             Variant::MemchrScan => memchr_scan(body),
         }
     }

@@ -115,6 +115,32 @@ fn about_a_third_of_the_escapes_fixture_strings_hold_each_kind_of_escape() {
     );
 }
 
+/// Which strings of a decoded [`BorrowedPage`] borrow: `(borrowed, owned)` over every
+/// connection's id and permissions.
+fn borrowing(page: &BorrowedPage<'_>) -> (usize, usize) {
+    let strings = page.data.iter().flat_map(|c| {
+        let permissions = c.attributes.as_ref().unwrap().permissions.as_ref().unwrap();
+        c.id.iter().chain(permissions)
+    });
+    strings.fold((0, 0), |(b, o), s| match s.0 {
+        Cow::Borrowed(_) => (b + 1, o),
+        Cow::Owned(_) => (b, o + 1),
+    })
+}
+
+#[test]
+fn sonic_rs_borrowed_borrows_like_serde_json_borrowed() {
+    for fixture in Fixture::ALL {
+        let body = fixture.body();
+        let serde: BorrowedPage<'_> = serde_json::from_slice(&body).unwrap();
+        let sonic: BorrowedPage<'_> = sonic_rs::from_slice(&body).unwrap();
+        assert_eq!(borrowing(&sonic), borrowing(&serde), "{}", fixture.name());
+        assert_eq!(sonic, serde, "{}", fixture.name());
+    }
+    let (_, owned) = borrowing(&sonic_rs::from_slice(&page_100()).unwrap());
+    assert_eq!(owned, 0, "sonic-rs borrows every string without escapes");
+}
+
 #[test]
 fn serde_json_borrowed_borrows_every_string_without_escapes() {
     let body = page_100();
