@@ -9,8 +9,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use connections_benches::{
-    Fixture, Variant, core_borrowed, core_heapless, core_owned, memchr_scan, serde_json_borrowed,
-    serde_json_owned, serde_json_value, simd_json_owned, sonic_rs_borrowed, sonic_rs_owned,
+    Fixture, Reuse, Variant, core_borrowed, core_heapless, core_owned, memchr_scan,
+    serde_json_borrowed, serde_json_owned, serde_json_value, simd_json_owned, sonic_rs_borrowed,
+    sonic_rs_owned,
 };
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -19,16 +20,17 @@ fn page_decode(c: &mut Criterion) {
     for fixture in Fixture::ALL {
         let body = fixture.body();
         let body = body.as_slice();
-        // Unescaped text is never longer than its escaped form, so this always suffices.
-        let mut scratch = vec![0u8; body.len()];
+        let mut reuse = Reuse::for_body(body);
         group.throughput(Throughput::Bytes(body.len() as u64));
         for variant in Variant::ALL {
             let id = BenchmarkId::new(fixture.name(), variant.name());
             group.bench_function(id, |b| match variant {
-                Variant::CoreBorrowed => b.iter(|| core_borrowed(black_box(body))),
+                Variant::CoreBorrowed => {
+                    b.iter(|| core_borrowed(black_box(body), black_box(&mut reuse.buffers)))
+                }
                 Variant::CoreOwned => b.iter(|| core_owned(black_box(body))),
                 Variant::CoreHeapless => {
-                    b.iter(|| core_heapless(black_box(body), black_box(&mut scratch)))
+                    b.iter(|| core_heapless(black_box(body), black_box(&mut reuse.scratch)))
                 }
                 Variant::SerdeJsonOwned => b.iter(|| serde_json_owned(black_box(body))),
                 Variant::SerdeJsonBorrowed => b.iter(|| serde_json_borrowed(black_box(body))),

@@ -12,7 +12,7 @@ use connections_core::model::{
     Connection, ConnectionAttributes, ConnectionMeta, PagingLinks, PagingMeta, Relationship,
     Vehicle,
 };
-use connections_core::{Storage, decode_page, decode_page_heapless, decode_page_owned};
+use connections_core::{PageBuffers, Storage, decode_page_heapless, decode_page_owned};
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -733,9 +733,34 @@ pub const HEAPLESS_PERMISSIONS: usize = 16;
 /// `E` of the heapless variant: errors per error body (unused by pages).
 pub const HEAPLESS_ERRORS: usize = 1;
 
-/// `decode_page` (strings borrowed from the body unless escaped) and a visit.
-pub fn core_borrowed(body: &[u8]) -> u64 {
-    visit_core(&decode_page(body).expect("fixture decodes"))
+/// [`PageBuffers::decode`] (strings borrowed from the body unless escaped, lists reused from
+/// the previous iteration's page) and a visit; the page is then recycled, as a caller
+/// decoding page after page would.
+pub fn core_borrowed(body: &[u8], buffers: &mut PageBuffers) -> u64 {
+    let page = buffers.decode(body).expect("fixture decodes");
+    let sum = visit_core(&page);
+    buffers.recycle(page);
+    sum
+}
+
+/// What a variant keeps from one iteration to the next, as a caller decoding page after
+/// page would.
+#[derive(Debug, Default)]
+pub struct Reuse {
+    /// The heapless variant's buffer for unescaped strings.
+    pub scratch: Vec<u8>,
+    /// The borrowed variant's lists.
+    pub buffers: PageBuffers,
+}
+
+impl Reuse {
+    /// Enough for `body`: unescaped text is never longer than its escaped form.
+    pub fn for_body(body: &[u8]) -> Self {
+        Reuse {
+            scratch: vec![0; body.len()],
+            buffers: PageBuffers::new(),
+        }
+    }
 }
 
 /// `decode_page_owned` (every string a `String`) and a visit.
@@ -857,12 +882,12 @@ impl Variant {
         self != Variant::MemchrScan
     }
 
-    /// Runs one iteration; `scratch` is used by the heapless variant only.
-    pub fn run(self, body: &[u8], scratch: &mut [u8]) -> u64 {
+    /// Runs one iteration.
+    pub fn run(self, body: &[u8], reuse: &mut Reuse) -> u64 {
         match self {
-            Variant::CoreBorrowed => core_borrowed(body),
+            Variant::CoreBorrowed => core_borrowed(body, &mut reuse.buffers),
             Variant::CoreOwned => core_owned(body),
-            Variant::CoreHeapless => core_heapless(body, scratch),
+            Variant::CoreHeapless => core_heapless(body, &mut reuse.scratch),
             Variant::SerdeJsonOwned => serde_json_owned(body),
             Variant::SerdeJsonBorrowed => serde_json_borrowed(body),
             Variant::SerdeJsonValue => serde_json_value(body),

@@ -20,7 +20,7 @@ use crate::model::{
 use crate::storage::{Borrowed, Owned};
 use crate::storage::{Heapless, Storage, sealed::Push};
 #[cfg(feature = "alloc")]
-use alloc::{borrow::Cow, string::String};
+use alloc::{borrow::Cow, string::String, vec::Vec};
 
 /// Why a body could not be decoded, and where.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -241,7 +241,7 @@ pub fn decode_errors(
     Decoder::new(body, Alloc::<Borrowed<'_>>::default())?.errors()
 }
 
-/// Turns validated JSON strings into a storage's text type.
+/// Turns validated JSON strings into a storage's text type, and hands out its lists.
 pub(crate) trait Sink<'a> {
     /// The storage being filled.
     type Out: Storage;
@@ -252,6 +252,15 @@ pub(crate) trait Sink<'a> {
     /// Storage that turned out too small, once the body has been read.
     fn overflow(&self) -> Option<ErrorKind> {
         None
+    }
+    /// An empty `data` list for a body of `body_len` bytes.
+    fn connections(&mut self, body_len: usize) -> <Self::Out as Storage>::Connections {
+        let _ = body_len;
+        Default::default()
+    }
+    /// An empty `permissions` list.
+    fn permissions(&mut self) -> <Self::Out as Storage>::Permissions {
+        Default::default()
     }
 }
 
@@ -266,7 +275,28 @@ impl<'a, K: Sink<'a>> Sink<'a> for &mut K {
     fn overflow(&self) -> Option<ErrorKind> {
         (**self).overflow()
     }
+    fn connections(&mut self, body_len: usize) -> <K::Out as Storage>::Connections {
+        (**self).connections(body_len)
+    }
+    fn permissions(&mut self) -> <K::Out as Storage>::Permissions {
+        (**self).permissions()
+    }
 }
+
+/// Room for the connections a body of `body_len` bytes probably holds, so `data` is
+/// allocated once instead of doubling (and copying) seven times on a page of 100.
+///
+/// A connection with every field takes about 750 bytes of JSON; guessing from 600 errs
+/// towards one allocation, and the cap bounds what a body of junk can make us reserve.
+#[cfg(feature = "alloc")]
+fn connections_capacity(body_len: usize) -> usize {
+    (body_len / 600).min(256)
+}
+
+/// Room for the permissions of one connection: most hold a handful, and a list that
+/// starts at 8 rarely grows.
+#[cfg(feature = "alloc")]
+const PERMISSIONS_CAPACITY: usize = 8;
 
 /// Allocating sinks: [`Borrowed`] and [`Owned`].
 #[cfg(feature = "alloc")]
@@ -300,6 +330,12 @@ impl<'a> Sink<'a> for Alloc<Borrowed<'a>> {
     fn borrowed(&mut self, text: &'a str) -> Cow<'a, str> {
         Cow::Borrowed(text)
     }
+    fn connections(&mut self, body_len: usize) -> Vec<Connection<Borrowed<'a>>> {
+        Vec::with_capacity(connections_capacity(body_len))
+    }
+    fn permissions(&mut self) -> Vec<Cow<'a, str>> {
+        Vec::with_capacity(PERMISSIONS_CAPACITY)
+    }
 }
 
 #[cfg(feature = "alloc")]
@@ -313,6 +349,115 @@ impl<'a> Sink<'a> for Alloc<Owned> {
     }
     fn borrowed(&mut self, text: &'a str) -> String {
         String::from(text)
+    }
+    fn connections(&mut self, body_len: usize) -> Vec<Connection<Owned>> {
+        Vec::with_capacity(connections_capacity(body_len))
+    }
+    fn permissions(&mut self) -> Vec<String> {
+        Vec::with_capacity(PERMISSIONS_CAPACITY)
+    }
+}
+
+/// Lists kept from one page to the next, so that decoding pages one after another
+/// allocates nothing once the first page has been recycled: every string without escapes
+/// is borrowed from the body, and `data` and each connection's `permissions` reuse the
+/// memory of a page handed back with [`PageBuffers::recycle`].
+///
+/// ```
+/// # fn main() -> Result<(), connections_core::DecodeError> {
+/// use connections_core::PageBuffers;
+///
+/// let mut buffers = PageBuffers::new();
+/// for body in [&br#"{"data":[{"id":"c1"}]}"#[..], br#"{"data":[{"id":"c2"}]}"#] {
+///     let page = buffers.decode(body)?; // the same Page<Borrowed<'_>> as decode_page
+///     assert_eq!(page.connections().len(), 1);
+///     buffers.recycle(page); // hand the lists back for the next page
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "alloc")]
+#[derive(Debug, Default)]
+pub struct PageBuffers {
+    /// An empty `data` list with the capacity of the largest page recycled.
+    connections: Vec<Connection<Borrowed<'static>>>,
+    /// Empty `permissions` lists, one per connection of the pages recycled.
+    permissions: Vec<Vec<Cow<'static, str>>>,
+}
+
+#[cfg(feature = "alloc")]
+impl PageBuffers {
+    /// No buffers yet: the first page allocates as [`decode_page`] does.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes a page like [`decode_page`], taking its lists from these buffers.
+    pub fn decode<'a>(&mut self, body: &'a [u8]) -> Result<Page<Borrowed<'a>>, DecodeError> {
+        Decoder::new(body, Recycled::new(self))?.page()
+    }
+
+    /// Keeps the lists of a page that is no longer needed, for the next [`Self::decode`].
+    pub fn recycle(&mut self, page: Page<Borrowed<'_>>) {
+        let mut data = page.data;
+        for connection in &mut data {
+            let permissions = connection.attributes.as_mut();
+            if let Some(list) = permissions.and_then(|a| a.permissions.take()) {
+                self.permissions.push(relabel(list));
+            }
+        }
+        if data.capacity() > self.connections.capacity() {
+            self.connections = relabel(data);
+        }
+    }
+}
+
+/// An empty `Vec` that reuses `list`'s memory for items of another lifetime.
+///
+/// Collecting from a `Vec`'s own iterator reuses its allocation when the item layouts
+/// match, as they do here: only the lifetime differs. No item survives, so none is
+/// converted. The counting-allocator test in `benches/tests/allocations.rs` checks that
+/// this stays free.
+#[cfg(feature = "alloc")]
+fn relabel<T, U>(mut list: Vec<T>) -> Vec<U> {
+    list.clear();
+    list.into_iter().filter_map(|_| None).collect()
+}
+
+/// The sink of [`PageBuffers`]: borrowed strings, recycled lists.
+#[cfg(feature = "alloc")]
+pub(crate) struct Recycled<'b> {
+    buffers: &'b mut PageBuffers,
+}
+
+#[cfg(feature = "alloc")]
+impl<'b> Recycled<'b> {
+    pub(crate) fn new(buffers: &'b mut PageBuffers) -> Self {
+        Recycled { buffers }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<'a> Sink<'a> for Recycled<'_> {
+    type Out = Borrowed<'a>;
+    fn text(&mut self, raw: RawStr<'a>) -> Cow<'a, str> {
+        Alloc::<Borrowed<'a>>::default().text(raw)
+    }
+    fn borrowed(&mut self, text: &'a str) -> Cow<'a, str> {
+        Cow::Borrowed(text)
+    }
+    fn connections(&mut self, body_len: usize) -> Vec<Connection<Borrowed<'a>>> {
+        let list = relabel(core::mem::take(&mut self.buffers.connections));
+        match list.capacity() {
+            0 => Vec::with_capacity(connections_capacity(body_len)),
+            _ => list,
+        }
+    }
+    fn permissions(&mut self) -> Vec<Cow<'a, str>> {
+        match self.buffers.permissions.pop() {
+            Some(list) => relabel(list),
+            None => Vec::with_capacity(PERMISSIONS_CAPACITY),
+        }
     }
 }
 
@@ -428,12 +573,9 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
                 match i {
                     0 => {
                         if !d.r.null()? {
-                            d.list(
-                                "data",
-                                Capacity::Connections,
-                                &mut page.data,
-                                Self::connection,
-                            )?;
+                            let mut data = d.sink.connections(d.r.len());
+                            d.list("data", Capacity::Connections, &mut data, Self::connection)?;
+                            page.data = data;
                         }
                     }
                     1 => page.meta = d.opt(Self::paging_meta)?,
@@ -602,7 +744,7 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
         self.object("data[].attributes", &["permissions", "vehicle"], |d, i| {
             if i == 0 {
                 a.permissions = d.opt(|d| {
-                    let mut list = Default::default();
+                    let mut list = d.sink.permissions();
                     let path = "data[].attributes.permissions";
                     d.list(path, Capacity::Permissions, &mut list, |d| d.text(path))?;
                     Ok(list)

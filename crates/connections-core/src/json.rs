@@ -211,6 +211,11 @@ impl<'a> Reader<'a> {
         self.text.as_bytes()
     }
 
+    /// The length of the body in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.text.len()
+    }
+
     /// The current offset in the body.
     #[inline]
     pub(crate) fn offset(&self) -> usize {
