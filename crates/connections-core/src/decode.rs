@@ -489,24 +489,27 @@ impl<'a, const N: usize, const P: usize, const E: usize> Sink<'a>
         if let Some(text) = raw.plain() {
             return text;
         }
-        let len = raw.unescaped_len();
-        self.needed = self.needed.saturating_add(len);
-        if self.needed > self.capacity {
-            // Keep counting so the error can say how much was needed.
-            return "";
+        // One pass, straight into the free space; only a string that does not fit is
+        // measured, so the error can say how much was needed.
+        let mut len = 0;
+        let mut buf = [0; 4];
+        for chunk in raw.chunks() {
+            let piece = chunk.as_str(&mut buf).as_bytes();
+            match self.free.get_mut(len..len + piece.len()) {
+                Some(dst) => dst.copy_from_slice(piece),
+                None => {
+                    self.free = &mut [];
+                    self.needed = self.needed.saturating_add(raw.unescaped_len());
+                    return "";
+                }
+            }
+            len += piece.len();
         }
+        self.needed = self.needed.saturating_add(len);
         let (out, rest) = core::mem::take(&mut self.free).split_at_mut(len);
         self.free = rest;
-        let mut at = 0;
-        for chunk in raw.chunks() {
-            let mut buf = [0; 4];
-            let piece = chunk.as_str(&mut buf).as_bytes();
-            if let Some(dst) = out.get_mut(at..at + piece.len()) {
-                dst.copy_from_slice(piece);
-            }
-            at += piece.len();
-        }
         let out: &'a [u8] = out;
+        // Always UTF-8 (whole chars were copied), checked rather than assumed: no `unsafe`.
         core::str::from_utf8(out).unwrap_or("")
     }
 

@@ -109,7 +109,8 @@ impl<'a> Iterator for Unescape<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        match self.rest.find('\\') {
+        // A plain loop: the runs between escapes are short, too short for `memchr`'s setup.
+        match self.rest.bytes().position(|b| b == b'\\') {
             Some(0) => {
                 let (c, len) = decode_escape(self.rest.as_bytes());
                 self.rest = self.rest.get(len..).unwrap_or("");
