@@ -10,7 +10,7 @@ use core::fmt;
 use crate::error::{
     ErrorDebug, ErrorEntry, ErrorLinks, ErrorMeta, ErrorType, Resolution, ResolutionType,
 };
-use crate::json::{RawStr, Reader};
+use crate::json::{Known, RawStr, Reader, known};
 use crate::model::{
     Connection, ConnectionAttributes, ConnectionMeta, OrderDirection, Page, PagingLinks,
     PagingMeta, RelatedLink, Relationship, Relationships, ResourceIdentifier, SelfLink, Timestamp,
@@ -572,20 +572,24 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
                 meta: None,
                 links: None,
             };
-            d.object("(body)", &["data", "meta", "links"], |d, i| {
-                match i {
-                    0 => {
-                        if !d.r.null()? {
-                            let mut data = d.sink.connections(d.r.len());
-                            d.list("data", Capacity::Connections, &mut data, Self::connection)?;
-                            page.data = data;
+            d.object(
+                "(body)",
+                const { &known(["data", "meta", "links"]) },
+                |d, i| {
+                    match i {
+                        0 => {
+                            if !d.r.null()? {
+                                let mut data = d.sink.connections(d.r.len());
+                                d.list("data", Capacity::Connections, &mut data, Self::connection)?;
+                                page.data = data;
+                            }
                         }
+                        1 => page.meta = d.opt(Self::paging_meta)?,
+                        _ => page.links = d.opt(Self::paging_links)?,
                     }
-                    1 => page.meta = d.opt(Self::paging_meta)?,
-                    _ => page.links = d.opt(Self::paging_links)?,
-                }
-                Ok(())
-            })?;
+                    Ok(())
+                },
+            )?;
             Ok(page)
         })
     }
@@ -593,7 +597,7 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
     pub(crate) fn errors(self) -> Res<<K::Out as Storage>::Errors> {
         self.document(|d| {
             let mut errors = None;
-            let end = d.object("(body)", &["errors"], |d, _| {
+            let end = d.object("(body)", const { &known(["errors"]) }, |d, _| {
                 let mut list = Default::default();
                 d.list("errors", Capacity::Errors, &mut list, Self::error_entry)?;
                 errors = Some(list);
@@ -615,22 +619,34 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
     fn object(
         &mut self,
         path: &'static str,
-        keys: &[&'static str],
+        keys: &[Known],
         mut field: impl FnMut(&mut Self, usize) -> Res<()>,
     ) -> Res<usize> {
         let mut obj = self.r.begin_object(path)?;
         let mut seen = 0u32;
-        while let Some(key) = self.r.next_key(&mut obj)? {
-            match keys.iter().position(|k| key.is(k)) {
+        // Servers send keys in one order, usually the schema's: the key after the last one
+        // is tried first, with one compare and no scan.
+        let mut expected = 0;
+        while self.r.has_key(&mut obj)? {
+            let offset = self.r.offset();
+            let index = match keys.get(expected) {
+                Some(k) if self.r.known_key(k)? => Some(expected),
+                _ => {
+                    let key = self.r.key()?;
+                    keys.iter().position(|k| key.is(k.name))
+                }
+            };
+            match index {
                 Some(i) => {
                     if seen & (1 << i) != 0 {
-                        let field = keys.get(i).copied().unwrap_or(path);
+                        let field = keys.get(i).map_or(path, |k| k.name);
                         return Err(DecodeError::new(
                             ErrorKind::DuplicateField { field },
-                            key.offset,
+                            offset,
                         ));
                     }
                     seen |= 1 << i;
+                    expected = i + 1;
                     field(self, i)?;
                 }
                 None => self.r.skip_value()?,
@@ -715,8 +731,8 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
             meta: None,
             links: None,
         };
-        let keys = ["id", "type", "attributes", "relationships", "meta", "links"];
-        self.object("data[]", &keys, |d, i| {
+        let keys = const { &known(["id", "type", "attributes", "relationships", "meta", "links"]) };
+        self.object("data[]", keys, |d, i| {
             match i {
                 0 => c.id = d.opt_text("data[].id")?,
                 1 => c.kind = d.opt_text("data[].type")?,
@@ -726,7 +742,7 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
                 _ => {
                     c.links = d.opt(|d| {
                         let mut links = SelfLink { self_link: None };
-                        d.object("data[].links", &["self"], |d, _| {
+                        d.object("data[].links", const { &known(["self"]) }, |d, _| {
                             links.self_link = d.opt_text("data[].links.self")?;
                             Ok(())
                         })?;
@@ -744,19 +760,23 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
             permissions: None,
             vehicle: None,
         };
-        self.object("data[].attributes", &["permissions", "vehicle"], |d, i| {
-            if i == 0 {
-                a.permissions = d.opt(|d| {
-                    let mut list = d.sink.permissions();
-                    let path = "data[].attributes.permissions";
-                    d.list(path, Capacity::Permissions, &mut list, |d| d.text(path))?;
-                    Ok(list)
-                })?;
-            } else {
-                a.vehicle = d.opt(Self::vehicle)?;
-            }
-            Ok(())
-        })?;
+        self.object(
+            "data[].attributes",
+            const { &known(["permissions", "vehicle"]) },
+            |d, i| {
+                if i == 0 {
+                    a.permissions = d.opt(|d| {
+                        let mut list = d.sink.permissions();
+                        let path = "data[].attributes.permissions";
+                        d.list(path, Capacity::Permissions, &mut list, |d| d.text(path))?;
+                        Ok(list)
+                    })?;
+                } else {
+                    a.vehicle = d.opt(Self::vehicle)?;
+                }
+                Ok(())
+            },
+        )?;
         Ok(a)
     }
 
@@ -768,8 +788,8 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
             powertrain_type: None,
             mode: None,
         };
-        let keys = ["make", "model", "year", "powertrainType", "mode"];
-        self.object("data[].attributes.vehicle", &keys, |d, i| {
+        let keys = const { &known(["make", "model", "year", "powertrainType", "mode"]) };
+        self.object("data[].attributes.vehicle", keys, |d, i| {
             match i {
                 0 => v.make = d.opt_text("data[].attributes.vehicle.make")?,
                 1 => v.model = d.opt_text("data[].attributes.vehicle.model")?,
@@ -791,15 +811,19 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
             vehicle: None,
             user: None,
         };
-        self.object("data[].relationships", &["vehicle", "user"], |d, i| {
-            let rel = d.opt(Self::relationship)?;
-            if i == 0 {
-                r.vehicle = rel
-            } else {
-                r.user = rel
-            }
-            Ok(())
-        })?;
+        self.object(
+            "data[].relationships",
+            const { &known(["vehicle", "user"]) },
+            |d, i| {
+                let rel = d.opt(Self::relationship)?;
+                if i == 0 {
+                    r.vehicle = rel
+                } else {
+                    r.user = rel
+                }
+                Ok(())
+            },
+        )?;
         Ok(r)
     }
 
@@ -808,36 +832,49 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
             data: None,
             links: None,
         };
-        self.object("data[].relationships.*", &["data", "links"], |d, i| {
-            if i == 0 {
-                r.data = d.opt(|d| {
-                    let mut id = ResourceIdentifier {
-                        id: None,
-                        kind: None,
-                    };
-                    d.object("data[].relationships.*.data", &["id", "type"], |d, i| {
-                        let text = d.opt_text("data[].relationships.*.data.id")?;
-                        if i == 0 {
-                            id.id = text
-                        } else {
-                            id.kind = text
-                        }
-                        Ok(())
+        self.object(
+            "data[].relationships.*",
+            const { &known(["data", "links"]) },
+            |d, i| {
+                if i == 0 {
+                    r.data = d.opt(|d| {
+                        let mut id = ResourceIdentifier {
+                            id: None,
+                            kind: None,
+                        };
+                        d.object(
+                            "data[].relationships.*.data",
+                            const { &known(["id", "type"]) },
+                            |d, i| {
+                                let text = d.opt_text("data[].relationships.*.data.id")?;
+                                if i == 0 {
+                                    id.id = text
+                                } else {
+                                    id.kind = text
+                                }
+                                Ok(())
+                            },
+                        )?;
+                        Ok(id)
                     })?;
-                    Ok(id)
-                })?;
-            } else {
-                r.links = d.opt(|d| {
-                    let mut links = RelatedLink { related: None };
-                    d.object("data[].relationships.*.links", &["related"], |d, _| {
-                        links.related = d.opt_text("data[].relationships.*.links.related")?;
-                        Ok(())
+                } else {
+                    r.links = d.opt(|d| {
+                        let mut links = RelatedLink { related: None };
+                        d.object(
+                            "data[].relationships.*.links",
+                            const { &known(["related"]) },
+                            |d, _| {
+                                links.related =
+                                    d.opt_text("data[].relationships.*.links.related")?;
+                                Ok(())
+                            },
+                        )?;
+                        Ok(links)
                     })?;
-                    Ok(links)
-                })?;
-            }
-            Ok(())
-        })?;
+                }
+                Ok(())
+            },
+        )?;
         Ok(r)
     }
 
@@ -847,8 +884,8 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
             updated_at: None,
             last_used_at: None,
         };
-        let keys = ["createdAt", "updatedAt", "lastUsedAt"];
-        self.object("data[].meta", &keys, |d, i| {
+        let keys = const { &known(["createdAt", "updatedAt", "lastUsedAt"]) };
+        self.object("data[].meta", keys, |d, i| {
             let time = d.opt_time("data[].meta.*")?;
             match i {
                 0 => m.created_at = time,
@@ -868,14 +905,16 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
             order_by: None,
             order_direction: None,
         };
-        let keys = [
-            "pageNumber",
-            "pageSize",
-            "totalCount",
-            "orderBy",
-            "orderDirection",
-        ];
-        self.object("meta", &keys, |d, i| {
+        let keys = const {
+            &known([
+                "pageNumber",
+                "pageSize",
+                "totalCount",
+                "orderBy",
+                "orderDirection",
+            ])
+        };
+        self.object("meta", keys, |d, i| {
             match i {
                 0 => m.page_number = d.opt_int("meta.pageNumber")?,
                 1 => m.page_size = d.opt_int("meta.pageSize")?,
@@ -894,8 +933,8 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
 
     fn paging_links(&mut self) -> Res<PagingLinks<K::Out>> {
         let (mut this, mut first, mut prev, mut next, mut last) = (None, None, None, None, None);
-        let keys = ["self", "first", "prev", "next", "last"];
-        let end = self.object("links", &keys, |d, i| {
+        let keys = const { &known(["self", "first", "prev", "next", "last"]) };
+        let end = self.object("links", keys, |d, i| {
             match i {
                 0 => this = Some(d.text("links.self")?),
                 1 => first = Some(d.text("links.first")?),
@@ -918,18 +957,20 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
         let (mut status, mut kind, mut code, mut title, mut detail) =
             (None, None, None, None, None);
         let (mut resolution, mut message, mut links, mut meta) = (None, None, None, None);
-        let keys = [
-            "status",
-            "type",
-            "code",
-            "title",
-            "detail",
-            "resolution",
-            "suggestedUserMessage",
-            "links",
-            "meta",
-        ];
-        let end = self.object("errors[]", &keys, |d, i| {
+        let keys = const {
+            &known([
+                "status",
+                "type",
+                "code",
+                "title",
+                "detail",
+                "resolution",
+                "suggestedUserMessage",
+                "links",
+                "meta",
+            ])
+        };
+        let end = self.object("errors[]", keys, |d, i| {
             match i {
                 0 => {
                     let raw = d.r.scalar_text("errors[].status")?;
@@ -944,7 +985,7 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
                 5 => {
                     resolution = d.opt(|d| {
                         let mut r = Resolution { kind: None };
-                        d.object("errors[].resolution", &["type"], |d, _| {
+                        d.object("errors[].resolution", const { &known(["type"]) }, |d, _| {
                             let (known, other) = (ResolutionType::known, ResolutionType::Other);
                             let path = "errors[].resolution.type";
                             r.kind = d.opt(|d| d.open_enum(path, known, other))?;
@@ -957,7 +998,7 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
                 7 => {
                     links = d.opt(|d| {
                         let mut l = ErrorLinks { about: None };
-                        d.object("errors[].links", &["about"], |d, _| {
+                        d.object("errors[].links", const { &known(["about"]) }, |d, _| {
                             l.about = d.opt_text("errors[].links.about")?;
                             Ok(())
                         })?;
@@ -983,15 +1024,15 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
 
     fn error_meta(&mut self) -> Res<ErrorMeta<K::Out>> {
         let mut m = ErrorMeta { debug: None };
-        self.object("errors[].meta", &["debug"], |d, _| {
+        self.object("errors[].meta", const { &known(["debug"]) }, |d, _| {
             m.debug = d.opt(|d| {
                 let mut dbg = ErrorDebug {
                     application_id: None,
                     request_id: None,
                     origin: None,
                 };
-                let keys = ["applicationId", "requestId", "origin"];
-                d.object("errors[].meta.debug", &keys, |d, i| {
+                let keys = const { &known(["applicationId", "requestId", "origin"]) };
+                d.object("errors[].meta.debug", keys, |d, i| {
                     let text = d.opt_text("errors[].meta.debug.*")?;
                     match i {
                         0 => dbg.application_id = text,

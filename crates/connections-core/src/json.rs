@@ -60,8 +60,6 @@ pub(crate) struct RawKey<'a> {
     bytes: &'a [u8],
     /// Whether `bytes` holds any `\` escape.
     escaped: bool,
-    /// Offset of the opening quote, for errors about this key.
-    pub(crate) offset: usize,
 }
 
 impl RawKey<'_> {
@@ -75,6 +73,46 @@ impl RawKey<'_> {
         // UTF-8.
         core::str::from_utf8(self.bytes).is_ok_and(|raw| RawStr { raw, escaped: true }.eq_str(name))
     }
+}
+
+/// An object key the decoder knows, packed for [`Reader::known_key`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Known {
+    /// The key.
+    pub(crate) name: &'static str,
+    /// The key and its closing quote, as a little-endian `u128`.
+    quoted: u128,
+    /// Which bytes of `quoted` to compare; 0 for a key too long for sixteen bytes, which is
+    /// never matched this way.
+    mask: u128,
+}
+
+impl Known {
+    const fn new(name: &'static str) -> Self {
+        let bytes = name.as_bytes();
+        let (mut quoted, mut mask) = (0, 0);
+        if bytes.len() < 16 {
+            let mut i = 0;
+            while i <= bytes.len() {
+                let byte = if i < bytes.len() { bytes[i] } else { b'"' };
+                quoted |= (byte as u128) << (8 * i);
+                mask |= 0xFF << (8 * i);
+                i += 1;
+            }
+        }
+        Known { name, quoted, mask }
+    }
+}
+
+/// The keys of an object, packed at compile time: `const { &known(["id", "type"]) }`.
+pub(crate) const fn known<const N: usize>(names: [&'static str; N]) -> [Known; N] {
+    let mut keys = [Known::new(""); N];
+    let mut i = 0;
+    while i < N {
+        keys[i] = Known::new(names[i]);
+        i += 1;
+    }
+    keys
 }
 
 /// One piece of an unescaped string: a run of plain text or one escaped character.
@@ -319,14 +357,23 @@ impl<'a> Reader<'a> {
     }
 
     /// The next key of an open object, or `None` after its closing brace.
-    #[inline]
     pub(crate) fn next_key(&mut self, obj: &mut Object) -> Result<Option<RawKey<'a>>, DecodeError> {
+        match self.has_key(obj)? {
+            true => self.key().map(Some),
+            false => Ok(None),
+        }
+    }
+
+    /// Whether the open object has another key, positioned at its opening quote; `false`
+    /// after the closing brace.
+    #[inline]
+    pub(crate) fn has_key(&mut self, obj: &mut Object) -> Result<bool, DecodeError> {
         let mut next = self.peek();
         match next {
             Some(b'}') => {
                 self.pos += 1;
                 self.depth -= 1;
-                return Ok(None);
+                return Ok(false);
             }
             Some(b',') if !obj.first => {
                 self.pos += 1;
@@ -339,9 +386,31 @@ impl<'a> Reader<'a> {
         if next != Some(b'"') {
             return Err(self.unexpected(next, Expected::Key));
         }
+        Ok(true)
+    }
+
+    /// The key at the current quote, and the colon after it.
+    #[inline]
+    pub(crate) fn key(&mut self) -> Result<RawKey<'a>, DecodeError> {
         let key = self.key_token()?;
         self.eat(b':', Expected::Colon)?;
-        Ok(Some(key))
+        Ok(key)
+    }
+
+    /// Consumes the key at the current quote and the colon after it if it is `known`, spelled
+    /// without escapes: one compare of sixteen bytes instead of a scan and a lookup.
+    #[inline]
+    pub(crate) fn known_key(&mut self, known: &Known) -> Result<bool, DecodeError> {
+        let text = self.bytes().get(self.pos + 1..);
+        let Some(text) = text.and_then(<[u8]>::first_chunk::<16>) else {
+            return Ok(false);
+        };
+        if known.mask == 0 || (u128::from_le_bytes(*text) ^ known.quoted) & known.mask != 0 {
+            return Ok(false);
+        }
+        self.pos += known.name.len() + 2;
+        self.eat(b':', Expected::Colon)?;
+        Ok(true)
     }
 
     /// Opens an array that holds `field`'s value.
@@ -413,14 +482,10 @@ impl<'a> Reader<'a> {
     /// matched as bytes and need no `&str`.
     #[inline]
     fn key_token(&mut self) -> Result<RawKey<'a>, DecodeError> {
-        let offset = self.pos;
+        let start = self.pos + 1;
         let (end, escaped) = self.scan_string()?;
-        let bytes = self.bytes().get(offset + 1..end).unwrap_or_default();
-        Ok(RawKey {
-            bytes,
-            escaped,
-            offset,
-        })
+        let bytes = self.bytes().get(start..end).unwrap_or_default();
+        Ok(RawKey { bytes, escaped })
     }
 
     /// Moves past the string starting at the current quote, validating escapes; returns the
@@ -689,6 +754,40 @@ mod tests {
         assert!(key.is("id") && !key.is("i") && !key.is("idx"));
         r.skip_value().unwrap();
         assert!(r.next_key(&mut obj).unwrap().unwrap().is("t\""));
+    }
+
+    #[test]
+    fn known_keys_match_only_their_exact_spelling() {
+        let [id, links, long] = known(["id", "links", "suggestedUserMessage"]);
+        let known_at = |json: &str, key: &Known| {
+            let mut r = Reader::new(json.as_bytes()).unwrap();
+            let mut obj = r.begin_object("o").unwrap();
+            assert!(r.has_key(&mut obj).unwrap());
+            let matched = r.known_key(key);
+            (matched, r.offset())
+        };
+        let padding = r#","padding":"sixteen bytes and more"}"#;
+        let with = |head: &str| [head, padding].concat();
+        assert_eq!(known_at(&with(r#"{"id":1"#), &id), (Ok(true), 6));
+        assert_eq!(known_at(&with(r#"{"id" :1"#), &id), (Ok(true), 7));
+        assert_eq!(known_at(&with(r#"{"links":1"#), &links), (Ok(true), 9));
+        // Not matched (and not consumed): a longer or shorter key, another key, an escape.
+        for head in [
+            r#"{"idx":1"#,
+            r#"{"i":1"#,
+            r#"{"type":1"#,
+            r#"{"\u0069d":1"#,
+        ] {
+            assert_eq!(known_at(&with(head), &id), (Ok(false), 1), "{head}");
+        }
+        // Near the end of the body there are not sixteen bytes to compare: scanned instead.
+        assert_eq!(known_at(r#"{"id":1}"#, &id), (Ok(false), 1));
+        // Too long to pack: always scanned.
+        let body = with(r#"{"suggestedUserMessage":1"#);
+        assert_eq!(known_at(&body, &long), (Ok(false), 1));
+        // A known key without its colon is a syntax error.
+        let (err, _) = known_at(&with(r#"{"id"1"#), &id);
+        assert_eq!(err.unwrap_err().kind, ErrorKind::Syntax(Expected::Colon));
     }
 
     #[test]

@@ -340,3 +340,31 @@ fn page_buffers_decode_like_decode_page_page_after_page() {
     assert_eq!(page, response.page().unwrap());
     assert!(matches!(page.connections()[0].id, Some(Cow::Borrowed(_))));
 }
+
+#[test]
+fn keys_in_any_order_decode_alike_and_duplicates_are_caught() {
+    // serde_json's map sorts keys: every object of the fixture in another order.
+    let value: serde_json::Value = serde_json::from_str(PAGE).unwrap();
+    let sorted = serde_json::to_string(&value).unwrap();
+    assert_ne!(sorted, PAGE);
+    assert_eq!(
+        decode_page(sorted.as_bytes()).unwrap(),
+        decode_page(PAGE.as_bytes()).unwrap()
+    );
+    // A duplicate found where the next key is expected, and one found by the lookup, with
+    // enough bytes after them for the sixteen-byte compare.
+    let padding = r#","links":{"self":"/connections/padding-padding"}}]}"#;
+    for (head, at) in [
+        (r#"{"data":[{"type":"a","id":"b","type":"c""#, 30),
+        (r#"{"data":[{"id":"a","type":"b","id":"c""#, 30),
+    ] {
+        let err = decode_page([head, padding].concat().as_bytes()).unwrap_err();
+        let field = if head.ends_with(r#""type":"c""#) {
+            "type"
+        } else {
+            "id"
+        };
+        assert_eq!(err.kind, ErrorKind::DuplicateField { field });
+        assert_eq!(err.offset, at);
+    }
+}
