@@ -309,12 +309,19 @@ impl<R> Default for Alloc<R> {
     }
 }
 
+/// The value of an escaped string: runs of text copied whole, escapes decoded in place.
 #[cfg(feature = "alloc")]
 fn unescape_to_string(raw: RawStr<'_>) -> String {
     let mut out = String::with_capacity(raw.raw.len());
-    for chunk in raw.chunks() {
-        out.push_str(chunk.as_str(&mut [0; 4]));
+    let mut rest = raw.raw;
+    while let Some(at) = rest.bytes().position(|b| b == b'\\') {
+        let (text, escape) = rest.split_at_checked(at).unwrap_or((rest, ""));
+        out.push_str(text);
+        let (c, len) = crate::json::decode_escape(escape.as_bytes());
+        out.push(c);
+        rest = escape.get(len..).unwrap_or("");
     }
+    out.push_str(rest);
     out
 }
 

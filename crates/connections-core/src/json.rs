@@ -165,7 +165,7 @@ impl<'a> Iterator for Unescape<'a> {
 }
 
 /// Decodes the escape at the start of `s` (validated already) into a char and its length.
-fn decode_escape(s: &[u8]) -> (char, usize) {
+pub(crate) fn decode_escape(s: &[u8]) -> (char, usize) {
     let simple = match s.get(1) {
         Some(b'"') => '"',
         Some(b'\\') => '\\',
