@@ -573,32 +573,31 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
     }
 
     pub(crate) fn page(self) -> Res<Page<K::Out>> {
+        // Built here and filled in place: a heapless page is tens of kilobytes, and every
+        // move through a `Result` would copy all of it.
+        let mut page = Page {
+            data: Default::default(),
+            meta: None,
+            links: None,
+        };
         self.document(|d| {
-            let mut page = Page {
-                data: Default::default(),
-                meta: None,
-                links: None,
-            };
-            d.object(
-                "(body)",
-                const { &known(["data", "meta", "links"]) },
-                |d, i| {
-                    match i {
-                        0 => {
-                            if !d.r.null()? {
-                                let mut data = d.sink.connections(d.r.len());
-                                d.list("data", Capacity::Connections, &mut data, Self::connection)?;
-                                page.data = data;
-                            }
+            let keys = const { &known(["data", "meta", "links"]) };
+            d.object("(body)", keys, |d, i| {
+                match i {
+                    0 => {
+                        if !d.r.null()? {
+                            page.data = d.sink.connections(d.r.len());
+                            let data = &mut page.data;
+                            d.list("data", Capacity::Connections, data, Self::connection)?;
                         }
-                        1 => page.meta = d.opt(Self::paging_meta)?,
-                        _ => page.links = d.opt(Self::paging_links)?,
                     }
-                    Ok(())
-                },
-            )?;
-            Ok(page)
-        })
+                    1 => page.meta = d.opt(Self::paging_meta)?,
+                    _ => page.links = d.opt(Self::paging_links)?,
+                }
+                Ok(())
+            })
+        })?;
+        Ok(page)
     }
 
     pub(crate) fn errors(self) -> Res<<K::Out as Storage>::Errors> {
