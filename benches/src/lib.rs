@@ -1,4 +1,4 @@
-//! Fixtures, serde comparators and visitors for the `page_decode` criterion benches.
+//! Fixtures, serde comparators (serde_json, sonic-rs, simd-json) and visitors for the `page_decode` criterion benches.
 //!
 //! Every fixture is generated from a fixed seed, so every run and every machine decodes the
 //! same bytes. Each decoder variant is a plain function here (`body -> u64`) that decodes a
@@ -12,7 +12,7 @@ use connections_core::model::{
     Connection, ConnectionAttributes, ConnectionMeta, PagingLinks, PagingMeta, Relationship,
     Vehicle,
 };
-use connections_core::{Storage, decode_page, decode_page_heapless, decode_page_owned};
+use connections_core::{PageBuffers, Storage, decode_page_heapless, decode_page_owned};
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -733,9 +733,34 @@ pub const HEAPLESS_PERMISSIONS: usize = 16;
 /// `E` of the heapless variant: errors per error body (unused by pages).
 pub const HEAPLESS_ERRORS: usize = 1;
 
-/// `decode_page` (strings borrowed from the body unless escaped) and a visit.
-pub fn core_borrowed(body: &[u8]) -> u64 {
-    visit_core(&decode_page(body).expect("fixture decodes"))
+/// [`PageBuffers::decode`] (strings borrowed from the body unless escaped, lists reused from
+/// the previous iteration's page) and a visit; the page is then recycled, as a caller
+/// decoding page after page would.
+pub fn core_borrowed(body: &[u8], buffers: &mut PageBuffers) -> u64 {
+    let page = buffers.decode(body).expect("fixture decodes");
+    let sum = visit_core(&page);
+    buffers.recycle(page);
+    sum
+}
+
+/// What a variant keeps from one iteration to the next, as a caller decoding page after
+/// page would.
+#[derive(Debug, Default)]
+pub struct Reuse {
+    /// The heapless variant's buffer for unescaped strings.
+    pub scratch: Vec<u8>,
+    /// The borrowed variant's lists.
+    pub buffers: PageBuffers,
+}
+
+impl Reuse {
+    /// Enough for `body`: unescaped text is never longer than its escaped form.
+    pub fn for_body(body: &[u8]) -> Self {
+        Reuse {
+            scratch: vec![0; body.len()],
+            buffers: PageBuffers::new(),
+        }
+    }
 }
 
 /// `decode_page_owned` (every string a `String`) and a visit.
@@ -770,6 +795,26 @@ pub fn serde_json_value(body: &[u8]) -> u64 {
     visit_value(&value)
 }
 
+/// `sonic_rs::from_slice` into [`OwnedPage`] and a visit.
+pub fn sonic_rs_owned(body: &[u8]) -> u64 {
+    let page: OwnedPage = sonic_rs::from_slice(body).expect("fixture decodes");
+    visit_serde(&page)
+}
+
+/// `sonic_rs::from_slice` into [`BorrowedPage`] and a visit.
+pub fn sonic_rs_borrowed(body: &[u8]) -> u64 {
+    let page: BorrowedPage<'_> = sonic_rs::from_slice(body).expect("fixture decodes");
+    visit_serde(&page)
+}
+
+/// `simd_json::serde::from_slice` into [`OwnedPage`] and a visit. simd-json parses in place,
+/// so copying the body into a mutable buffer is part of what a caller pays, and is timed.
+pub fn simd_json_owned(body: &[u8]) -> u64 {
+    let mut buffer = body.to_vec();
+    let page: OwnedPage = simd_json::serde::from_slice(&mut buffer).expect("fixture decodes");
+    visit_serde(&page)
+}
+
 /// One `memchr3` pass counting `"`, `\` and `{`: a floor on what reading the body costs,
 /// not a decoder.
 pub fn memchr_scan(body: &[u8]) -> u64 {
@@ -791,19 +836,28 @@ pub enum Variant {
     SerdeJsonBorrowed,
     /// [`serde_json_value`].
     SerdeJsonValue,
+    /// [`sonic_rs_owned`].
+    SonicRsOwned,
+    /// [`sonic_rs_borrowed`].
+    SonicRsBorrowed,
+    /// [`simd_json_owned`].
+    SimdJsonOwned,
     /// [`memchr_scan`].
     MemchrScan,
 }
 
 impl Variant {
     /// Every variant, in bench order.
-    pub const ALL: [Variant; 7] = [
+    pub const ALL: [Variant; 10] = [
         Variant::CoreBorrowed,
         Variant::CoreOwned,
         Variant::CoreHeapless,
         Variant::SerdeJsonOwned,
         Variant::SerdeJsonBorrowed,
         Variant::SerdeJsonValue,
+        Variant::SonicRsOwned,
+        Variant::SonicRsBorrowed,
+        Variant::SimdJsonOwned,
         Variant::MemchrScan,
     ];
 
@@ -816,6 +870,9 @@ impl Variant {
             Variant::SerdeJsonOwned => "serde_json_owned",
             Variant::SerdeJsonBorrowed => "serde_json_borrowed",
             Variant::SerdeJsonValue => "serde_json_value",
+            Variant::SonicRsOwned => "sonic_rs_owned",
+            Variant::SonicRsBorrowed => "sonic_rs_borrowed",
+            Variant::SimdJsonOwned => "simd_json_owned",
             Variant::MemchrScan => "memchr_scan",
         }
     }
@@ -825,15 +882,18 @@ impl Variant {
         self != Variant::MemchrScan
     }
 
-    /// Runs one iteration; `scratch` is used by the heapless variant only.
-    pub fn run(self, body: &[u8], scratch: &mut [u8]) -> u64 {
+    /// Runs one iteration.
+    pub fn run(self, body: &[u8], reuse: &mut Reuse) -> u64 {
         match self {
-            Variant::CoreBorrowed => core_borrowed(body),
+            Variant::CoreBorrowed => core_borrowed(body, &mut reuse.buffers),
             Variant::CoreOwned => core_owned(body),
-            Variant::CoreHeapless => core_heapless(body, scratch),
+            Variant::CoreHeapless => core_heapless(body, &mut reuse.scratch),
             Variant::SerdeJsonOwned => serde_json_owned(body),
             Variant::SerdeJsonBorrowed => serde_json_borrowed(body),
             Variant::SerdeJsonValue => serde_json_value(body),
+            Variant::SonicRsOwned => sonic_rs_owned(body),
+            Variant::SonicRsBorrowed => sonic_rs_borrowed(body),
+            Variant::SimdJsonOwned => simd_json_owned(body),
             Variant::MemchrScan => memchr_scan(body),
         }
     }

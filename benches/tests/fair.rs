@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use connections_benches::{
-    BorrowedPage, DEFAULT_PAGE_SIZE, Fixture, LARGE_PAGE_SIZE, OwnedPage, Variant, page_10,
+    BorrowedPage, DEFAULT_PAGE_SIZE, Fixture, LARGE_PAGE_SIZE, OwnedPage, Reuse, Variant, page_10,
     page_100, page_100_escapes, visit_serde,
 };
 
@@ -15,15 +15,15 @@ fn every_variant_visits_every_fixture_to_the_same_sum() {
         let body = fixture.body();
         let expected = visit_serde(&fixture.source());
         assert!(expected > 0);
-        let mut scratch = vec![0u8; body.len()];
+        let mut reuse = Reuse::for_body(&body);
         for variant in Variant::ALL.into_iter().filter(|v| v.is_decoder()) {
-            // Twice, as the bench does, to show a reused scratch buffer is fine.
+            // Twice, as the bench does, to show reused buffers are fine.
             for _ in 0..2 {
-                let got = variant.run(&body, &mut scratch);
+                let got = variant.run(&body, &mut reuse);
                 assert_eq!(got, expected, "{} / {}", fixture.name(), variant.name());
             }
         }
-        assert!(Variant::MemchrScan.run(&body, &mut scratch) > 0);
+        assert!(Variant::MemchrScan.run(&body, &mut reuse) > 0);
     }
 }
 
@@ -113,6 +113,36 @@ fn about_a_third_of_the_escapes_fixture_strings_hold_each_kind_of_escape() {
         "{escaped} of {} strings",
         all.len()
     );
+}
+
+/// Which strings of a decoded [`BorrowedPage`] borrow: `(borrowed, owned)` over every
+/// connection's id and permissions.
+fn borrowing(page: &BorrowedPage<'_>) -> (usize, usize) {
+    let strings = page.data.iter().flat_map(|c| {
+        let attributes = c
+            .attributes
+            .as_ref()
+            .expect("every connection has attributes");
+        let permissions = attributes.permissions.as_ref().expect("and permissions");
+        c.id.iter().chain(permissions)
+    });
+    strings.fold((0, 0), |(b, o), s| match s.0 {
+        Cow::Borrowed(_) => (b + 1, o),
+        Cow::Owned(_) => (b, o + 1),
+    })
+}
+
+#[test]
+fn sonic_rs_borrowed_borrows_like_serde_json_borrowed() {
+    for fixture in Fixture::ALL {
+        let body = fixture.body();
+        let serde: BorrowedPage<'_> = serde_json::from_slice(&body).unwrap();
+        let sonic: BorrowedPage<'_> = sonic_rs::from_slice(&body).unwrap();
+        assert_eq!(borrowing(&sonic), borrowing(&serde), "{}", fixture.name());
+        assert_eq!(sonic, serde, "{}", fixture.name());
+    }
+    let (_, owned) = borrowing(&sonic_rs::from_slice(&page_100()).unwrap());
+    assert_eq!(owned, 0, "sonic-rs borrows every string without escapes");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use core::fmt;
 use crate::error::{
     ErrorDebug, ErrorEntry, ErrorLinks, ErrorMeta, ErrorType, Resolution, ResolutionType,
 };
-use crate::json::{RawStr, Reader};
+use crate::json::{Known, RawStr, Reader, known};
 use crate::model::{
     Connection, ConnectionAttributes, ConnectionMeta, OrderDirection, Page, PagingLinks,
     PagingMeta, RelatedLink, Relationship, Relationships, ResourceIdentifier, SelfLink, Timestamp,
@@ -20,7 +20,7 @@ use crate::model::{
 use crate::storage::{Borrowed, Owned};
 use crate::storage::{Heapless, Storage, sealed::Push};
 #[cfg(feature = "alloc")]
-use alloc::{borrow::Cow, string::String};
+use alloc::{borrow::Cow, string::String, vec::Vec};
 
 /// Why a body could not be decoded, and where.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -241,7 +241,7 @@ pub fn decode_errors(
     Decoder::new(body, Alloc::<Borrowed<'_>>::default())?.errors()
 }
 
-/// Turns validated JSON strings into a storage's text type.
+/// Turns validated JSON strings into a storage's text type, and hands out its lists.
 pub(crate) trait Sink<'a> {
     /// The storage being filled.
     type Out: Storage;
@@ -252,6 +252,15 @@ pub(crate) trait Sink<'a> {
     /// Storage that turned out too small, once the body has been read.
     fn overflow(&self) -> Option<ErrorKind> {
         None
+    }
+    /// An empty `data` list for a body of `body_len` bytes.
+    fn connections(&mut self, body_len: usize) -> <Self::Out as Storage>::Connections {
+        let _ = body_len;
+        Default::default()
+    }
+    /// An empty `permissions` list.
+    fn permissions(&mut self) -> <Self::Out as Storage>::Permissions {
+        Default::default()
     }
 }
 
@@ -266,7 +275,28 @@ impl<'a, K: Sink<'a>> Sink<'a> for &mut K {
     fn overflow(&self) -> Option<ErrorKind> {
         (**self).overflow()
     }
+    fn connections(&mut self, body_len: usize) -> <K::Out as Storage>::Connections {
+        (**self).connections(body_len)
+    }
+    fn permissions(&mut self) -> <K::Out as Storage>::Permissions {
+        (**self).permissions()
+    }
 }
+
+/// Room for the connections a body of `body_len` bytes probably holds, so `data` is
+/// allocated once instead of doubling (and copying) seven times on a page of 100.
+///
+/// A connection with every field takes about 750 bytes of JSON; guessing from 600 errs
+/// towards one allocation, and the cap bounds what a body of junk can make us reserve.
+#[cfg(feature = "alloc")]
+fn connections_capacity(body_len: usize) -> usize {
+    (body_len / 600).min(256)
+}
+
+/// Room for the permissions of one connection: most hold a handful, and a list that
+/// starts at 8 rarely grows.
+#[cfg(feature = "alloc")]
+const PERMISSIONS_CAPACITY: usize = 8;
 
 /// Allocating sinks: [`Borrowed`] and [`Owned`].
 #[cfg(feature = "alloc")]
@@ -279,12 +309,19 @@ impl<R> Default for Alloc<R> {
     }
 }
 
+/// The value of an escaped string: runs of text copied whole, escapes decoded in place.
 #[cfg(feature = "alloc")]
 fn unescape_to_string(raw: RawStr<'_>) -> String {
     let mut out = String::with_capacity(raw.raw.len());
-    for chunk in raw.chunks() {
-        out.push_str(chunk.as_str(&mut [0; 4]));
+    let mut rest = raw.raw;
+    while let Some(at) = rest.bytes().position(|b| b == b'\\') {
+        let (text, escape) = rest.split_at_checked(at).unwrap_or((rest, ""));
+        out.push_str(text);
+        let (c, len) = crate::json::decode_escape(escape.as_bytes());
+        out.push(c);
+        rest = escape.get(len..).unwrap_or("");
     }
+    out.push_str(rest);
     out
 }
 
@@ -300,6 +337,12 @@ impl<'a> Sink<'a> for Alloc<Borrowed<'a>> {
     fn borrowed(&mut self, text: &'a str) -> Cow<'a, str> {
         Cow::Borrowed(text)
     }
+    fn connections(&mut self, body_len: usize) -> Vec<Connection<Borrowed<'a>>> {
+        Vec::with_capacity(connections_capacity(body_len))
+    }
+    fn permissions(&mut self) -> Vec<Cow<'a, str>> {
+        Vec::with_capacity(PERMISSIONS_CAPACITY)
+    }
 }
 
 #[cfg(feature = "alloc")]
@@ -313,6 +356,115 @@ impl<'a> Sink<'a> for Alloc<Owned> {
     }
     fn borrowed(&mut self, text: &'a str) -> String {
         String::from(text)
+    }
+    fn connections(&mut self, body_len: usize) -> Vec<Connection<Owned>> {
+        Vec::with_capacity(connections_capacity(body_len))
+    }
+    fn permissions(&mut self) -> Vec<String> {
+        Vec::with_capacity(PERMISSIONS_CAPACITY)
+    }
+}
+
+/// Lists kept from one page to the next, so that decoding pages one after another
+/// allocates nothing once the first page has been recycled: every string without escapes
+/// is borrowed from the body, and `data` and each connection's `permissions` reuse the
+/// memory of a page handed back with [`PageBuffers::recycle`].
+///
+/// ```
+/// # fn main() -> Result<(), connections_core::DecodeError> {
+/// use connections_core::PageBuffers;
+///
+/// let mut buffers = PageBuffers::new();
+/// for body in [&br#"{"data":[{"id":"c1"}]}"#[..], br#"{"data":[{"id":"c2"}]}"#] {
+///     let page = buffers.decode(body)?; // the same Page<Borrowed<'_>> as decode_page
+///     assert_eq!(page.connections().len(), 1);
+///     buffers.recycle(page); // hand the lists back for the next page
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "alloc")]
+#[derive(Debug, Default)]
+pub struct PageBuffers {
+    /// An empty `data` list with the capacity of the largest page recycled.
+    connections: Vec<Connection<Borrowed<'static>>>,
+    /// Empty `permissions` lists, one per connection of the pages recycled.
+    permissions: Vec<Vec<Cow<'static, str>>>,
+}
+
+#[cfg(feature = "alloc")]
+impl PageBuffers {
+    /// No buffers yet: the first page allocates as [`decode_page`] does.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes a page like [`decode_page`], taking its lists from these buffers.
+    pub fn decode<'a>(&mut self, body: &'a [u8]) -> Result<Page<Borrowed<'a>>, DecodeError> {
+        Decoder::new(body, Recycled::new(self))?.page()
+    }
+
+    /// Keeps the lists of a page that is no longer needed, for the next [`Self::decode`].
+    pub fn recycle(&mut self, page: Page<Borrowed<'_>>) {
+        let mut data = page.data;
+        for connection in &mut data {
+            let permissions = connection.attributes.as_mut();
+            if let Some(list) = permissions.and_then(|a| a.permissions.take()) {
+                self.permissions.push(relabel(list));
+            }
+        }
+        if data.capacity() > self.connections.capacity() {
+            self.connections = relabel(data);
+        }
+    }
+}
+
+/// An empty `Vec` that reuses `list`'s memory for items of another lifetime.
+///
+/// Collecting from a `Vec`'s own iterator reuses its allocation when the item layouts
+/// match, as they do here: only the lifetime differs. No item survives, so none is
+/// converted. The counting-allocator test in `benches/tests/allocations.rs` checks that
+/// this stays free.
+#[cfg(feature = "alloc")]
+fn relabel<T, U>(mut list: Vec<T>) -> Vec<U> {
+    list.clear();
+    list.into_iter().filter_map(|_| None).collect()
+}
+
+/// The sink of [`PageBuffers`]: borrowed strings, recycled lists.
+#[cfg(feature = "alloc")]
+pub(crate) struct Recycled<'b> {
+    buffers: &'b mut PageBuffers,
+}
+
+#[cfg(feature = "alloc")]
+impl<'b> Recycled<'b> {
+    pub(crate) fn new(buffers: &'b mut PageBuffers) -> Self {
+        Recycled { buffers }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<'a> Sink<'a> for Recycled<'_> {
+    type Out = Borrowed<'a>;
+    fn text(&mut self, raw: RawStr<'a>) -> Cow<'a, str> {
+        Alloc::<Borrowed<'a>>::default().text(raw)
+    }
+    fn borrowed(&mut self, text: &'a str) -> Cow<'a, str> {
+        Cow::Borrowed(text)
+    }
+    fn connections(&mut self, body_len: usize) -> Vec<Connection<Borrowed<'a>>> {
+        let list = relabel(core::mem::take(&mut self.buffers.connections));
+        match list.capacity() {
+            0 => Vec::with_capacity(connections_capacity(body_len)),
+            _ => list,
+        }
+    }
+    fn permissions(&mut self) -> Vec<Cow<'a, str>> {
+        match self.buffers.permissions.pop() {
+            Some(list) => relabel(list),
+            None => Vec::with_capacity(PERMISSIONS_CAPACITY),
+        }
     }
 }
 
@@ -344,24 +496,27 @@ impl<'a, const N: usize, const P: usize, const E: usize> Sink<'a>
         if let Some(text) = raw.plain() {
             return text;
         }
-        let len = raw.unescaped_len();
-        self.needed = self.needed.saturating_add(len);
-        if self.needed > self.capacity {
-            // Keep counting so the error can say how much was needed.
-            return "";
+        // One pass, straight into the free space; only a string that does not fit is
+        // measured, so the error can say how much was needed.
+        let mut len = 0;
+        let mut buf = [0; 4];
+        for chunk in raw.chunks() {
+            let piece = chunk.as_str(&mut buf).as_bytes();
+            match self.free.get_mut(len..len + piece.len()) {
+                Some(dst) => dst.copy_from_slice(piece),
+                None => {
+                    self.free = &mut [];
+                    self.needed = self.needed.saturating_add(raw.unescaped_len());
+                    return "";
+                }
+            }
+            len += piece.len();
         }
+        self.needed = self.needed.saturating_add(len);
         let (out, rest) = core::mem::take(&mut self.free).split_at_mut(len);
         self.free = rest;
-        let mut at = 0;
-        for chunk in raw.chunks() {
-            let mut buf = [0; 4];
-            let piece = chunk.as_str(&mut buf).as_bytes();
-            if let Some(dst) = out.get_mut(at..at + piece.len()) {
-                dst.copy_from_slice(piece);
-            }
-            at += piece.len();
-        }
         let out: &'a [u8] = out;
+        // Always UTF-8 (whole chars were copied), checked rather than assumed: no `unsafe`.
         core::str::from_utf8(out).unwrap_or("")
     }
 
@@ -418,37 +573,37 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
     }
 
     pub(crate) fn page(self) -> Res<Page<K::Out>> {
+        // Built here and filled in place: a heapless page is tens of kilobytes, and every
+        // move through a `Result` would copy all of it.
+        let mut page = Page {
+            data: Default::default(),
+            meta: None,
+            links: None,
+        };
         self.document(|d| {
-            let mut page = Page {
-                data: Default::default(),
-                meta: None,
-                links: None,
-            };
-            d.object("(body)", &["data", "meta", "links"], |d, i| {
+            let keys = const { &known(["data", "meta", "links"]) };
+            d.object("(body)", keys, |d, i| {
                 match i {
                     0 => {
                         if !d.r.null()? {
-                            d.list(
-                                "data",
-                                Capacity::Connections,
-                                &mut page.data,
-                                Self::connection,
-                            )?;
+                            page.data = d.sink.connections(d.r.len());
+                            let data = &mut page.data;
+                            d.list("data", Capacity::Connections, data, Self::connection)?;
                         }
                     }
                     1 => page.meta = d.opt(Self::paging_meta)?,
                     _ => page.links = d.opt(Self::paging_links)?,
                 }
                 Ok(())
-            })?;
-            Ok(page)
-        })
+            })
+        })?;
+        Ok(page)
     }
 
     pub(crate) fn errors(self) -> Res<<K::Out as Storage>::Errors> {
         self.document(|d| {
             let mut errors = None;
-            let end = d.object("(body)", &["errors"], |d, _| {
+            let end = d.object("(body)", const { &known(["errors"]) }, |d, _| {
                 let mut list = Default::default();
                 d.list("errors", Capacity::Errors, &mut list, Self::error_entry)?;
                 errors = Some(list);
@@ -463,25 +618,41 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
 
     /// Reads an object, calling `field` with the index in `keys` of each known key; unknown
     /// keys are skipped. Returns the offset of the object's end, for missing-field errors.
+    ///
+    /// Inlined so that `keys` is a constant where it is used: the lookup then becomes a few
+    /// length and word compares instead of a loop of `memcmp` calls.
+    #[inline(always)]
     fn object(
         &mut self,
         path: &'static str,
-        keys: &[&'static str],
+        keys: &[Known],
         mut field: impl FnMut(&mut Self, usize) -> Res<()>,
     ) -> Res<usize> {
         let mut obj = self.r.begin_object(path)?;
         let mut seen = 0u32;
-        while let Some(key) = self.r.next_key(&mut obj)? {
-            match keys.iter().position(|k| key.eq_str(k)) {
+        // Servers send keys in one order, usually the schema's: the key after the last one
+        // is tried first, with one compare and no scan.
+        let mut expected = 0;
+        while self.r.has_key(&mut obj)? {
+            let offset = self.r.offset();
+            let index = match keys.get(expected) {
+                Some(k) if self.r.known_key(k)? => Some(expected),
+                _ => {
+                    let key = self.r.key()?;
+                    keys.iter().position(|k| key.is(k.name))
+                }
+            };
+            match index {
                 Some(i) => {
                     if seen & (1 << i) != 0 {
-                        let field = keys.get(i).copied().unwrap_or(path);
+                        let field = keys.get(i).map_or(path, |k| k.name);
                         return Err(DecodeError::new(
                             ErrorKind::DuplicateField { field },
-                            key.offset,
+                            offset,
                         ));
                     }
                     seen |= 1 << i;
+                    expected = i + 1;
                     field(self, i)?;
                 }
                 None => self.r.skip_value()?,
@@ -566,8 +737,8 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
             meta: None,
             links: None,
         };
-        let keys = ["id", "type", "attributes", "relationships", "meta", "links"];
-        self.object("data[]", &keys, |d, i| {
+        let keys = const { &known(["id", "type", "attributes", "relationships", "meta", "links"]) };
+        self.object("data[]", keys, |d, i| {
             match i {
                 0 => c.id = d.opt_text("data[].id")?,
                 1 => c.kind = d.opt_text("data[].type")?,
@@ -577,7 +748,7 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
                 _ => {
                     c.links = d.opt(|d| {
                         let mut links = SelfLink { self_link: None };
-                        d.object("data[].links", &["self"], |d, _| {
+                        d.object("data[].links", const { &known(["self"]) }, |d, _| {
                             links.self_link = d.opt_text("data[].links.self")?;
                             Ok(())
                         })?;
@@ -595,19 +766,23 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
             permissions: None,
             vehicle: None,
         };
-        self.object("data[].attributes", &["permissions", "vehicle"], |d, i| {
-            if i == 0 {
-                a.permissions = d.opt(|d| {
-                    let mut list = Default::default();
-                    let path = "data[].attributes.permissions";
-                    d.list(path, Capacity::Permissions, &mut list, |d| d.text(path))?;
-                    Ok(list)
-                })?;
-            } else {
-                a.vehicle = d.opt(Self::vehicle)?;
-            }
-            Ok(())
-        })?;
+        self.object(
+            "data[].attributes",
+            const { &known(["permissions", "vehicle"]) },
+            |d, i| {
+                if i == 0 {
+                    a.permissions = d.opt(|d| {
+                        let mut list = d.sink.permissions();
+                        let path = "data[].attributes.permissions";
+                        d.list(path, Capacity::Permissions, &mut list, |d| d.text(path))?;
+                        Ok(list)
+                    })?;
+                } else {
+                    a.vehicle = d.opt(Self::vehicle)?;
+                }
+                Ok(())
+            },
+        )?;
         Ok(a)
     }
 
@@ -619,8 +794,8 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
             powertrain_type: None,
             mode: None,
         };
-        let keys = ["make", "model", "year", "powertrainType", "mode"];
-        self.object("data[].attributes.vehicle", &keys, |d, i| {
+        let keys = const { &known(["make", "model", "year", "powertrainType", "mode"]) };
+        self.object("data[].attributes.vehicle", keys, |d, i| {
             match i {
                 0 => v.make = d.opt_text("data[].attributes.vehicle.make")?,
                 1 => v.model = d.opt_text("data[].attributes.vehicle.model")?,
@@ -642,15 +817,19 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
             vehicle: None,
             user: None,
         };
-        self.object("data[].relationships", &["vehicle", "user"], |d, i| {
-            let rel = d.opt(Self::relationship)?;
-            if i == 0 {
-                r.vehicle = rel
-            } else {
-                r.user = rel
-            }
-            Ok(())
-        })?;
+        self.object(
+            "data[].relationships",
+            const { &known(["vehicle", "user"]) },
+            |d, i| {
+                let rel = d.opt(Self::relationship)?;
+                if i == 0 {
+                    r.vehicle = rel
+                } else {
+                    r.user = rel
+                }
+                Ok(())
+            },
+        )?;
         Ok(r)
     }
 
@@ -659,36 +838,49 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
             data: None,
             links: None,
         };
-        self.object("data[].relationships.*", &["data", "links"], |d, i| {
-            if i == 0 {
-                r.data = d.opt(|d| {
-                    let mut id = ResourceIdentifier {
-                        id: None,
-                        kind: None,
-                    };
-                    d.object("data[].relationships.*.data", &["id", "type"], |d, i| {
-                        let text = d.opt_text("data[].relationships.*.data.id")?;
-                        if i == 0 {
-                            id.id = text
-                        } else {
-                            id.kind = text
-                        }
-                        Ok(())
+        self.object(
+            "data[].relationships.*",
+            const { &known(["data", "links"]) },
+            |d, i| {
+                if i == 0 {
+                    r.data = d.opt(|d| {
+                        let mut id = ResourceIdentifier {
+                            id: None,
+                            kind: None,
+                        };
+                        d.object(
+                            "data[].relationships.*.data",
+                            const { &known(["id", "type"]) },
+                            |d, i| {
+                                let text = d.opt_text("data[].relationships.*.data.id")?;
+                                if i == 0 {
+                                    id.id = text
+                                } else {
+                                    id.kind = text
+                                }
+                                Ok(())
+                            },
+                        )?;
+                        Ok(id)
                     })?;
-                    Ok(id)
-                })?;
-            } else {
-                r.links = d.opt(|d| {
-                    let mut links = RelatedLink { related: None };
-                    d.object("data[].relationships.*.links", &["related"], |d, _| {
-                        links.related = d.opt_text("data[].relationships.*.links.related")?;
-                        Ok(())
+                } else {
+                    r.links = d.opt(|d| {
+                        let mut links = RelatedLink { related: None };
+                        d.object(
+                            "data[].relationships.*.links",
+                            const { &known(["related"]) },
+                            |d, _| {
+                                links.related =
+                                    d.opt_text("data[].relationships.*.links.related")?;
+                                Ok(())
+                            },
+                        )?;
+                        Ok(links)
                     })?;
-                    Ok(links)
-                })?;
-            }
-            Ok(())
-        })?;
+                }
+                Ok(())
+            },
+        )?;
         Ok(r)
     }
 
@@ -698,8 +890,8 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
             updated_at: None,
             last_used_at: None,
         };
-        let keys = ["createdAt", "updatedAt", "lastUsedAt"];
-        self.object("data[].meta", &keys, |d, i| {
+        let keys = const { &known(["createdAt", "updatedAt", "lastUsedAt"]) };
+        self.object("data[].meta", keys, |d, i| {
             let time = d.opt_time("data[].meta.*")?;
             match i {
                 0 => m.created_at = time,
@@ -719,14 +911,16 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
             order_by: None,
             order_direction: None,
         };
-        let keys = [
-            "pageNumber",
-            "pageSize",
-            "totalCount",
-            "orderBy",
-            "orderDirection",
-        ];
-        self.object("meta", &keys, |d, i| {
+        let keys = const {
+            &known([
+                "pageNumber",
+                "pageSize",
+                "totalCount",
+                "orderBy",
+                "orderDirection",
+            ])
+        };
+        self.object("meta", keys, |d, i| {
             match i {
                 0 => m.page_number = d.opt_int("meta.pageNumber")?,
                 1 => m.page_size = d.opt_int("meta.pageSize")?,
@@ -745,8 +939,8 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
 
     fn paging_links(&mut self) -> Res<PagingLinks<K::Out>> {
         let (mut this, mut first, mut prev, mut next, mut last) = (None, None, None, None, None);
-        let keys = ["self", "first", "prev", "next", "last"];
-        let end = self.object("links", &keys, |d, i| {
+        let keys = const { &known(["self", "first", "prev", "next", "last"]) };
+        let end = self.object("links", keys, |d, i| {
             match i {
                 0 => this = Some(d.text("links.self")?),
                 1 => first = Some(d.text("links.first")?),
@@ -769,18 +963,20 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
         let (mut status, mut kind, mut code, mut title, mut detail) =
             (None, None, None, None, None);
         let (mut resolution, mut message, mut links, mut meta) = (None, None, None, None);
-        let keys = [
-            "status",
-            "type",
-            "code",
-            "title",
-            "detail",
-            "resolution",
-            "suggestedUserMessage",
-            "links",
-            "meta",
-        ];
-        let end = self.object("errors[]", &keys, |d, i| {
+        let keys = const {
+            &known([
+                "status",
+                "type",
+                "code",
+                "title",
+                "detail",
+                "resolution",
+                "suggestedUserMessage",
+                "links",
+                "meta",
+            ])
+        };
+        let end = self.object("errors[]", keys, |d, i| {
             match i {
                 0 => {
                     let raw = d.r.scalar_text("errors[].status")?;
@@ -795,7 +991,7 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
                 5 => {
                     resolution = d.opt(|d| {
                         let mut r = Resolution { kind: None };
-                        d.object("errors[].resolution", &["type"], |d, _| {
+                        d.object("errors[].resolution", const { &known(["type"]) }, |d, _| {
                             let (known, other) = (ResolutionType::known, ResolutionType::Other);
                             let path = "errors[].resolution.type";
                             r.kind = d.opt(|d| d.open_enum(path, known, other))?;
@@ -808,7 +1004,7 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
                 7 => {
                     links = d.opt(|d| {
                         let mut l = ErrorLinks { about: None };
-                        d.object("errors[].links", &["about"], |d, _| {
+                        d.object("errors[].links", const { &known(["about"]) }, |d, _| {
                             l.about = d.opt_text("errors[].links.about")?;
                             Ok(())
                         })?;
@@ -834,15 +1030,15 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
 
     fn error_meta(&mut self) -> Res<ErrorMeta<K::Out>> {
         let mut m = ErrorMeta { debug: None };
-        self.object("errors[].meta", &["debug"], |d, _| {
+        self.object("errors[].meta", const { &known(["debug"]) }, |d, _| {
             m.debug = d.opt(|d| {
                 let mut dbg = ErrorDebug {
                     application_id: None,
                     request_id: None,
                     origin: None,
                 };
-                let keys = ["applicationId", "requestId", "origin"];
-                d.object("errors[].meta.debug", &keys, |d, i| {
+                let keys = const { &known(["applicationId", "requestId", "origin"]) };
+                d.object("errors[].meta.debug", keys, |d, i| {
                     let text = d.opt_text("errors[].meta.debug.*")?;
                     match i {
                         0 => dbg.application_id = text,

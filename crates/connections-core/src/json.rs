@@ -15,8 +15,6 @@ pub(crate) struct RawStr<'a> {
     pub(crate) raw: &'a str,
     /// Whether `raw` holds any `\` escape, that is whether it differs from its value.
     pub(crate) escaped: bool,
-    /// Offset of the opening quote, for errors about this value.
-    pub(crate) offset: usize,
 }
 
 impl<'a> RawStr<'a> {
@@ -56,6 +54,67 @@ impl<'a> RawStr<'a> {
     }
 }
 
+/// An object key as it appears in the body, already validated; `bytes` excludes the quotes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RawKey<'a> {
+    bytes: &'a [u8],
+    /// Whether `bytes` holds any `\` escape.
+    escaped: bool,
+}
+
+impl RawKey<'_> {
+    /// Whether the key's value is `name`.
+    #[inline]
+    pub(crate) fn is(&self, name: &str) -> bool {
+        if !self.escaped {
+            return self.bytes == name.as_bytes();
+        }
+        // Rare: a key spelled with escapes. Keys lie inside the validated body, so they are
+        // UTF-8.
+        core::str::from_utf8(self.bytes).is_ok_and(|raw| RawStr { raw, escaped: true }.eq_str(name))
+    }
+}
+
+/// An object key the decoder knows, packed for [`Reader::known_key`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Known {
+    /// The key.
+    pub(crate) name: &'static str,
+    /// The key and its closing quote, as a little-endian `u128`.
+    quoted: u128,
+    /// Which bytes of `quoted` to compare; 0 for a key too long for sixteen bytes, which is
+    /// never matched this way.
+    mask: u128,
+}
+
+impl Known {
+    const fn new(name: &'static str) -> Self {
+        let bytes = name.as_bytes();
+        let (mut quoted, mut mask) = (0, 0);
+        if bytes.len() < 16 {
+            let mut i = 0;
+            while i <= bytes.len() {
+                let byte = if i < bytes.len() { bytes[i] } else { b'"' };
+                quoted |= (byte as u128) << (8 * i);
+                mask |= 0xFF << (8 * i);
+                i += 1;
+            }
+        }
+        Known { name, quoted, mask }
+    }
+}
+
+/// The keys of an object, packed at compile time: `const { &known(["id", "type"]) }`.
+pub(crate) const fn known<const N: usize>(names: [&'static str; N]) -> [Known; N] {
+    let mut keys = [Known::new(""); N];
+    let mut i = 0;
+    while i < N {
+        keys[i] = Known::new(names[i]);
+        i += 1;
+    }
+    keys
+}
+
 /// One piece of an unescaped string: a run of plain text or one escaped character.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Chunk<'a> {
@@ -88,7 +147,8 @@ impl<'a> Iterator for Unescape<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        match self.rest.find('\\') {
+        // A plain loop: the runs between escapes are short, too short for `memchr`'s setup.
+        match self.rest.bytes().position(|b| b == b'\\') {
             Some(0) => {
                 let (c, len) = decode_escape(self.rest.as_bytes());
                 self.rest = self.rest.get(len..).unwrap_or("");
@@ -105,7 +165,7 @@ impl<'a> Iterator for Unescape<'a> {
 }
 
 /// Decodes the escape at the start of `s` (validated already) into a char and its length.
-fn decode_escape(s: &[u8]) -> (char, usize) {
+pub(crate) fn decode_escape(s: &[u8]) -> (char, usize) {
     let simple = match s.get(1) {
         Some(b'"') => '"',
         Some(b'\\') => '\\',
@@ -136,7 +196,7 @@ fn hex4(digits: Option<&[u8]>) -> Option<u32> {
     })
 }
 
-/// What a byte means inside a string: 0 plain, 1 needs a look (quote, backslash, control).
+/// Whether a byte ends a run of plain string text: a quote, a backslash or a control byte.
 static STRING_STOP: [bool; 256] = {
     let mut table = [false; 256];
     let mut i = 0;
@@ -148,6 +208,23 @@ static STRING_STOP: [bool; 256] = {
     table[b'\\' as usize] = true;
     table
 };
+
+/// Where the first byte that ends plain string text sits in eight bytes read little-endian,
+/// if any: eight bytes per step instead of one, with no `unsafe` and no target features.
+///
+/// Each test sets the high bit of every byte that matches, and of no byte below the first
+/// match (a borrow only runs upwards), so the lowest set bit is exact.
+#[inline]
+fn string_stop(word: u64) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v;
+    let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
+    let control = word.wrapping_sub(ONES * 0x20) & !word;
+    let found = (quote | backslash | control) & HIGH;
+    (found != 0).then_some(found.trailing_zeros() as usize / 8)
+}
 
 /// A cursor over one JSON document.
 pub(crate) struct Reader<'a> {
@@ -173,17 +250,45 @@ impl<'a> Reader<'a> {
         self.text.as_bytes()
     }
 
+    /// The length of the body in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.text.len()
+    }
+
     /// The current offset in the body.
+    #[inline]
     pub(crate) fn offset(&self) -> usize {
         self.pos
     }
 
+    /// An error at the current offset; cold, so the happy path stays compact.
+    #[cold]
     pub(crate) fn error(&self, kind: ErrorKind) -> DecodeError {
         DecodeError::new(kind, self.pos)
     }
 
+    /// The error for an unexpected `byte` (`None` at the end of the body).
+    #[cold]
+    fn unexpected(&self, byte: Option<u8>, expected: Expected) -> DecodeError {
+        match byte {
+            None => self.error(ErrorKind::UnexpectedEnd),
+            Some(_) => self.error(ErrorKind::Syntax(expected)),
+        }
+    }
+
     /// The next significant byte, after whitespace, without consuming it.
+    #[inline]
     pub(crate) fn peek(&mut self) -> Option<u8> {
+        // Compact JSON has no whitespace between tokens: one compare settles it.
+        let b = *self.bytes().get(self.pos)?;
+        if b > b' ' {
+            return Some(b);
+        }
+        self.skip_whitespace()
+    }
+
+    /// [`Self::peek`] for when there is whitespace (or a control byte) to look at.
+    fn skip_whitespace(&mut self) -> Option<u8> {
         while let Some(&b) = self.bytes().get(self.pos) {
             if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
                 return Some(b);
@@ -193,23 +298,25 @@ impl<'a> Reader<'a> {
         None
     }
 
+    #[inline]
     fn eat(&mut self, byte: u8, expected: Expected) -> Result<(), DecodeError> {
         match self.peek() {
             Some(b) if b == byte => {
                 self.pos += 1;
                 Ok(())
             }
-            Some(_) => Err(self.error(ErrorKind::Syntax(expected))),
-            None => Err(self.error(ErrorKind::UnexpectedEnd)),
+            other => Err(self.unexpected(other, expected)),
         }
     }
 
     /// A type error for `field` at the current value.
+    #[cold]
     pub(crate) fn wrong_type(&mut self, field: &'static str, expected: Expected) -> DecodeError {
         self.peek();
         self.error(ErrorKind::InvalidType { field, expected })
     }
 
+    #[inline]
     fn enter(&mut self) -> Result<(), DecodeError> {
         if self.depth >= MAX_DEPTH {
             return Err(self.error(ErrorKind::TooDeep));
@@ -220,6 +327,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Consumes `null` if it is the next value.
+    #[inline]
     pub(crate) fn null(&mut self) -> Result<bool, DecodeError> {
         if self.peek() != Some(b'n') {
             return Ok(false);
@@ -239,6 +347,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Opens an object that holds `field`'s value.
+    #[inline]
     pub(crate) fn begin_object(&mut self, field: &'static str) -> Result<Object, DecodeError> {
         match self.peek() {
             Some(b'{') => self.enter().map(|()| Object { first: true }),
@@ -248,34 +357,64 @@ impl<'a> Reader<'a> {
     }
 
     /// The next key of an open object, or `None` after its closing brace.
-    pub(crate) fn next_key(&mut self, obj: &mut Object) -> Result<Option<RawStr<'a>>, DecodeError> {
-        match self.peek() {
+    pub(crate) fn next_key(&mut self, obj: &mut Object) -> Result<Option<RawKey<'a>>, DecodeError> {
+        match self.has_key(obj)? {
+            true => self.key().map(Some),
+            false => Ok(None),
+        }
+    }
+
+    /// Whether the open object has another key, positioned at its opening quote; `false`
+    /// after the closing brace.
+    #[inline]
+    pub(crate) fn has_key(&mut self, obj: &mut Object) -> Result<bool, DecodeError> {
+        let mut next = self.peek();
+        match next {
             Some(b'}') => {
                 self.pos += 1;
                 self.depth -= 1;
-                return Ok(None);
+                return Ok(false);
             }
-            Some(b',') if !obj.first => self.pos += 1,
-            None => return Err(self.error(ErrorKind::UnexpectedEnd)),
-            Some(_) if !obj.first => {
-                return Err(self.error(ErrorKind::Syntax(Expected::CommaOrEnd)));
+            Some(b',') if !obj.first => {
+                self.pos += 1;
+                next = self.peek();
             }
-            Some(_) => {}
+            Some(_) if !obj.first => return Err(self.unexpected(next, Expected::CommaOrEnd)),
+            _ => {}
         }
         obj.first = false;
-        if self.peek() != Some(b'"') {
-            let kind = match self.peek() {
-                None => ErrorKind::UnexpectedEnd,
-                Some(_) => ErrorKind::Syntax(Expected::Key),
-            };
-            return Err(self.error(kind));
+        if next != Some(b'"') {
+            return Err(self.unexpected(next, Expected::Key));
         }
-        let key = self.string_token()?;
+        Ok(true)
+    }
+
+    /// The key at the current quote, and the colon after it.
+    #[inline]
+    pub(crate) fn key(&mut self) -> Result<RawKey<'a>, DecodeError> {
+        let key = self.key_token()?;
         self.eat(b':', Expected::Colon)?;
-        Ok(Some(key))
+        Ok(key)
+    }
+
+    /// Consumes the key at the current quote and the colon after it if it is `known`, spelled
+    /// without escapes: one compare of sixteen bytes instead of a scan and a lookup.
+    #[inline]
+    pub(crate) fn known_key(&mut self, known: &Known) -> Result<bool, DecodeError> {
+        let text = self.bytes().get(self.pos + 1..);
+        let Some(text) = text.and_then(<[u8]>::first_chunk::<16>) else {
+            return Ok(false);
+        };
+        if known.mask == 0 || (u128::from_le_bytes(*text) ^ known.quoted) & known.mask != 0 {
+            return Ok(false);
+        }
+        self.pos += known.name.len() + 2;
+        self.eat(b':', Expected::Colon)?;
+        Ok(true)
     }
 
     /// Opens an array that holds `field`'s value.
+    #[inline]
     pub(crate) fn begin_array(&mut self, field: &'static str) -> Result<Array, DecodeError> {
         match self.peek() {
             Some(b'[') => self.enter().map(|()| Array { first: true }),
@@ -285,8 +424,10 @@ impl<'a> Reader<'a> {
     }
 
     /// Whether the open array has another element (positioned at it), or `false` after `]`.
+    #[inline]
     pub(crate) fn next_element(&mut self, arr: &mut Array) -> Result<bool, DecodeError> {
-        match self.peek() {
+        let next = self.peek();
+        match next {
             Some(b']') => {
                 self.pos += 1;
                 self.depth -= 1;
@@ -294,9 +435,7 @@ impl<'a> Reader<'a> {
             }
             Some(b',') if !arr.first => self.pos += 1,
             None => return Err(self.error(ErrorKind::UnexpectedEnd)),
-            Some(_) if !arr.first => {
-                return Err(self.error(ErrorKind::Syntax(Expected::CommaOrEnd)));
-            }
+            Some(_) if !arr.first => return Err(self.unexpected(next, Expected::CommaOrEnd)),
             Some(_) => {}
         }
         arr.first = false;
@@ -304,6 +443,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A string value for `field`.
+    #[inline]
     pub(crate) fn string(&mut self, field: &'static str) -> Result<RawStr<'a>, DecodeError> {
         match self.peek() {
             Some(b'"') => self.string_token(),
@@ -312,17 +452,51 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Scans the string starting at the current quote, validating escapes.
-    fn string_token(&mut self) -> Result<RawStr<'a>, DecodeError> {
+    /// The offset of the first quote, backslash or control byte at or after `i`, or the
+    /// body's length if there is none.
+    #[inline]
+    fn plain_run_end(&self, mut i: usize) -> usize {
         let bytes = self.bytes();
+        while let Some(word) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+            match string_stop(u64::from_le_bytes(*word)) {
+                Some(at) => return i + at,
+                None => i += 8,
+            }
+        }
+        while bytes.get(i).is_some_and(|&b| !STRING_STOP[usize::from(b)]) {
+            i += 1;
+        }
+        i
+    }
+
+    /// Scans the string starting at the current quote, validating escapes.
+    #[inline]
+    fn string_token(&mut self) -> Result<RawStr<'a>, DecodeError> {
         let offset = self.pos;
+        let (end, escaped) = self.scan_string()?;
+        let raw = self.text.get(offset + 1..end).unwrap_or("");
+        Ok(RawStr { raw, escaped })
+    }
+
+    /// Scans a key: like [`Self::string_token`], but kept as bytes, since known keys are
+    /// matched as bytes and need no `&str`.
+    #[inline]
+    fn key_token(&mut self) -> Result<RawKey<'a>, DecodeError> {
         let start = self.pos + 1;
-        let mut i = start;
+        let (end, escaped) = self.scan_string()?;
+        let bytes = self.bytes().get(start..end).unwrap_or_default();
+        Ok(RawKey { bytes, escaped })
+    }
+
+    /// Moves past the string starting at the current quote, validating escapes; returns the
+    /// offset of its closing quote and whether it held escapes.
+    #[inline]
+    fn scan_string(&mut self) -> Result<(usize, bool), DecodeError> {
+        let bytes = self.bytes();
+        let mut i = self.pos + 1;
         let mut escaped = false;
         loop {
-            while bytes.get(i).is_some_and(|&b| !STRING_STOP[usize::from(b)]) {
-                i += 1;
-            }
+            i = self.plain_run_end(i);
             match bytes.get(i) {
                 Some(b'"') => break,
                 Some(b'\\') => {
@@ -334,12 +508,7 @@ impl<'a> Reader<'a> {
             }
         }
         self.pos = i + 1;
-        let raw = self.text.get(start..i).unwrap_or("");
-        Ok(RawStr {
-            raw,
-            escaped,
-            offset,
-        })
+        Ok((i, escaped))
     }
 
     /// Validates the escape at `i` and returns the offset just after it.
@@ -416,7 +585,6 @@ impl<'a> Reader<'a> {
                 Ok(RawStr {
                     raw,
                     escaped: false,
-                    offset,
                 })
             }
             _ => self.string(field),
@@ -483,7 +651,7 @@ impl<'a> Reader<'a> {
                 }
                 Ok(())
             }
-            Some(b'"') => self.string_token().map(drop),
+            Some(b'"') => self.scan_string().map(drop),
             Some(b'-' | b'0'..=b'9') => self.number_token().map(drop),
             Some(b't') => self.literal("true"),
             Some(b'f') => self.literal("false"),
@@ -537,6 +705,89 @@ mod tests {
         assert_eq!(raw.unescaped_len(), value.len());
         assert!(raw.eq_str("a\"b\\c/d\u{8}\u{c}\n\r\té🚗"));
         assert!(!raw.eq_str("a\"b"));
+    }
+
+    #[test]
+    fn string_stop_finds_the_first_stop_byte_of_any_word() {
+        let is_stop = |b: u8| b == b'"' || b == b'\\' || b < 0x20;
+        // Every byte value at every position, behind plain bytes and in front of stop bytes
+        // (which a borrow could misreport, were the lowest match not exact).
+        for at in 0..8 {
+            for b in 0..=255u8 {
+                for filler in [b'a', 0xC3, 0xFF, 0x20, 0x7F] {
+                    for after in [filler, b'"', b'\\', 0x00, 0x1F] {
+                        let mut word = [filler; 8];
+                        word[at] = b;
+                        word[at + 1..].fill(after);
+                        let expected = word.iter().position(|&b| is_stop(b));
+                        assert_eq!(string_stop(u64::from_le_bytes(word)), expected, "{word:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn long_strings_end_at_their_first_stop_byte() {
+        let mut text = heapless::String::<64>::new();
+        for i in 0..40 {
+            text.push(if i % 3 == 0 { 'é' } else { 'x' }).unwrap();
+            let mut json = heapless::String::<72>::new();
+            json.push_str("\"").unwrap();
+            json.push_str(&text).unwrap();
+            json.push_str("\"").unwrap();
+            assert_eq!(read_string(&json).unwrap().plain(), Some(text.as_str()));
+            json.insert(json.len() - 1, '\u{1}').unwrap();
+            let err = read_string(&json).unwrap_err();
+            assert_eq!(
+                (err.kind, err.offset),
+                (ErrorKind::ControlCharacter, 1 + text.len())
+            );
+        }
+    }
+
+    #[test]
+    fn keys_spelled_with_escapes_match_their_value() {
+        let mut r = Reader::new(br#"{"\u0069d":1,"t\"":2}"#).unwrap();
+        let mut obj = r.begin_object("o").unwrap();
+        let key = r.next_key(&mut obj).unwrap().unwrap();
+        assert!(key.is("id") && !key.is("i") && !key.is("idx"));
+        r.skip_value().unwrap();
+        assert!(r.next_key(&mut obj).unwrap().unwrap().is("t\""));
+    }
+
+    #[test]
+    fn known_keys_match_only_their_exact_spelling() {
+        let [id, links, long] = known(["id", "links", "suggestedUserMessage"]);
+        let known_at = |json: &str, key: &Known| {
+            let mut r = Reader::new(json.as_bytes()).unwrap();
+            let mut obj = r.begin_object("o").unwrap();
+            assert!(r.has_key(&mut obj).unwrap());
+            let matched = r.known_key(key);
+            (matched, r.offset())
+        };
+        let padding = r#","padding":"sixteen bytes and more"}"#;
+        let with = |head: &str| [head, padding].concat();
+        assert_eq!(known_at(&with(r#"{"id":1"#), &id), (Ok(true), 6));
+        assert_eq!(known_at(&with(r#"{"id" :1"#), &id), (Ok(true), 7));
+        assert_eq!(known_at(&with(r#"{"links":1"#), &links), (Ok(true), 9));
+        // Not matched (and not consumed): a longer or shorter key, another key, an escape.
+        for head in [
+            r#"{"idx":1"#,
+            r#"{"i":1"#,
+            r#"{"type":1"#,
+            r#"{"\u0069d":1"#,
+        ] {
+            assert_eq!(known_at(&with(head), &id), (Ok(false), 1), "{head}");
+        }
+        // Near the end of the body there are not sixteen bytes to compare: scanned instead.
+        assert_eq!(known_at(r#"{"id":1}"#, &id), (Ok(false), 1));
+        // Too long to pack: always scanned.
+        let body = with(r#"{"suggestedUserMessage":1"#);
+        assert_eq!(known_at(&body, &long), (Ok(false), 1));
+        // A known key without its colon is a syntax error.
+        let (err, _) = known_at(&with(r#"{"id"1"#), &id);
+        assert_eq!(err.unwrap_err().kind, ErrorKind::Syntax(Expected::Colon));
     }
 
     #[test]

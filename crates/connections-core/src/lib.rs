@@ -101,7 +101,7 @@ pub mod storage;
 
 pub use decode::{DecodeError, decode_page_heapless};
 #[cfg(feature = "alloc")]
-pub use decode::{decode_errors, decode_page, decode_page_owned};
+pub use decode::{PageBuffers, decode_errors, decode_page, decode_page_owned};
 pub use error::{ApiError, ErrorEntry, ErrorType, ResolutionType};
 #[cfg(feature = "alloc")]
 pub use model::IntoOwned;

@@ -12,7 +12,7 @@ use crate::retry_after::{RetryAfter, UnixTime};
 use crate::storage::{Heapless, Storage};
 #[cfg(feature = "alloc")]
 use crate::{
-    decode::Alloc,
+    decode::{Alloc, PageBuffers, Recycled},
     storage::{Borrowed, Owned, Text},
 };
 
@@ -78,6 +78,16 @@ impl<'a> Response<'a> {
     #[cfg(feature = "alloc")]
     pub fn page(&self) -> Result<Page<Borrowed<'a>>, ResponseError<Borrowed<'a>>> {
         self.decode(&mut Alloc::<Borrowed<'a>>::default())
+    }
+
+    /// Decodes a page like [`Self::page`], taking its lists from `buffers`: once a page has
+    /// been recycled into them, pages without escapes decode without allocating.
+    #[cfg(feature = "alloc")]
+    pub fn page_with(
+        &self,
+        buffers: &mut PageBuffers,
+    ) -> Result<Page<Borrowed<'a>>, ResponseError<Borrowed<'a>>> {
+        self.decode(&mut Recycled::new(buffers))
     }
 
     /// Decodes a page into owned models.

@@ -7,7 +7,8 @@ use std::borrow::Cow;
 use connections_core::decode::{Capacity, ErrorKind, Expected};
 use connections_core::model::{OrderDirection, VehicleMode};
 use connections_core::{
-    Heapless, IntoOwned, Owned, Page, decode_page, decode_page_heapless, decode_page_owned,
+    Heapless, IntoOwned, Owned, Page, PageBuffers, Response, decode_page, decode_page_heapless,
+    decode_page_owned,
 };
 
 const PAGE: &str = include_str!("fixtures/page.json");
@@ -315,4 +316,55 @@ fn serializing_gives_back_the_api_shape() {
         .unwrap()
         .remove("lastUsedAt");
     assert_eq!(serde_json::to_value(&page).unwrap(), expected);
+}
+
+#[test]
+fn page_buffers_decode_like_decode_page_page_after_page() {
+    let mut buffers = PageBuffers::new();
+    // Pages of different sizes and shapes, some with escapes, twice over: whatever the
+    // recycled lists held before, each page decodes as decode_page decodes it.
+    let empty = r#"{"data":[],"links":{"self":"/c","first":"/c","last":"/c"}}"#;
+    let no_data = r#"{"data":null}"#;
+    for body in [PAGE, ODD, empty, no_data, PAGE, no_data, ODD, PAGE] {
+        let page = buffers.decode(body.as_bytes()).unwrap();
+        assert_eq!(page, decode_page(body.as_bytes()).unwrap());
+        buffers.recycle(page);
+    }
+    assert_eq!(
+        buffers.decode(b"{\"data\":[1]}").unwrap_err(),
+        decode_page(b"{\"data\":[1]}").unwrap_err()
+    );
+
+    let response = Response::new(200, PAGE.as_bytes());
+    let page = response.page_with(&mut buffers).unwrap();
+    assert_eq!(page, response.page().unwrap());
+    assert!(matches!(page.connections()[0].id, Some(Cow::Borrowed(_))));
+}
+
+#[test]
+fn keys_in_any_order_decode_alike_and_duplicates_are_caught() {
+    // serde_json's map sorts keys: every object of the fixture in another order.
+    let value: serde_json::Value = serde_json::from_str(PAGE).unwrap();
+    let sorted = serde_json::to_string(&value).unwrap();
+    assert_ne!(sorted, PAGE);
+    assert_eq!(
+        decode_page(sorted.as_bytes()).unwrap(),
+        decode_page(PAGE.as_bytes()).unwrap()
+    );
+    // A duplicate found where the next key is expected, and one found by the lookup, with
+    // enough bytes after them for the sixteen-byte compare.
+    let padding = r#","links":{"self":"/connections/padding-padding"}}]}"#;
+    for (head, at) in [
+        (r#"{"data":[{"type":"a","id":"b","type":"c""#, 30),
+        (r#"{"data":[{"id":"a","type":"b","id":"c""#, 30),
+    ] {
+        let err = decode_page([head, padding].concat().as_bytes()).unwrap_err();
+        let field = if head.ends_with(r#""type":"c""#) {
+            "type"
+        } else {
+            "id"
+        };
+        assert_eq!(err.kind, ErrorKind::DuplicateField { field });
+        assert_eq!(err.offset, at);
+    }
 }
