@@ -39,7 +39,9 @@
 //! ```
 //!
 //! # Features
-//! - `std` (default): implies `alloc`; `Error` impls are always there via `core::error`.
+//! - `std` (default): implies `alloc`; adds [`client`], what the transports share (settings,
+//!   the one `Error`, retry bookkeeping, the tracing span). `Error` impls are always there via
+//!   `core::error`.
 //! - `alloc`: borrowed (`Cow`) and owned models, [`decode_page`], [`decode_page_owned`].
 //! - `http`: `RequestParts::to_http_request` and `Response::from_http`.
 //!
@@ -58,14 +60,13 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-// --- request side: request.rs, query.rs, url.rs, parts.rs, http.rs ---
+// Building requests.
 #[cfg(feature = "http")]
 mod http;
 mod parts;
 mod query;
 mod request;
 mod url;
-// re-exports of the request side (edit only this block)
 pub use parts::{
     AccessToken, CapacityError, Header, InvalidToken, InvalidUserAgentSuffix, RequestParts,
     USER_AGENT,
@@ -76,21 +77,18 @@ pub use request::{
     RequestProblem,
 };
 pub use url::{BaseUrl, InvalidBaseUrl, LinkError, PageLink};
-// --- end request side ---
 
-// --- retry side: retry.rs, retry_after.rs ---
+// Deciding retries.
 mod retry;
 mod retry_after;
-// re-exports of the retry side (edit only this block)
 pub use retry::{Decision, Failure, GiveUpReason, RetryPolicy, is_retryable_status};
 pub use retry_after::{InvalidRetryAfter, RetryAfter, UnixTime};
-// --- end retry side ---
 
-// --- shared by the transports (std) ---
+// What the transports share.
 #[cfg(feature = "std")]
 pub mod client;
 
-// --- response side: json.rs, model.rs, storage.rs, decode.rs, error.rs, response.rs, paginate.rs ---
+// Reading responses and following pages.
 pub mod decode;
 pub mod error;
 mod json;
@@ -111,4 +109,3 @@ pub use response::{Response, ResponseError};
 #[cfg(feature = "alloc")]
 pub use storage::{Borrowed, Owned};
 pub use storage::{Heapless, Storage};
-// --- end response side ---
