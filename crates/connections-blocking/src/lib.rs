@@ -59,7 +59,9 @@
 //! [ureq]: https://docs.rs/ureq/3
 //! [`connections-hyper`]: https://docs.rs/connections-hyper
 
-use connections_core::client::{record_elapsed, record_response, request_span};
+use connections_core::client::{
+    decode_listed, http_request, record_elapsed, record_response, request_id, request_span,
+};
 use std::fmt;
 use std::sync::Arc;
 use std::thread;
@@ -204,63 +206,16 @@ impl Client {
         span: &tracing::Span,
     ) -> Result<Listed<Page<Owned>>, Error> {
         let config = &self.inner.config;
-        let token = config.access_token()?;
-        let parts = request.parts(&config.base_url, &token);
-        let mut url = String::new();
-        parts
-            .write_url(&mut url)
-            .map_err(|_| Error::Connect("the request URL could not be written".into()))?;
-
-        let mut call = self.inner.agent.get(&url);
-        for header in parts.headers() {
-            let value = if header.name.eq_ignore_ascii_case("user-agent") {
-                header_value(&config.user_agent, false)?
-            } else {
-                let mut text = String::new();
-                let value = header
-                    .write_value(&mut text)
-                    .map_err(|_| Error::Connect("a header could not be written".into()))
-                    .and_then(|()| header_value(&text, header.sensitive));
-                wipe(text);
-                value?
-            };
-            call = call.header(header.name, value);
-        }
-
-        let mut response = call
-            .call()
+        let call = http_request::<()>(config, request)?;
+        let response = self
+            .inner
+            .agent
+            .run(call)
             .map_err(|e| agent::map_error(e, Phase::Call, config))?;
-        let status = response.status().as_u16();
-        let head = response.headers();
-        let text = |name: &str| {
-            head.get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let content_type = text("content-type");
-        let request_id = text("sc-request-id");
-        let retry_after = text("retry-after");
-        let location = text("location");
-        record_response(span, status, request_id.as_deref());
-
-        let body = read_body(response.body_mut(), config)?;
-        let mut decoded = connections_core::Response::new(status, &body);
-        for (name, value) in [
-            ("content-type", &content_type),
-            ("sc-request-id", &request_id),
-            ("retry-after", &retry_after),
-            ("location", &location),
-        ] {
-            if let Some(value) = value {
-                decoded = decoded.header(name, value);
-            }
-        }
-        let page = decoded.page_owned()?;
-        Ok(Listed {
-            value: page,
-            status,
-            request_id,
-        })
+        let (head, mut body) = response.into_parts();
+        record_response(span, head.status.as_u16(), request_id(&head));
+        let body = read_body(&mut body, config)?;
+        decode_listed(&head, &body)
     }
 }
 
@@ -276,21 +231,6 @@ fn read_body(body: &mut ureq::Body, config: &Config) -> Result<Vec<u8>, Error> {
         .limit(limit_u64)
         .read_to_vec()
         .map_err(|e| agent::map_error(e, Phase::Body, config))
-}
-
-fn header_value(text: &str, sensitive: bool) -> Result<ureq::http::HeaderValue, Error> {
-    let mut value = ureq::http::HeaderValue::from_str(text)
-        .map_err(|_| Error::Connect("a header value is not valid".into()))?;
-    value.set_sensitive(sensitive);
-    Ok(value)
-}
-
-/// Overwrites a string that held the token before freeing it (best effort, like the core's
-/// `AccessToken`).
-fn wipe(text: String) {
-    let mut bytes = text.into_bytes();
-    bytes.fill(0);
-    drop(std::hint::black_box(bytes));
 }
 
 #[cfg(test)]

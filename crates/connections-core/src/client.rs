@@ -468,6 +468,49 @@ pub struct Listed<T> {
     pub request_id: Option<String>,
 }
 
+/// The `http::Request` of one attempt, for transports built on the `http` crate's types: a
+/// token fresh from the provider, the `Authorization` value marked sensitive, and the
+/// configured `User-Agent` (with its suffix) in place of the core's default.
+#[cfg(feature = "http")]
+pub fn http_request<B: Default>(
+    config: &Config,
+    request: &ListConnections<'_>,
+) -> Result<http::Request<B>, Error> {
+    let token = config.access_token()?;
+    let mut built = request
+        .parts(&config.base_url, &token)
+        .to_http_request::<B>()
+        // Every input was validated before this point (the token by `AccessToken`, the base
+        // URL by `BaseUrl`, the query by the core's encoder); the token provider is the only
+        // one that changes per attempt, so a failure is reported as its failure.
+        .map_err(|e| Error::Token(Box::new(e)))?;
+    if let Ok(agent) = http::HeaderValue::from_str(&config.user_agent) {
+        built.headers_mut().insert(http::header::USER_AGENT, agent);
+    }
+    Ok(built)
+}
+
+/// The `sc-request-id` of a response head.
+#[cfg(feature = "http")]
+pub fn request_id(head: &http::response::Parts) -> Option<&str> {
+    head.headers.get("sc-request-id")?.to_str().ok()
+}
+
+/// A response head and its complete body as the core reads them: the page, with its status
+/// and request id, or the typed error.
+#[cfg(feature = "http")]
+pub fn decode_listed(
+    head: &http::response::Parts,
+    body: &[u8],
+) -> Result<Listed<crate::Page<Owned>>, Error> {
+    let value = crate::Response::from_http(head, body).page_owned()?;
+    Ok(Listed {
+        value,
+        status: head.status.as_u16(),
+        request_id: request_id(head).map(String::from),
+    })
+}
+
 /// The attempts of one request: counts them and asks the policy what follows a failure.
 #[derive(Clone, Debug)]
 pub struct Attempts {

@@ -6,11 +6,10 @@ use std::fmt;
 
 use bytes::Bytes;
 use connections_core::client::{
-    BoxError, Config, Error, Timeout, find_cause, record_elapsed, record_response, request_span,
+    BoxError, Config, Error, Timeout, decode_listed, find_cause, http_request, record_elapsed,
+    record_response, request_id, request_span,
 };
-use connections_core::{ListConnections, Owned, Page, Response};
-use http::HeaderValue;
-use http::header::USER_AGENT;
+use connections_core::{ListConnections, Owned, Page};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::{Body, Incoming};
 use tokio::time::Instant;
@@ -29,7 +28,7 @@ pub(crate) async fn attempt(
     request: &ListConnections<'_>,
     attempt: u32,
 ) -> Result<Listed<Page<Owned>>, Error> {
-    let http_request = build(config, request)?;
+    let http_request = http_request::<Empty<Bytes>>(config, request)?;
     let span = request_span(config, request, attempt);
     let recorder = span.clone();
     async move {
@@ -40,7 +39,7 @@ pub(crate) async fn attempt(
                 .await
                 .unwrap_or(Err(Error::Timeout(Timeout::Request(deadline))));
         record_elapsed(&recorder, started.into_std());
-        let listed = exchanged.and_then(|(head, body)| decode(&head, &body));
+        let listed = exchanged.and_then(|(head, body)| decode_listed(&head, &body));
         match &listed {
             Ok(listed) => tracing::debug!(items = listed.value.connections().len(), "page"),
             // Errors never hold the token, so they can be logged.
@@ -50,26 +49,6 @@ pub(crate) async fn attempt(
     }
     .instrument(span)
     .await
-}
-
-/// The `GET` with the token asked from the provider for this attempt, and the configured
-/// `User-Agent` (the core's default plus any suffix).
-fn build(
-    config: &Config,
-    request: &ListConnections<'_>,
-) -> Result<http::Request<Empty<Bytes>>, Error> {
-    let token = config.access_token()?;
-    let mut built = request
-        .parts(&config.base_url, &token)
-        .to_http_request::<Empty<Bytes>>()
-        // Every input is validated before this point (the token by `AccessToken`, the base
-        // URL by `BaseUrl`, the query by the core's encoder); the token provider is the only
-        // one that changes per attempt, so a failure is reported as its failure.
-        .map_err(|e| Error::Token(Box::new(e)))?;
-    if let Ok(agent) = HeaderValue::from_str(&config.user_agent) {
-        built.headers_mut().insert(USER_AGENT, agent);
-    }
-    Ok(built)
 }
 
 /// Sends the request and reads the complete body; the caller puts the deadline around it.
@@ -108,20 +87,6 @@ async fn read_body(mut body: Incoming, limit: usize) -> Result<Vec<u8>, Error> {
         }
     }
     Ok(bytes)
-}
-
-/// Status, headers and body as the core reads them.
-fn decode(head: &http::response::Parts, body: &[u8]) -> Result<Listed<Page<Owned>>, Error> {
-    let value = Response::from_http(head, body).page_owned()?;
-    Ok(Listed {
-        value,
-        status: head.status.as_u16(),
-        request_id: request_id(head).map(str::to_owned),
-    })
-}
-
-fn request_id(head: &http::response::Parts) -> Option<&str> {
-    head.headers.get("sc-request-id")?.to_str().ok()
 }
 
 /// Sorts a client error: the connect timeout, a failure to connect (DNS, TCP, TLS), or a
