@@ -587,6 +587,7 @@ pub fn visit_core<R: Storage>(page: &connections_core::Page<R>) -> u64 {
         total_count,
         order_by,
         order_direction,
+        ..
     }) = &page.meta
     {
         sum += opt_int(*page_number) + opt_int(*page_size) + opt_int(*total_count);
@@ -601,9 +602,11 @@ pub fn visit_core<R: Storage>(page: &connections_core::Page<R>) -> u64 {
         prev,
         next,
         last,
+        ..
     }) = &page.links
     {
-        sum += text(self_link) + text(first) + opt_text(prev) + opt_text(next) + text(last);
+        sum += opt_text(self_link) + opt_text(first) + opt_text(prev) + opt_text(next);
+        sum += opt_text(last);
     }
     sum
 }
@@ -613,6 +616,7 @@ fn visit_core_connection<R: Storage>(c: &Connection<R>) -> u64 {
     if let Some(ConnectionAttributes {
         permissions,
         vehicle,
+        ..
     }) = &c.attributes
     {
         if let Some(permissions) = permissions {
@@ -625,6 +629,7 @@ fn visit_core_connection<R: Storage>(c: &Connection<R>) -> u64 {
             year,
             powertrain_type,
             mode,
+            ..
         }) = vehicle
         {
             sum += opt_text(make) + opt_text(model) + opt_int(*year) + opt_text(powertrain_type);
@@ -638,6 +643,7 @@ fn visit_core_connection<R: Storage>(c: &Connection<R>) -> u64 {
         created_at,
         updated_at,
         last_used_at,
+        ..
     }) = &c.meta
     {
         for t in [created_at, updated_at, last_used_at].into_iter().flatten() {

@@ -56,7 +56,7 @@ fn fixtures_are_deterministic_and_the_promised_shape() {
         let created = c.meta.as_ref().unwrap().created_at.as_ref().unwrap();
         assert!(
             connections_core::Timestamp(created.as_str())
-                .parse()
+                .unix_time()
                 .is_ok()
         );
     }

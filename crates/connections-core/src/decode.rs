@@ -723,11 +723,6 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
         Ok(known(&raw).unwrap_or_else(|| other(self.sink.text(raw))))
     }
 
-    /// Fails with `MissingField` at `end` when a required field was not seen.
-    fn required<T>(value: Option<T>, field: &'static str, end: usize) -> Res<T> {
-        value.ok_or(DecodeError::new(ErrorKind::MissingField { field }, end))
-    }
-
     fn connection(&mut self) -> Res<Connection<K::Out>> {
         let mut c = Connection {
             id: None,
@@ -937,32 +932,29 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
         Ok(m)
     }
 
+    /// Every link may be absent or `null`: only `next` is ever read, and its absence ends
+    /// the listing.
     fn paging_links(&mut self) -> Res<PagingLinks<K::Out>> {
-        let (mut this, mut first, mut prev, mut next, mut last) = (None, None, None, None, None);
+        let mut l = PagingLinks::default();
         let keys = const { &known(["self", "first", "prev", "next", "last"]) };
-        let end = self.object("links", keys, |d, i| {
+        self.object("links", keys, |d, i| {
             match i {
-                0 => this = Some(d.text("links.self")?),
-                1 => first = Some(d.text("links.first")?),
-                2 => prev = d.opt_text("links.prev")?,
-                3 => next = d.opt_text("links.next")?,
-                _ => last = Some(d.text("links.last")?),
+                0 => l.self_link = d.opt_text("links.self")?,
+                1 => l.first = d.opt_text("links.first")?,
+                2 => l.prev = d.opt_text("links.prev")?,
+                3 => l.next = d.opt_text("links.next")?,
+                _ => l.last = d.opt_text("links.last")?,
             }
             Ok(())
         })?;
-        Ok(PagingLinks {
-            self_link: Self::required(this, "links.self", end)?,
-            first: Self::required(first, "links.first", end)?,
-            prev,
-            next,
-            last: Self::required(last, "links.last", end)?,
-        })
+        Ok(l)
     }
 
+    /// Every field may be absent or `null`: an entry missing a field the contract requires
+    /// keeps the fields it has, rather than losing the whole body to a snippet. A field of the
+    /// wrong type still fails, so a body that is not a v3 error is not mistaken for one.
     fn error_entry(&mut self) -> Res<ErrorEntry<K::Out>> {
-        let (mut status, mut kind, mut code, mut title, mut detail) =
-            (None, None, None, None, None);
-        let (mut resolution, mut message, mut links, mut meta) = (None, None, None, None);
+        let mut e = ErrorEntry::default();
         let keys = const {
             &known([
                 "status",
@@ -976,20 +968,23 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
                 "meta",
             ])
         };
-        let end = self.object("errors[]", keys, |d, i| {
+        self.object("errors[]", keys, |d, i| {
             match i {
                 0 => {
-                    let raw = d.r.scalar_text("errors[].status")?;
-                    status = Some(d.sink.text(raw));
+                    e.status = d.opt(|d| {
+                        let raw = d.r.scalar_text("errors[].status")?;
+                        Ok(d.sink.text(raw))
+                    })?
                 }
                 1 => {
-                    kind = Some(d.open_enum("errors[].type", ErrorType::known, ErrorType::Other)?)
+                    let (known, other) = (ErrorType::known, ErrorType::Other);
+                    e.kind = d.opt(|d| d.open_enum("errors[].type", known, other))?
                 }
-                2 => code = Some(d.text("errors[].code")?),
-                3 => title = Some(d.text("errors[].title")?),
-                4 => detail = Some(d.text("errors[].detail")?),
+                2 => e.code = d.opt_text("errors[].code")?,
+                3 => e.title = d.opt_text("errors[].title")?,
+                4 => e.detail = d.opt_text("errors[].detail")?,
                 5 => {
-                    resolution = d.opt(|d| {
+                    e.resolution = d.opt(|d| {
                         let mut r = Resolution { kind: None };
                         d.object("errors[].resolution", const { &known(["type"]) }, |d, _| {
                             let (known, other) = (ResolutionType::known, ResolutionType::Other);
@@ -1000,9 +995,9 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
                         Ok(r)
                     })?
                 }
-                6 => message = d.opt_text("errors[].suggestedUserMessage")?,
+                6 => e.suggested_user_message = d.opt_text("errors[].suggestedUserMessage")?,
                 7 => {
-                    links = d.opt(|d| {
+                    e.links = d.opt(|d| {
                         let mut l = ErrorLinks { about: None };
                         d.object("errors[].links", const { &known(["about"]) }, |d, _| {
                             l.about = d.opt_text("errors[].links.about")?;
@@ -1011,21 +1006,11 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
                         Ok(l)
                     })?
                 }
-                _ => meta = d.opt(Self::error_meta)?,
+                _ => e.meta = d.opt(Self::error_meta)?,
             }
             Ok(())
         })?;
-        Ok(ErrorEntry {
-            status: Self::required(status, "errors[].status", end)?,
-            kind: Self::required(kind, "errors[].type", end)?,
-            code: Self::required(code, "errors[].code", end)?,
-            title: Self::required(title, "errors[].title", end)?,
-            detail: Self::required(detail, "errors[].detail", end)?,
-            resolution,
-            suggested_user_message: message,
-            links,
-            meta,
-        })
+        Ok(e)
     }
 
     fn error_meta(&mut self) -> Res<ErrorMeta<K::Out>> {

@@ -53,24 +53,37 @@ open_enum! {
 }
 
 /// One entry of an error body's `errors` array.
+///
+/// The contract requires `status`, `type`, `code`, `title` and `detail`, but they are
+/// `Option`s here: an entry that lacks one keeps the others, where refusing it would lose
+/// the whole body to a snippet. Build one with [`ErrorEntry::new`] (the five the contract
+/// requires) or `Default::default()`, then set the optional fields.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(bound(
     serialize = "R::Str: Serialize",
     deserialize = "R::Str: Deserialize<'de>"
 ))]
+#[non_exhaustive]
 pub struct ErrorEntry<R: Storage> {
     /// The HTTP status as text, e.g. `"401"` (a number is accepted too).
-    #[serde(deserialize_with = "string_or_integer")]
-    pub status: R::Str,
+    #[serde(
+        default,
+        deserialize_with = "string_or_integer",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status: Option<R::Str>,
     /// The error class.
-    #[serde(rename = "type")]
-    pub kind: ErrorType<R::Str>,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ErrorType<R::Str>>,
     /// A stable code within the class, e.g. `UNAUTHORIZED`.
-    pub code: R::Str,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<R::Str>,
     /// A short summary.
-    pub title: R::Str,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<R::Str>,
     /// What went wrong.
-    pub detail: R::Str,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<R::Str>,
     /// What to do about it, when the API says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution<R>>,
@@ -89,12 +102,77 @@ pub struct ErrorEntry<R: Storage> {
     pub meta: Option<ErrorMeta<R>>,
 }
 
+impl<R: Storage> ErrorEntry<R> {
+    /// An entry with the five fields the contract requires, in its order; the optional
+    /// ones start empty.
+    pub fn new(
+        status: R::Str,
+        kind: ErrorType<R::Str>,
+        code: R::Str,
+        title: R::Str,
+        detail: R::Str,
+    ) -> Self {
+        ErrorEntry {
+            status: Some(status),
+            kind: Some(kind),
+            code: Some(code),
+            title: Some(title),
+            detail: Some(detail),
+            ..Self::default()
+        }
+    }
+}
+
+/// `TYPE CODE: detail (suggested user message)`, leaving out what the entry lacks; `title`
+/// stands in for a missing `detail`.
+impl<R: Storage> fmt::Display for ErrorEntry<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let head = [
+            self.kind.as_ref().map(ErrorType::as_str),
+            self.code.as_ref().map(AsRef::as_ref),
+        ];
+        let mut head = head.into_iter().flatten();
+        let text = self.detail.as_ref().or(self.title.as_ref());
+        let mut wrote = false;
+        if let Some(first) = head.next() {
+            f.write_str(first)?;
+            for more in head {
+                write!(f, " {more}")?;
+            }
+            wrote = true;
+        }
+        if let Some(text) = text {
+            f.write_str(if wrote { ": " } else { "" })?;
+            f.write_str(text.as_ref())?;
+            wrote = true;
+        }
+        if !wrote {
+            f.write_str("(no type, code or detail)")?;
+        }
+        if let Some(message) = &self.suggested_user_message {
+            write!(f, " ({})", message.as_ref())?;
+        }
+        Ok(())
+    }
+}
+
+crate::model::empty_default! {
+    ErrorEntry {
+        status, kind, code, title, detail, resolution, suggested_user_message, links, meta
+    }
+    Resolution { kind }
+    ErrorLinks { about }
+    ErrorMeta { debug }
+    ErrorDebug { application_id, request_id, origin }
+}
+
 /// `resolution` of an error.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(bound(
     serialize = "R::Str: Serialize",
     deserialize = "R::Str: Deserialize<'de>"
 ))]
+#[non_exhaustive]
 pub struct Resolution<R: Storage> {
     /// The suggested action.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
@@ -107,6 +185,7 @@ pub struct Resolution<R: Storage> {
     serialize = "R::Str: Serialize",
     deserialize = "R::Str: Deserialize<'de>"
 ))]
+#[non_exhaustive]
 pub struct ErrorLinks<R: Storage> {
     /// Documentation URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -119,6 +198,7 @@ pub struct ErrorLinks<R: Storage> {
     serialize = "R::Str: Serialize",
     deserialize = "R::Str: Deserialize<'de>"
 ))]
+#[non_exhaustive]
 pub struct ErrorMeta<R: Storage> {
     /// Identifiers to quote to Smartcar's support.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,6 +211,7 @@ pub struct ErrorMeta<R: Storage> {
     serialize = "R::Str: Serialize",
     deserialize = "R::Str: Deserialize<'de>"
 ))]
+#[non_exhaustive]
 pub struct ErrorDebug<R: Storage> {
     /// The application's id.
     #[serde(
@@ -147,8 +228,8 @@ pub struct ErrorDebug<R: Storage> {
     pub origin: Option<R::Str>,
 }
 
-/// Accepts `"401"` or `401` for `status`, keeping the text.
-fn string_or_integer<'de, D, S>(d: D) -> Result<S, D::Error>
+/// Accepts `"401"` or `401` for `status`, keeping the text; `null` is no status.
+fn string_or_integer<'de, D, S>(d: D) -> Result<Option<S>, D::Error>
 where
     D: serde::Deserializer<'de>,
     S: Deserialize<'de>,
@@ -171,21 +252,30 @@ where
     }
 
     impl<'de, S: Deserialize<'de>> Visitor<'de> for Status<S> {
-        type Value = S;
+        type Value = Option<S>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a string or an integer")
+            f.write_str("a string, an integer or null")
         }
-        fn visit_borrowed_str<E: Error>(self, v: &'de str) -> Result<S, E> {
-            S::deserialize(BorrowedStrDeserializer::new(v))
+        fn visit_borrowed_str<E: Error>(self, v: &'de str) -> Result<Option<S>, E> {
+            S::deserialize(BorrowedStrDeserializer::new(v)).map(Some)
         }
-        fn visit_str<E: Error>(self, v: &str) -> Result<S, E> {
-            S::deserialize(v.into_deserializer())
+        fn visit_str<E: Error>(self, v: &str) -> Result<Option<S>, E> {
+            S::deserialize(v.into_deserializer()).map(Some)
         }
-        fn visit_i64<E: Error>(self, v: i64) -> Result<S, E> {
-            Self::integer(v)
+        fn visit_i64<E: Error>(self, v: i64) -> Result<Option<S>, E> {
+            Self::integer(v).map(Some)
         }
-        fn visit_u64<E: Error>(self, v: u64) -> Result<S, E> {
-            Self::integer(v)
+        fn visit_u64<E: Error>(self, v: u64) -> Result<Option<S>, E> {
+            Self::integer(v).map(Some)
+        }
+        fn visit_unit<E: Error>(self) -> Result<Option<S>, E> {
+            Ok(None)
+        }
+        fn visit_none<E: Error>(self) -> Result<Option<S>, E> {
+            Ok(None)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<S>, D::Error> {
+            d.deserialize_any(self)
         }
     }
 
@@ -194,6 +284,7 @@ where
 
 /// A response with a status other than 2xx or 3xx: everything the API said about it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct ApiError<R: Storage> {
     /// The HTTP status.
     pub status: u16,
@@ -212,6 +303,46 @@ pub struct ApiError<R: Storage> {
 pub const SNIPPET_LEN: usize = 256;
 
 impl<R: Storage> ApiError<R> {
+    /// An error with this status and nothing else: no entries, headers or snippet. Add them
+    /// with the `with_*` methods, e.g. in a transport or a test.
+    pub fn new(status: u16) -> Self {
+        ApiError {
+            status,
+            request_id: None,
+            retry_after: None,
+            errors: Default::default(),
+            body_snippet: None,
+        }
+    }
+
+    /// Sets [`Self::request_id`].
+    #[must_use]
+    pub fn with_request_id(mut self, request_id: R::Str) -> Self {
+        self.request_id = Some(request_id);
+        self
+    }
+
+    /// Sets the `retry_after` field.
+    #[must_use]
+    pub fn with_retry_after(mut self, retry_after: RetryAfter) -> Self {
+        self.retry_after = Some(retry_after);
+        self
+    }
+
+    /// Sets [`Self::errors`].
+    #[must_use]
+    pub fn with_errors(mut self, errors: R::Errors) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    /// Sets [`Self::body_snippet`].
+    #[must_use]
+    pub fn with_body_snippet(mut self, body_snippet: R::Str) -> Self {
+        self.body_snippet = Some(body_snippet);
+        self
+    }
+
     /// Whether the same request may succeed later: 429, 500, 502, 503 and 504.
     pub fn is_retryable(&self) -> bool {
         is_retryable_status(self.status)
@@ -227,9 +358,9 @@ impl<R: Storage> ApiError<R> {
         self.errors.as_ref().first()
     }
 
-    /// The class of the first error entry.
+    /// The class of the first error entry, if it has one.
     pub fn error_type(&self) -> Option<&ErrorType<R::Str>> {
-        self.first().map(|e| &e.kind)
+        self.first()?.kind.as_ref()
     }
 
     /// The same error with owned text, to keep after the body is gone.
@@ -262,16 +393,23 @@ impl<R: Storage> ApiError<R> {
 impl<R: Storage> fmt::Display for ApiError<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "HTTP {}", self.status)?;
-        match self.first() {
+        let errors = self.errors.as_ref();
+        match errors.first() {
             Some(e) => {
-                write!(f, " {} {}: {}", e.kind, e.code.as_ref(), e.detail.as_ref())?;
-                if let Some(message) = &e.suggested_user_message {
-                    write!(f, " ({})", message.as_ref())?;
+                // `HTTP 401 AUTHENTICATION UNAUTHORIZED: …`, or `HTTP 500: …` without them.
+                let sep = if e.kind.is_some() || e.code.is_some() {
+                    " "
+                } else {
+                    ": "
+                };
+                write!(f, "{sep}{e}")?;
+                if let Some(more) = errors.len().checked_sub(1).filter(|&n| n > 0) {
+                    write!(f, " (and {more} more error entries)")?;
                 }
             }
             None => match &self.body_snippet {
                 Some(body) => write!(f, ", body not a v3 error: {:?}", body.as_ref())?,
-                None => f.write_str(", empty body")?,
+                None => f.write_str(", no error details in the body")?,
             },
         }
         write!(f, "; {}", self.advice())?;
@@ -290,11 +428,11 @@ mod owned_impls {
     use crate::model::into_owned;
 
     into_owned!(ErrorEntry {
-        status: text,
-        kind: enum_,
-        code: text,
-        title: text,
-        detail: text,
+        status: opt_text,
+        kind: opt_enum,
+        code: opt_text,
+        title: opt_text,
+        detail: opt_text,
         resolution: opt_model,
         suggested_user_message: opt_text,
         links: opt_model,

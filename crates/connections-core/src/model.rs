@@ -1,12 +1,17 @@
 //! The `GET /connections` response, field for field as the API contract describes it.
 //!
-//! Every property the schema does not list as required is an `Option`: a server may leave it
-//! out (or send `null`) without failing the decode. Unknown fields are ignored and unknown enum
+//! Every property is an `Option` (lists default to empty): a server may leave it out (or send
+//! `null`) without failing the decode, even `links.self`, `links.first` and `links.last`, which
+//! the contract requires but nothing here reads. Unknown fields are ignored and unknown enum
 //! values are kept as `Other`. Links are kept as the text the server sent; only the paginator
 //! interprets them.
+//!
+//! The structs are `#[non_exhaustive]` so fields the API adds can be added here without a
+//! breaking release; to build one, start from `Default::default()` and set its fields.
 
 use serde::{Deserialize, Serialize};
 
+use crate::retry_after::UnixTime;
 use crate::storage::Storage;
 #[cfg(feature = "alloc")]
 use crate::storage::{Owned, Text};
@@ -115,14 +120,39 @@ impl<S: AsRef<str>> Timestamp<S> {
         self.0.as_ref()
     }
 
-    /// Parses the text as an RFC 3339 date-time.
-    pub fn parse(&self) -> Result<time::OffsetDateTime, time::error::Parse> {
+    /// Parses the text as an RFC 3339 date-time, to whole seconds since the Unix epoch
+    /// (rounded down, as [`UnixTime`] always is).
+    ///
+    /// A [`UnixTime`] rather than a date-time library's type, so that library stays out of
+    /// this crate's API; for sub-second precision or the offset, parse [`Self::as_str`] with
+    /// the library of your choice.
+    pub fn unix_time(&self) -> Result<UnixTime, InvalidTimestamp> {
         time::OffsetDateTime::parse(
             self.as_str(),
             &time::format_description::well_known::Rfc3339,
         )
+        .map(|t| UnixTime(t.unix_timestamp()))
+        .map_err(|_| InvalidTimestamp { _private: () })
     }
 }
+
+/// A [`Timestamp`] that is not an RFC 3339 date-time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct InvalidTimestamp {
+    _private: (),
+}
+
+impl core::fmt::Display for InvalidTimestamp {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(
+            "the timestamp is not an RFC 3339 date-time such as 2023-10-01T20:00:00Z; \
+             the text is still available as sent",
+        )
+    }
+}
+
+impl core::error::Error for InvalidTimestamp {}
 
 /// One page of `GET /connections`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -130,6 +160,7 @@ impl<S: AsRef<str>> Timestamp<S> {
     serialize = "R::Str: Serialize, R::Connections: Serialize",
     deserialize = "R::Str: Deserialize<'de>, R::Connections: Deserialize<'de>, R::Permissions: Deserialize<'de>"
 ))]
+#[non_exhaustive]
 pub struct Page<R: Storage> {
     /// The connections on this page; empty when the server sent none (or `null`).
     #[serde(default, deserialize_with = "null_as_default")]
@@ -160,6 +191,7 @@ impl<R: Storage> Page<R> {
     serialize = "R::Str: Serialize, R::Permissions: Serialize",
     deserialize = "R::Str: Deserialize<'de>, R::Permissions: Deserialize<'de>"
 ))]
+#[non_exhaustive]
 pub struct Connection<R: Storage> {
     /// The connection's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -187,6 +219,7 @@ pub struct Connection<R: Storage> {
     serialize = "R::Str: Serialize, R::Permissions: Serialize",
     deserialize = "R::Str: Deserialize<'de>, R::Permissions: Deserialize<'de>"
 ))]
+#[non_exhaustive]
 pub struct ConnectionAttributes<R: Storage> {
     /// Permissions granted, e.g. `read_odometer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -202,6 +235,7 @@ pub struct ConnectionAttributes<R: Storage> {
     serialize = "R::Str: Serialize",
     deserialize = "R::Str: Deserialize<'de>"
 ))]
+#[non_exhaustive]
 pub struct Vehicle<R: Storage> {
     /// Manufacturer, e.g. `TESLA`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -230,6 +264,7 @@ pub struct Vehicle<R: Storage> {
     serialize = "R::Str: Serialize",
     deserialize = "R::Str: Deserialize<'de>"
 ))]
+#[non_exhaustive]
 pub struct Relationships<R: Storage> {
     /// The connected vehicle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -245,6 +280,7 @@ pub struct Relationships<R: Storage> {
     serialize = "R::Str: Serialize",
     deserialize = "R::Str: Deserialize<'de>"
 ))]
+#[non_exhaustive]
 pub struct Relationship<R: Storage> {
     /// Type and id of the related resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -260,6 +296,7 @@ pub struct Relationship<R: Storage> {
     serialize = "R::Str: Serialize",
     deserialize = "R::Str: Deserialize<'de>"
 ))]
+#[non_exhaustive]
 pub struct ResourceIdentifier<R: Storage> {
     /// The resource's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -275,6 +312,7 @@ pub struct ResourceIdentifier<R: Storage> {
     serialize = "R::Str: Serialize",
     deserialize = "R::Str: Deserialize<'de>"
 ))]
+#[non_exhaustive]
 pub struct RelatedLink<R: Storage> {
     /// URL of the related resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -287,6 +325,7 @@ pub struct RelatedLink<R: Storage> {
     serialize = "R::Str: Serialize",
     deserialize = "R::Str: Deserialize<'de>"
 ))]
+#[non_exhaustive]
 pub struct SelfLink<R: Storage> {
     /// URL of the resource itself.
     #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
@@ -299,6 +338,7 @@ pub struct SelfLink<R: Storage> {
     serialize = "R::Str: Serialize",
     deserialize = "R::Str: Deserialize<'de>"
 ))]
+#[non_exhaustive]
 pub struct ConnectionMeta<R: Storage> {
     /// When the connection was made.
     #[serde(rename = "createdAt", default, skip_serializing_if = "Option::is_none")]
@@ -321,6 +361,7 @@ pub struct ConnectionMeta<R: Storage> {
     serialize = "R::Str: Serialize",
     deserialize = "R::Str: Deserialize<'de>"
 ))]
+#[non_exhaustive]
 pub struct PagingMeta<R: Storage> {
     /// This page's number, from 1.
     #[serde(
@@ -351,19 +392,24 @@ pub struct PagingMeta<R: Storage> {
     pub order_direction: Option<OrderDirection<R::Str>>,
 }
 
-/// `links` of a page. `self`, `first` and `last` are required by the contract; `prev` and
-/// `next` are `null` (or absent) at the ends of the listing.
+/// `links` of a page. `prev` and `next` are `null` (or absent) at the ends of the listing.
+///
+/// The contract requires `self`, `first` and `last`, but nothing here reads them, so a page
+/// that leaves them out (or sends `null`) still decodes: refusing it would stop a listing over
+/// fields no one uses.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(bound(
     serialize = "R::Str: Serialize",
     deserialize = "R::Str: Deserialize<'de>"
 ))]
+#[non_exhaustive]
 pub struct PagingLinks<R: Storage> {
     /// This page.
-    #[serde(rename = "self")]
-    pub self_link: R::Str,
+    #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
+    pub self_link: Option<R::Str>,
     /// The first page.
-    pub first: R::Str,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<R::Str>,
     /// The previous page, if any.
     #[serde(default)]
     pub prev: Option<R::Str>,
@@ -371,7 +417,37 @@ pub struct PagingLinks<R: Storage> {
     #[serde(default)]
     pub next: Option<R::Str>,
     /// The last page.
-    pub last: R::Str,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<R::Str>,
+}
+
+/// Implements `Default` (every field empty) for model structs whose every field is optional,
+/// so users outside the crate can build them despite `#[non_exhaustive]`: start from
+/// `default()` and set fields.
+macro_rules! empty_default {
+    ($($name:ident { $($field:ident),+ $(,)? })+) => {$(
+        impl<R: Storage> Default for $name<R> {
+            fn default() -> Self {
+                $name { $( $field: Default::default(), )+ }
+            }
+        }
+    )+};
+}
+pub(crate) use empty_default;
+
+empty_default! {
+    Page { data, meta, links }
+    Connection { id, kind, attributes, relationships, meta, links }
+    ConnectionAttributes { permissions, vehicle }
+    Vehicle { make, model, year, powertrain_type, mode }
+    Relationships { vehicle, user }
+    Relationship { data, links }
+    ResourceIdentifier { id, kind }
+    RelatedLink { related }
+    SelfLink { self_link }
+    ConnectionMeta { created_at, updated_at, last_used_at }
+    PagingMeta { page_number, page_size, total_count, order_by, order_direction }
+    PagingLinks { self_link, first, prev, next, last }
 }
 
 /// Reads `null` as the type's default (an empty list), as if the field were absent.
@@ -473,10 +549,10 @@ mod owned_impls {
         order_direction: opt_enum,
     });
     into_owned!(PagingLinks {
-        self_link: text,
-        first: text,
+        self_link: opt_text,
+        first: opt_text,
         prev: opt_text,
         next: opt_text,
-        last: text,
+        last: opt_text,
     });
 }

@@ -41,9 +41,11 @@ impl AccessToken<'static> {
     }
 }
 
-#[cfg(feature = "alloc")]
+/// Implemented with or without `alloc` (where there is nothing owned to wipe), so enabling
+/// the feature cannot change how long borrows must live in code that already compiles.
 impl Drop for AccessToken<'_> {
     fn drop(&mut self) {
+        #[cfg(feature = "alloc")]
         self.0.wipe();
     }
 }
@@ -315,6 +317,13 @@ mod tests {
 
     fn token() -> AccessToken<'static> {
         AccessToken::new(SECRET).expect("valid token")
+    }
+
+    /// A `Drop` impl only with `alloc` would make enabling the feature lengthen borrows in
+    /// code that compiled without it; run under `--no-default-features` to mean anything.
+    #[test]
+    fn a_token_has_drop_with_or_without_alloc() {
+        assert!(core::mem::needs_drop::<AccessToken<'static>>());
     }
 
     fn headers(parts: &RequestParts<'_>) -> Vec<(&'static str, bool, String)> {

@@ -14,12 +14,16 @@ use crate::model::Connection;
 use alloc::{borrow::Cow, string::String, vec::Vec};
 
 /// Text held by a model: `&str`, `Cow<str>` or `String`.
-pub trait Text: AsRef<str> + Clone + Debug + PartialEq + Eq + Hash {
+///
+/// Sealed: the decoder and the models rely on exactly these, and a method can be added
+/// (or one appear with a feature) without breaking anyone.
+pub trait Text: AsRef<str> + Clone + Debug + PartialEq + Eq + Hash + sealed::Sealed {
     /// Moves the text into a `String`, copying only what is borrowed.
     #[cfg(feature = "alloc")]
     fn into_string(self) -> String;
 }
 
+impl sealed::Sealed for &str {}
 impl Text for &str {
     #[cfg(feature = "alloc")]
     fn into_string(self) -> String {
@@ -28,6 +32,8 @@ impl Text for &str {
 }
 
 #[cfg(feature = "alloc")]
+impl sealed::Sealed for String {}
+#[cfg(feature = "alloc")]
 impl Text for String {
     fn into_string(self) -> String {
         self
@@ -35,14 +41,32 @@ impl Text for String {
 }
 
 #[cfg(feature = "alloc")]
+impl sealed::Sealed for Cow<'_, str> {}
+#[cfg(feature = "alloc")]
 impl Text for Cow<'_, str> {
     fn into_string(self) -> String {
         self.into_owned()
     }
 }
 
-/// The types a decoded model is made of.
-pub trait Storage: Sized + Clone + Debug + PartialEq + Eq + Hash {
+/// The types a decoded model is made of: `Borrowed`, `Owned` or [`Heapless`].
+///
+/// Sealed: the decoder fills only these, so an outside storage could not be decoded into.
+///
+/// ```compile_fail,E0277
+/// use connections_core::{error::ErrorEntry, model::Connection, storage::Storage};
+///
+/// #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// struct Mine;
+///
+/// impl Storage for Mine {
+///     type Str = &'static str;
+///     type Permissions = heapless::Vec<&'static str, 1>;
+///     type Connections = heapless::Vec<Connection<Self>, 1>;
+///     type Errors = heapless::Vec<ErrorEntry<Self>, 1>;
+/// }
+/// ```
+pub trait Storage: Sized + Clone + Debug + PartialEq + Eq + Hash + sealed::Sealed {
     /// A string value.
     type Str: Text;
     /// The `permissions` of one connection.
@@ -81,6 +105,9 @@ impl<T, L> List<T> for L where
 }
 
 pub(crate) mod sealed {
+    /// Closes [`Text`](super::Text) and [`Storage`](super::Storage) to this crate's types.
+    pub trait Sealed {}
+
     /// Appending for the decoder; only this crate's list types implement it.
     pub trait Push<T> {
         /// Appends `item`, or returns `false` when the list is full.
@@ -116,6 +143,8 @@ pub(crate) mod sealed {
 pub struct Borrowed<'a>(PhantomData<&'a ()>);
 
 #[cfg(feature = "alloc")]
+impl sealed::Sealed for Borrowed<'_> {}
+#[cfg(feature = "alloc")]
 impl<'a> Storage for Borrowed<'a> {
     type Str = Cow<'a, str>;
     type Permissions = Vec<Cow<'a, str>>;
@@ -129,6 +158,8 @@ impl<'a> Storage for Borrowed<'a> {
 pub struct Owned;
 
 #[cfg(feature = "alloc")]
+impl sealed::Sealed for Owned {}
+#[cfg(feature = "alloc")]
 impl Storage for Owned {
     type Str = String;
     type Permissions = Vec<String>;
@@ -141,6 +172,7 @@ impl Storage for Owned {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Heapless<'a, const N: usize, const P: usize, const E: usize>(PhantomData<&'a ()>);
 
+impl<const N: usize, const P: usize, const E: usize> sealed::Sealed for Heapless<'_, N, P, E> {}
 impl<'a, const N: usize, const P: usize, const E: usize> Storage for Heapless<'a, N, P, E> {
     type Str = &'a str;
     type Permissions = heapless::Vec<&'a str, P>;

@@ -7,8 +7,8 @@ use std::borrow::Cow;
 use connections_core::decode::{Capacity, ErrorKind, Expected};
 use connections_core::model::{OrderDirection, VehicleMode};
 use connections_core::{
-    Heapless, IntoOwned, Owned, Page, PageBuffers, Response, decode_page, decode_page_heapless,
-    decode_page_owned,
+    Heapless, IntoOwned, Owned, Page, PageBuffers, Response, UnixTime, decode_page,
+    decode_page_heapless, decode_page_owned,
 };
 
 const PAGE: &str = include_str!("fixtures/page.json");
@@ -57,9 +57,9 @@ fn full_page_decodes_every_field() {
     let meta = c.meta.as_ref().unwrap();
     let created = meta.created_at.as_ref().unwrap();
     assert_eq!(created.as_str(), "2023-10-01T20:00:00Z");
-    assert_eq!(created.parse().unwrap().unix_timestamp(), 1_696_190_400);
-    let updated = meta.updated_at.as_ref().unwrap().parse().unwrap();
-    assert_eq!(updated.unix_timestamp(), 1_696_228_200);
+    assert_eq!(created.unix_time(), Ok(UnixTime(1_696_190_400)));
+    let updated = meta.updated_at.as_ref().unwrap().unix_time();
+    assert_eq!(updated, Ok(UnixTime(1_696_228_200)));
     assert_eq!(meta.last_used_at, None);
     assert_eq!(
         c.links.as_ref().unwrap().self_link.as_deref(),
@@ -98,9 +98,10 @@ fn full_page_decodes_every_field() {
     assert_eq!(m.order_by.as_deref(), Some("createdAt"));
     assert_eq!(m.order_direction, Some(OrderDirection::Desc));
     let links = page.links.as_ref().unwrap();
-    assert_eq!(links.self_link, "/connections?page[number]=1&page[size]=10");
-    assert_eq!(links.first, "/connections?page[number]=1&page[size]=10");
-    assert_eq!(links.last, "/connections?page[number]=1&page[size]=10");
+    let first_page = Some("/connections?page[number]=1&page[size]=10");
+    assert_eq!(links.self_link.as_deref(), first_page);
+    assert_eq!(links.first.as_deref(), first_page);
+    assert_eq!(links.last.as_deref(), first_page);
     assert_eq!((links.prev.as_deref(), page.next_link()), (None, None));
 }
 
@@ -149,7 +150,7 @@ fn unknown_fields_values_and_nulls_are_tolerated() {
             .created_at
             .as_ref()
             .unwrap()
-            .parse()
+            .unix_time()
             .is_err()
     );
     assert_eq!(c.links.as_ref().unwrap().self_link, None);
@@ -176,17 +177,45 @@ fn optional_parts_may_be_absent_or_null() {
 }
 
 #[test]
-fn required_links_and_types_are_enforced_with_field_names() {
+fn links_the_client_never_reads_may_be_absent_or_null() {
+    let next = r#"{"links":{"next":"/connections?page[number]=2"}}"#;
+    let nulls = r#"{"links":{"self":null,"first":null,"prev":null,"next":null,"last":null}}"#;
+    for (body, expected_next) in [
+        (next, Some("/connections?page[number]=2")),
+        (nulls, None),
+        (r#"{"links":{}}"#, None),
+        (r#"{"data":[]}"#, None),
+    ] {
+        let page = decode_page(body.as_bytes()).unwrap();
+        assert_eq!(page.next_link(), expected_next, "{body}");
+        if let Some(links) = &page.links {
+            let unused = [&links.self_link, &links.first, &links.prev, &links.last];
+            assert!(unused.iter().all(|l| l.is_none()), "{body}");
+        }
+        let owned = decode_page_owned(body.as_bytes()).unwrap();
+        assert_eq!(owned.next_link(), expected_next, "{body}");
+        let mut scratch = [0u8; 0];
+        let heapless: Page<Heapless<'_, 1, 1, 1>> =
+            decode_page_heapless(body.as_bytes(), &mut scratch).unwrap();
+        assert_eq!(heapless.next_link(), expected_next, "{body}");
+        let serde: Page<Owned> = serde_json::from_str(body).unwrap();
+        assert_eq!(serde, owned, "{body}");
+    }
+}
+
+#[test]
+fn types_are_enforced_with_field_names() {
     assert_eq!(
-        kind(r#"{"links":{"self":"s","first":"f","next":null}}"#),
-        ErrorKind::MissingField {
-            field: "links.last"
+        kind(r#"{"links":{"self":5,"first":"f","last":"l"}}"#),
+        ErrorKind::InvalidType {
+            field: "links.self",
+            expected: Expected::String
         }
     );
     assert_eq!(
-        kind(r#"{"links":{"self":null,"first":"f","last":"l"}}"#),
+        kind(r#"{"links":{"last":["l"]}}"#),
         ErrorKind::InvalidType {
-            field: "links.self",
+            field: "links.last",
             expected: Expected::String
         }
     );
@@ -366,5 +395,21 @@ fn keys_in_any_order_decode_alike_and_duplicates_are_caught() {
         };
         assert_eq!(err.kind, ErrorKind::DuplicateField { field });
         assert_eq!(err.offset, at);
+    }
+}
+
+#[test]
+fn timestamps_read_as_whole_unix_seconds_rounded_down() {
+    use connections_core::Timestamp;
+    let at = |text: &str| Timestamp(text).unix_time();
+    assert_eq!(at("1970-01-01T00:00:00Z"), Ok(UnixTime(0)));
+    assert_eq!(
+        at("2023-10-01T22:00:00.999+02:00"),
+        Ok(UnixTime(1_696_190_400))
+    );
+    assert_eq!(at("1969-12-31T23:59:59.5Z"), Ok(UnixTime(-1)));
+    for bad in ["", "2023-10-01", "2023-02-30T00:00:00Z", "yesterday"] {
+        let err = at(bad).unwrap_err();
+        assert!(err.to_string().contains("RFC 3339"), "{bad}");
     }
 }

@@ -88,13 +88,13 @@ fn spec_error_bodies_are_typed() {
     assert_eq!(e.status, 401);
     assert_eq!(e.request_id.as_deref(), Some("hdr-req-1"));
     let entry = e.first().unwrap();
-    assert_eq!(entry.status, "401");
-    assert_eq!(entry.kind, ErrorType::Authentication);
-    assert_eq!(entry.code, "UNAUTHORIZED");
-    assert_eq!(entry.title, "Unauthorized");
+    assert_eq!(entry.status.as_deref(), Some("401"));
+    assert_eq!(entry.kind, Some(ErrorType::Authentication));
+    assert_eq!(entry.code.as_deref(), Some("UNAUTHORIZED"));
+    assert_eq!(entry.title.as_deref(), Some("Unauthorized"));
     assert_eq!(
-        entry.detail,
-        "The Authorization token is missing or invalid."
+        entry.detail.as_deref(),
+        Some("The Authorization token is missing or invalid.")
     );
     assert!(
         entry
@@ -128,8 +128,12 @@ fn rate_limit_errors_carry_retry_after_and_every_entry() {
     assert_eq!(e.request_id.as_deref(), Some("req_456def"));
     assert_eq!(e.errors.len(), 2);
     let first = &e.errors[0];
-    assert_eq!(first.status, "429", "a numeric status is kept as text");
-    assert_eq!(first.kind, ErrorType::RateLimit);
+    assert_eq!(
+        first.status.as_deref(),
+        Some("429"),
+        "a numeric status is kept as text"
+    );
+    assert_eq!(first.kind, Some(ErrorType::RateLimit));
     let resolution = first.resolution.as_ref().unwrap().kind.as_ref().unwrap();
     assert_eq!(resolution, &ResolutionType::RetryLater);
     assert_eq!(
@@ -140,8 +144,8 @@ fn rate_limit_errors_carry_retry_after_and_every_entry() {
     assert_eq!(debug.application_id.as_deref(), Some("app_123abc"));
     assert_eq!(debug.origin.as_deref(), Some("internal.com/path"));
     let second = &e.errors[1];
-    assert_eq!(second.kind.as_str(), "SOMETHING_NEW");
-    assert!(matches!(second.kind, ErrorType::Other(_)));
+    assert_eq!(second.kind.as_ref().unwrap().as_str(), "SOMETHING_NEW");
+    assert!(matches!(second.kind, Some(ErrorType::Other(_))));
     assert!(matches!(
         second.resolution.as_ref().unwrap().kind,
         Some(ResolutionType::Other(_))
@@ -199,6 +203,109 @@ fn heapless_path_decodes_errors_without_an_allocator() {
     let Err(ResponseError::Api(e)) = resp.page_heapless::<1, 1, 2>(&mut scratch) else {
         panic!()
     };
-    assert_eq!(e.first().unwrap().code, "UNAUTHORIZED");
+    assert_eq!(e.first().unwrap().code, Some("UNAUTHORIZED"));
     assert_eq!(e.request_id, Some("r1"));
+}
+
+#[test]
+fn error_entries_missing_required_fields_keep_the_fields_they_have() {
+    let body = r#"{"errors":[
+        {"status":null,"detail":"boom","suggestedUserMessage":"Try later."},
+        {"type":"RATE_LIMIT","code":null,"title":"Slow down"},
+        {}
+    ]}"#;
+    let e = api_error(Response::new(500, body.as_bytes()).header("sc-request-id", "r9"));
+    assert_eq!((e.errors.len(), e.body_snippet.as_deref()), (3, None));
+    let [boom, slow, empty] = &e.errors[..] else {
+        panic!("{e:?}")
+    };
+    assert_eq!(boom.detail.as_deref(), Some("boom"));
+    assert_eq!(
+        (&boom.status, &boom.kind, &boom.code),
+        (&None, &None, &None)
+    );
+    assert_eq!(slow.kind, Some(ErrorType::RateLimit));
+    assert_eq!(
+        (slow.code.as_deref(), slow.title.as_deref()),
+        (None, Some("Slow down"))
+    );
+    assert_eq!(empty, &connections_core::ErrorEntry::default());
+    // The message keeps what there is and still reads as a sentence.
+    assert_eq!(
+        e.to_string(),
+        "HTTP 500: boom (Try later.) (and 2 more error entries); a temporary server failure: \
+         retry later (request id r9)"
+    );
+    assert_eq!(slow.to_string(), "RATE_LIMIT: Slow down");
+    assert_eq!(empty.to_string(), "(no type, code or detail)");
+
+    // serde reads the same entries as the decoder.
+    #[derive(serde::Deserialize)]
+    struct Body {
+        errors: Vec<connections_core::ErrorEntry<Owned>>,
+    }
+    let via_serde: Body = serde_json::from_str(body).unwrap();
+    assert_eq!(via_serde.errors, e.errors);
+
+    // Without an allocator too.
+    let mut scratch = [0u8; 0];
+    let resp = Response::new(500, body.as_bytes());
+    let Err(ResponseError::Api(heapless)) = resp.page_heapless::<1, 1, 3>(&mut scratch) else {
+        panic!()
+    };
+    assert_eq!(heapless.into_owned().errors, e.errors);
+}
+
+#[test]
+fn error_entries_of_the_wrong_shape_still_fall_back_to_a_snippet() {
+    for body in [
+        r#"{"errors":[{"code":5}]}"#,
+        r#"{"errors":[{"status":true}]}"#,
+        r#"{"errors":["oops"]}"#,
+        r#"{"error":"invalid_client"}"#,
+    ] {
+        let e = api_error(Response::new(400, body.as_bytes()));
+        assert!(e.errors.is_empty(), "{body}");
+        assert_eq!(e.body_snippet.as_deref(), Some(body));
+    }
+}
+
+#[test]
+fn api_errors_built_with_constructors_equal_decoded_ones() {
+    use connections_core::error::{ErrorEntry, ErrorLinks};
+    let decoded = api_error(
+        Response::new(401, E401.as_bytes())
+            .header("sc-request-id", "hdr-req-1")
+            .header("retry-after", "3"),
+    );
+    let mut entry = ErrorEntry::<Owned>::new(
+        "401".into(),
+        ErrorType::Authentication,
+        "UNAUTHORIZED".into(),
+        "Unauthorized".into(),
+        "The Authorization token is missing or invalid.".into(),
+    );
+    let mut links = ErrorLinks::default();
+    links.about = Some(
+        "https://smartcar.com/docs/errors/api-errors/v3/authentication-errors#authentication"
+            .into(),
+    );
+    entry.links = Some(links);
+    let built = connections_core::ApiError::<Owned>::new(401)
+        .with_request_id("hdr-req-1".into())
+        .with_retry_after(RetryAfter::Delay(Duration::from_secs(3)))
+        .with_errors(vec![entry]);
+    assert_eq!(built, decoded);
+    assert_eq!(built.to_string(), decoded.to_string());
+
+    let bare = connections_core::ApiError::<Owned>::new(502).with_body_snippet("<html>".into());
+    assert_eq!((bare.status, bare.errors.len()), (502, 0));
+    assert_eq!(
+        (
+            bare.request_id,
+            bare.retry_after,
+            bare.body_snippet.as_deref()
+        ),
+        (None, None, Some("<html>"))
+    );
 }

@@ -34,9 +34,19 @@ fn mode() -> impl Strategy<Value = VehicleMode<String>> {
 }
 
 fn relationship() -> impl Strategy<Value = Relationship<Owned>> {
-    (opt((opt(text()), opt(text()))), opt(opt(text()))).prop_map(|(data, links)| Relationship {
-        data: data.map(|(id, kind)| ResourceIdentifier { id, kind }),
-        links: links.map(|related| RelatedLink { related }),
+    (opt((opt(text()), opt(text()))), opt(opt(text()))).prop_map(|(data, links)| {
+        let mut r = Relationship::default();
+        r.data = data.map(|(id, kind)| {
+            let mut data = ResourceIdentifier::default();
+            (data.id, data.kind) = (id, kind);
+            data
+        });
+        r.links = links.map(|related| {
+            let mut links = RelatedLink::default();
+            links.related = related;
+            links
+        });
+        r
     })
 }
 
@@ -48,28 +58,29 @@ fn connection() -> impl Strategy<Value = Connection<Owned>> {
         opt(text()),
         opt(mode()),
     )
-        .prop_map(|(make, model, year, powertrain_type, mode)| Vehicle {
-            make,
-            model,
-            year,
-            powertrain_type,
-            mode,
+        .prop_map(|(make, model, year, powertrain_type, mode)| {
+            let mut v = Vehicle::default();
+            (v.make, v.model, v.year) = (make, model, year);
+            (v.powertrain_type, v.mode) = (powertrain_type, mode);
+            v
         });
     let attributes = (opt(prop::collection::vec(text(), 0..4)), opt(vehicle)).prop_map(
-        |(permissions, vehicle)| ConnectionAttributes {
-            permissions,
-            vehicle,
+        |(permissions, vehicle)| {
+            let mut a = ConnectionAttributes::default();
+            (a.permissions, a.vehicle) = (permissions, vehicle);
+            a
         },
     );
-    let relationships = (opt(relationship()), opt(relationship()))
-        .prop_map(|(vehicle, user)| Relationships { vehicle, user });
+    let relationships = (opt(relationship()), opt(relationship())).prop_map(|(vehicle, user)| {
+        let mut r = Relationships::default();
+        (r.vehicle, r.user) = (vehicle, user);
+        r
+    });
     let time = || opt(text().prop_map(Timestamp));
     let meta = (time(), time(), time()).prop_map(|(created_at, updated_at, last_used_at)| {
-        ConnectionMeta {
-            created_at,
-            updated_at,
-            last_used_at,
-        }
+        let mut m = ConnectionMeta::default();
+        (m.created_at, m.updated_at, m.last_used_at) = (created_at, updated_at, last_used_at);
+        m
     });
     (
         opt(text()),
@@ -79,16 +90,17 @@ fn connection() -> impl Strategy<Value = Connection<Owned>> {
         opt(meta),
         opt(opt(text())),
     )
-        .prop_map(
-            |(id, kind, attributes, relationships, meta, links)| Connection {
-                id,
-                kind,
-                attributes,
-                relationships,
-                meta,
-                links: links.map(|self_link| SelfLink { self_link }),
-            },
-        )
+        .prop_map(|(id, kind, attributes, relationships, meta, links)| {
+            let mut c = Connection::default();
+            (c.id, c.kind, c.attributes) = (id, kind, attributes);
+            (c.relationships, c.meta) = (relationships, meta);
+            c.links = links.map(|self_link| {
+                let mut links = SelfLink::default();
+                links.self_link = self_link;
+                links
+            });
+            c
+        })
 }
 
 fn page() -> impl Strategy<Value = Page<Owned>> {
@@ -104,30 +116,35 @@ fn page() -> impl Strategy<Value = Page<Owned>> {
         opt(text()),
         opt(direction),
     )
-        .prop_map(
-            |(page_number, page_size, total_count, order_by, order_direction)| PagingMeta {
-                page_number,
-                page_size,
-                total_count,
-                order_by,
-                order_direction,
-            },
-        );
-    let links = (text(), text(), opt(text()), opt(text()), text()).prop_map(
-        |(self_link, first, prev, next, last)| PagingLinks {
-            self_link,
-            first,
-            prev,
-            next,
-            last,
-        },
-    );
+        .prop_map(|(number, size, total, order_by, order_direction)| {
+            let mut m = PagingMeta::default();
+            (m.page_number, m.page_size, m.total_count) = (number, size, total);
+            (m.order_by, m.order_direction) = (order_by, order_direction);
+            m
+        });
+    // Every link may be absent, as the decoder allows.
+    let links = (
+        opt(text()),
+        opt(text()),
+        opt(text()),
+        opt(text()),
+        opt(text()),
+    )
+        .prop_map(|(self_link, first, prev, next, last)| {
+            let mut l = PagingLinks::default();
+            (l.self_link, l.first, l.prev, l.next, l.last) = (self_link, first, prev, next, last);
+            l
+        });
     (
         prop::collection::vec(connection(), 0..5),
         opt(meta),
         opt(links),
     )
-        .prop_map(|(data, meta, links)| Page { data, meta, links })
+        .prop_map(|(data, meta, links)| {
+            let mut page = Page::default();
+            (page.data, page.meta, page.links) = (data, meta, links);
+            page
+        })
 }
 
 proptest! {
