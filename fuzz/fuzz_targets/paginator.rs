@@ -3,7 +3,8 @@
 //! decreasing, huge and missing page numbers, fed to a `Paginator`:
 //! - every request it yields, written with `BaseUrl::write_url`, goes to the base's origin
 //!   and path, with the caller's filters and never a server-chosen parameter;
-//! - page numbers strictly increase, and it ends within `max_pages` successful feeds;
+//! - page numbers strictly increase, and it ends within the page cap: `max_pages`, or once
+//!   a page reports `meta.totalCount`, the pages that total needs plus a tenth (at least 2);
 //! - a refused page changes nothing; after `Done` nothing more is asked for;
 //! - `planned_pages` starts at the next request and stays within the cap.
 //!
@@ -260,6 +261,8 @@ fn check(input: &Input) {
 
     let mut more = 0u32;
     let mut done = false;
+    // The cap derived from the first total the paginator accepted, if any.
+    let mut total_cap: Option<u32> = None;
     for page_input in &input.pages {
         let Some(request) = pages.next_request().cloned() else {
             assert!(done, "the paginator stopped without saying Done");
@@ -275,7 +278,7 @@ fn check(input: &Input) {
                 Some(*plan.start()),
                 request.page_number().map(NonZeroU32::get)
             );
-            let remaining = max_pages - pages.pages_fetched();
+            let remaining = total_cap.unwrap_or(max_pages) - pages.pages_fetched();
             assert!(
                 plan.clone().count() as u64 <= u64::from(remaining),
                 "{plan:?} past the cap"
@@ -286,13 +289,13 @@ fn check(input: &Input) {
         let link = page_input.next.as_ref().map(|l| render(l, &base, current));
         let page = page(page_input, link.as_deref().unwrap_or(""), &base, current);
         let fetched = pages.pages_fetched();
+        let cap_after = total_cap.or_else(|| cap_for_total(page_input, &request));
         match pages.feed(&page) {
             Ok(Progress::More) => {
                 more += 1;
-                assert!(
-                    more < max_pages,
-                    "{more} pages followed with a cap of {max_pages}"
-                );
+                total_cap = cap_after;
+                let cap = total_cap.unwrap_or(max_pages);
+                assert!(more < cap, "{more} pages followed with a cap of {cap}");
                 assert_eq!(pages.pages_fetched(), more);
                 let next = pages.next_request().expect("More means a request is due");
                 let resolved = base
@@ -318,13 +321,33 @@ fn check(input: &Input) {
                 // Nothing changed: the same request is due again.
                 assert_eq!(pages.next_request(), Some(&request));
                 assert_eq!(pages.pages_fetched(), fetched);
-                if let PaginationError::TooManyPages { max } = e {
-                    assert_eq!(max, max_pages);
-                    assert_eq!(more + 1, max_pages);
+                match e {
+                    PaginationError::TooManyPages { max } => {
+                        assert_eq!(cap_after, None, "a known total replaces max_pages");
+                        assert_eq!(max, max_pages);
+                        assert_eq!(more + 1, max_pages);
+                    }
+                    PaginationError::PastTotal { pages: cap, .. } => {
+                        assert_eq!(Some(cap), cap_after);
+                        assert!(more + 1 >= cap, "stopped at {more} of a cap of {cap}");
+                    }
+                    _ => {}
                 }
             }
         }
     }
+}
+
+/// The page cap a first `totalCount` sets, read from the input: the pages the total needs at
+/// the request's page size (or the page's `meta.pageSize`), plus a tenth, at least two.
+fn cap_for_total(input: &PageInput, request: &ListConnections<'_>) -> Option<u32> {
+    let total = u64::try_from(input.total_count?).ok()?;
+    let size = match request.page_size() {
+        Some(size) => u64::from(size.get()),
+        None => u64::try_from(input.page_size?).ok().filter(|&s| s > 0)?,
+    };
+    let pages = total.div_ceil(size).min(u64::from(u32::MAX));
+    Some(u32::try_from(pages + (pages / 10).max(2)).unwrap_or(u32::MAX))
 }
 
 /// The request goes to the base's origin and endpoint, with the caller's filters.
@@ -390,33 +413,24 @@ fn page(input: &PageInput, next: &str, base: &BaseUrl<'_>, current: u32) -> Page
         .ids
         .iter()
         .take(16)
-        .map(|id| Connection {
-            id: Some(format!("c{}", id % 8)),
-            kind: None,
-            attributes: None,
-            relationships: None,
-            meta: None,
-            links: None,
+        .map(|id| {
+            let mut c = Connection::default();
+            c.id = Some(format!("c{}", id % 8));
+            c
         })
         .collect();
     let here = format!("{}/connections?page[number]={current}", base.prefix());
-    Page {
-        data,
-        meta: Some(PagingMeta {
-            page_number: Some(i64::from(current)),
-            page_size: input.page_size,
-            total_count: input.total_count,
-            order_by: None,
-            order_direction: None,
-        }),
-        links: Some(PagingLinks {
-            self_link: here.clone(),
-            first: here.clone(),
-            prev: None,
-            next: input.next.is_some().then(|| next.to_owned()),
-            last: here,
-        }),
-    }
+    let mut meta = PagingMeta::default();
+    meta.page_number = Some(i64::from(current));
+    (meta.page_size, meta.total_count) = (input.page_size, input.total_count);
+    let mut links = PagingLinks::default();
+    links.self_link = Some(here.clone());
+    links.first = Some(here.clone());
+    links.next = input.next.is_some().then(|| next.to_owned());
+    links.last = Some(here);
+    let mut page = Page::default();
+    (page.data, page.meta, page.links) = (data, Some(meta), Some(links));
+    page
 }
 
 /// Writes a link from the grammar, relative to the page being fed.

@@ -4,8 +4,10 @@
 //! ([`ListConnections`]), query encoding and request parts ([`RequestParts`], and
 //! `http::Request`s with the `http` feature), decoding of pages and errors in one validating
 //! pass ([`Response`], [`decode_page`]), the pagination state machine ([`Paginator`]) and the
-//! retry policy ([`RetryPolicy`]). A transport sends bytes, hands back `(status, headers, body)`,
-//! and sleeps when told to: the core never reads a clock, draws random numbers or opens sockets.
+//! retry policy ([`RetryPolicy`]), and with `alloc` the listing engine that combines them
+//! ([`Listing`]: retries, 429 pauses, read-ahead, duplicate ids, page caps). A transport sends
+//! bytes, hands back `(status, headers, body)`, and sleeps when told to: the core never reads a
+//! clock, draws random numbers, opens sockets or logs; time and a random seed are inputs.
 //!
 //! ```
 //! # #[cfg(feature = "std")]
@@ -39,16 +41,15 @@
 //! ```
 //!
 //! # Features
-//! - `std` (default): implies `alloc`; adds [`client`], what the transports share (settings,
-//!   the one `Error`, retry bookkeeping, the tracing span). `Error` impls are always there via
-//!   `core::error`.
-//! - `alloc`: borrowed (`Cow`) and owned models, [`decode_page`], [`decode_page_owned`].
+//! - `std` (default): implies `alloc`; `std::error::Error` and `SystemTime` conversions.
+//! - `alloc`: borrowed (`Cow`) and owned models, [`decode_page`], [`decode_page_owned`], and
+//!   the listing engine ([`Listing`]).
 //! - `http`: `RequestParts::to_http_request` and `Response::from_http`.
 //!
 //! Without any feature, requests, request parts, [`decode_page_heapless`], errors, the
 //! paginator and the retry policy work with no allocator.
 #![no_std]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(
     clippy::std_instead_of_core,
     clippy::std_instead_of_alloc,
@@ -84,9 +85,14 @@ mod retry_after;
 pub use retry::{Decision, Failure, GiveUpReason, RetryPolicy, is_retryable_status};
 pub use retry_after::{InvalidRetryAfter, RetryAfter, UnixTime};
 
-// What the transports share.
-#[cfg(feature = "std")]
-pub mod client;
+// Driving a whole listing.
+#[cfg(feature = "alloc")]
+pub mod listing;
+#[cfg(feature = "alloc")]
+pub use listing::{
+    Action, DEFAULT_PAGE_SIZE, Listed, Listing, ListingError, ListingOptions, Notice, Now,
+    RequestId, SendRequest,
+};
 
 // Reading responses and following pages.
 pub mod decode;
@@ -103,7 +109,7 @@ pub use decode::{PageBuffers, decode_errors, decode_page, decode_page_owned};
 pub use error::{ApiError, ErrorEntry, ErrorType, ResolutionType};
 #[cfg(feature = "alloc")]
 pub use model::IntoOwned;
-pub use model::{Connection, Page, Timestamp, VehicleMode};
+pub use model::{Connection, InvalidTimestamp, Page, Timestamp, VehicleMode};
 pub use paginate::{DEFAULT_MAX_PAGES, PaginationError, Paginator, Progress};
 pub use response::{Response, ResponseError};
 #[cfg(feature = "alloc")]

@@ -75,8 +75,11 @@ pub struct Paginator<'a> {
     max_pages: NonZeroU32,
     fetched: u32,
     done: bool,
-    /// Fingerprint of the previous page's items, when it had any.
-    previous: Option<u64>,
+    /// Fingerprint of the previous page's item ids (when every item had one), with the
+    /// total count that page reported.
+    previous: Option<(u64, Option<i64>)>,
+    /// The cap derived from the first `meta.totalCount` seen, which replaces `max_pages`.
+    total_cap: Option<u32>,
     /// Page numbers known to remain, when the server's links and counts tell.
     plan: Option<RangeInclusive<u32>>,
 }
@@ -100,12 +103,19 @@ impl<'a> Paginator<'a> {
             fetched: 0,
             done: false,
             previous: None,
+            total_cap: None,
             plan: None,
         }
     }
 
-    /// Caps the number of pages fetched (default [`DEFAULT_MAX_PAGES`]); a listing that needs
-    /// more ends with [`PaginationError::TooManyPages`] before the extra request is made.
+    /// Caps the number of pages fetched when the server does not say how many there are
+    /// (default [`DEFAULT_MAX_PAGES`]); a listing that needs more ends with
+    /// [`PaginationError::TooManyPages`] before the extra request is made.
+    ///
+    /// Once a page reports `meta.totalCount`, the cap becomes the pages that total needs at
+    /// the current page size plus a margin for data that grows during the listing (a tenth,
+    /// and at least two pages): a listing of any size completes, and a server whose pages
+    /// never end still stops ([`PaginationError::PastTotal`]).
     #[must_use]
     pub fn with_max_pages(mut self, max_pages: NonZeroU32) -> Self {
         self.max_pages = max_pages;
@@ -148,8 +158,10 @@ impl<'a> Paginator<'a> {
             return Ok(Progress::Done);
         }
         let current = self.request.page_number().map_or(1, NonZeroU32::get);
-        let items = page.connections();
-        let fingerprint = (!items.is_empty()).then(|| fingerprint(page));
+        let total = page.meta.as_ref().and_then(|m| m.total_count);
+        let fingerprint = fingerprint(page).map(|f| (f, total));
+        // The same ids with the same total: the server ignored `page[number]`. With another
+        // total the data moved under the listing, which the caller deals with by ids.
         if fingerprint.is_some() && fingerprint == self.previous {
             return Err(PaginationError::RepeatedPage { page: current });
         }
@@ -168,17 +180,43 @@ impl<'a> Paginator<'a> {
                 to: next.number.get(),
             });
         }
+        let total_cap = self.total_cap.or_else(|| self.cap_from_total(page));
         let fetched = self.fetched.saturating_add(1);
-        if fetched >= self.max_pages.get() {
+        if let Some(cap) = total_cap {
+            if fetched >= cap {
+                let total = u64::try_from(total.unwrap_or(0)).unwrap_or(0);
+                return Err(PaginationError::PastTotal { total, pages: cap });
+            }
+        } else if fetched >= self.max_pages.get() {
             return Err(PaginationError::TooManyPages {
                 max: self.max_pages.get(),
             });
         }
+        self.total_cap = total_cap;
         self.fetched = fetched;
         self.previous = fingerprint;
         self.request = self.request.with_page(next.number, next.size);
         self.plan = self.plan_after(page, current, next.number.get());
         Ok(Progress::More)
+    }
+
+    /// The most pages this listing may take: the pages `meta.totalCount` needs from the
+    /// first page on, plus a tenth and at least two for data added meanwhile.
+    fn cap_from_total<R: Storage>(&self, page: &Page<R>) -> Option<u32> {
+        let pages = u64::from(self.pages_for_total(page)?);
+        let cap = pages.saturating_add((pages / 10).max(2));
+        Some(u32::try_from(cap).unwrap_or(u32::MAX))
+    }
+
+    /// How many pages `meta.totalCount` fills at the page size in use.
+    fn pages_for_total<R: Storage>(&self, page: &Page<R>) -> Option<u32> {
+        let meta = page.meta.as_ref()?;
+        let total = u64::try_from(meta.total_count?).ok()?;
+        let size = match self.request.page_size() {
+            Some(size) => u64::from(size.get()),
+            None => u64::try_from(meta.page_size?).ok().filter(|&s| s > 0)?,
+        };
+        Some(u32::try_from(total.div_ceil(size)).unwrap_or(u32::MAX))
     }
 
     /// Remaining page numbers when `next` is `current + 1` and the total count is known.
@@ -191,41 +229,29 @@ impl<'a> Paginator<'a> {
         if Some(next) != current.checked_add(1) {
             return None;
         }
-        let meta = page.meta.as_ref()?;
-        let total = u64::try_from(meta.total_count?).ok()?;
-        let size = match self.request.page_size() {
-            Some(size) => u64::from(size.get()),
-            None => u64::try_from(meta.page_size?).ok().filter(|&s| s > 0)?,
-        };
-        let last = u32::try_from(total.div_ceil(size)).unwrap_or(u32::MAX);
-        let allowed = self.max_pages.get().saturating_sub(self.fetched);
+        let last = self.pages_for_total(page)?;
+        let cap = self.total_cap.unwrap_or(self.max_pages.get());
+        let allowed = cap.saturating_sub(self.fetched);
         let last = last.min(current.saturating_add(allowed));
         (last >= next).then_some(next..=last)
     }
 }
 
-/// FNV-1a over the identifying fields of a page's items, to spot a server repeating a page.
-fn fingerprint<R: Storage>(page: &Page<R>) -> u64 {
+/// FNV-1a over the ids of a page's items, to spot a server repeating a page; `None` when
+/// the page is empty or an item has no id, since items without ids cannot be told apart.
+fn fingerprint<R: Storage>(page: &Page<R>) -> Option<u64> {
+    let items = page.connections();
+    if items.is_empty() {
+        return None;
+    }
     let mut hash = 0xcbf2_9ce4_8422_2325_u64;
-    let mut eat = |text: Option<&str>| {
-        for byte in text.unwrap_or("").bytes().chain([0xff]) {
+    for c in items {
+        let id: &str = c.id.as_ref()?.as_ref();
+        for byte in id.bytes().chain([0xff]) {
             hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
         }
-    };
-    for c in page.connections() {
-        eat(c.id.as_ref().map(AsRef::as_ref));
-        let relationships = c.relationships.as_ref();
-        for rel in [
-            relationships.and_then(|r| r.vehicle.as_ref()),
-            relationships.and_then(|r| r.user.as_ref()),
-        ] {
-            let id = rel.and_then(|r| r.data.as_ref()?.id.as_ref());
-            eat(id.map(AsRef::as_ref));
-        }
-        let created = c.meta.as_ref().and_then(|m| m.created_at.as_ref());
-        eat(created.map(|t| t.as_str()));
     }
-    hash
+    Some(hash)
 }
 
 /// Why a listing cannot go on.
@@ -246,10 +272,17 @@ pub enum PaginationError {
         /// The page that repeated.
         page: u32,
     },
-    /// More pages than the cap.
+    /// More pages than the cap, in a listing whose size the server did not tell.
     TooManyPages {
         /// The cap.
         max: u32,
+    },
+    /// More pages than the server's `meta.totalCount` accounts for, even with a margin.
+    PastTotal {
+        /// The total the server reported on the last page.
+        total: u64,
+        /// The pages that total allowed, margin included.
+        pages: u32,
     },
 }
 
@@ -280,6 +313,11 @@ impl fmt::Display for PaginationError {
                 f,
                 "pagination stopped at the cap of {max} pages; raise the cap or use larger \
                  pages (page[size]) if the listing really is this long"
+            ),
+            PaginationError::PastTotal { total, pages } => write!(
+                f,
+                "pagination stopped after {pages} pages: the server reported {total} \
+                 connections, yet its pages go on; report the response to its owner"
             ),
         }
     }

@@ -136,8 +136,8 @@ impl core::error::Error for InvalidMode {}
 
 /// A validated `GET /connections` request: filters and page parameters.
 ///
-/// Unset parameters are not sent, so the server applies its own defaults
-/// (page 1, 10 items, all modes).
+/// Unset parameters are not sent, so the server applies the contract's defaults: page 1,
+/// 10 items, and `filter[vehicle.mode]=live`, so live vehicles only, never all modes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ListConnections<'a> {
     user_id: Option<CowStr<'a>>,
@@ -148,7 +148,8 @@ pub struct ListConnections<'a> {
 }
 
 impl<'a> ListConnections<'a> {
-    /// A request without filters: the first page of all connections.
+    /// A request without filters: the first page of the connections of live vehicles (the
+    /// contract's default mode).
     pub const fn new() -> Self {
         ListConnections {
             user_id: None,
@@ -174,7 +175,7 @@ impl<'a> ListConnections<'a> {
         self.vehicle_id.as_ref().map(CowStr::as_str)
     }
 
-    /// The `filter[vehicle.mode]` value, if set.
+    /// The `filter[vehicle.mode]` value, if set (the server defaults to `live`).
     pub fn mode(&self) -> Option<Mode> {
         self.mode
     }
@@ -196,6 +197,16 @@ impl<'a> ListConnections<'a> {
         ListConnections {
             page_number: Some(number),
             page_size: size.or(self.page_size),
+            ..self.clone()
+        }
+    }
+
+    /// The same request with `page[size]` set, e.g. a listing's default of 100 when the
+    /// caller chose none: fewer requests count against the rate limit.
+    #[must_use]
+    pub fn with_page_size(&self, size: NonZeroU32) -> Self {
+        ListConnections {
+            page_size: Some(size),
             ..self.clone()
         }
     }
@@ -237,7 +248,9 @@ impl<'a> ListConnectionsBuilder<'a> {
         self
     }
 
-    /// Lists only live or only simulated vehicles (`filter[vehicle.mode]`).
+    /// Lists only live or only simulated vehicles (`filter[vehicle.mode]`). Unset, the
+    /// server lists live ones (the contract's default), so simulated vehicles need
+    /// [`Mode::Simulated`].
     pub fn mode(mut self, mode: Mode) -> Self {
         self.mode = Some(mode);
         self

@@ -204,7 +204,9 @@ impl RetryPolicy {
     /// Final failures give up at once; then the attempt budget is checked. A server's
     /// `Retry-After` is obeyed exactly (no jitter, never less), or refused if longer than
     /// [`max_retry_after`](Self::max_retry_after). Otherwise the wait is "full jitter"
-    /// backoff: uniform in `0..=min(max_delay, base_delay * 2^(attempts_made - 1))`.
+    /// backoff: uniform in `0..=min(max_delay, base_delay * 2^(attempts_made - 1))`, except
+    /// for a 429 that names no wait, which waits uniformly between the base delay and that
+    /// ceiling: the rate limit refills slowly, so an immediate retry only burns an attempt.
     ///
     /// `random` should be a fresh, uniformly random `u64` for each call (e.g.
     /// `rand::random()` or `fastrand::u64(..)`; it need not be cryptographic), so that clients
@@ -233,12 +235,21 @@ impl RetryPolicy {
                 })
             }
             Some(requested) => Decision::RetryAfter(requested),
-            None => Decision::RetryAfter(self.backoff(attempts_made, random)),
+            // Smartcar's API-wide rate limit refills slowly: a 429 that names no wait is
+            // retried no sooner than the base delay, never at once.
+            None if matches!(failure, Failure::Status { status: 429, .. }) => {
+                let ceiling = self.ceiling(attempts_made).max(self.base_delay.as_nanos());
+                let spread = ceiling - self.base_delay.as_nanos();
+                Decision::RetryAfter(self.base_delay.saturating_add(pick(spread, random)))
+            }
+            None => Decision::RetryAfter(pick(self.ceiling(attempts_made), random)),
         }
     }
 
-    /// Full-jitter backoff, in `u128` nanoseconds so nothing can overflow.
-    fn backoff(&self, attempts_made: u32, random: u64) -> Duration {
+    /// The top of the backoff range after `attempts_made` attempts,
+    /// `min(max_delay, base_delay * 2^(attempts_made - 1))`, in `u128` nanoseconds so
+    /// nothing can overflow.
+    fn ceiling(&self, attempts_made: u32) -> u128 {
         let base = self.base_delay.as_nanos();
         let doublings = attempts_made.saturating_sub(1);
         let ceiling = if base == 0 {
@@ -249,14 +260,19 @@ impl RetryPolicy {
             base << doublings
         };
         // Over ~584 years the range is clamped to what a `u64` of nanoseconds holds.
-        let range = ceiling
+        ceiling
             .min(self.max_delay.as_nanos())
-            .min(u128::from(u64::MAX));
-        // Multiply-shift maps `random` onto 0..=range: (range + 1) <= 2^64, so no overflow,
-        // and the bias is below one part in 2^64 / (range + 1).
-        let nanos = ((range + 1) * u128::from(random)) >> 64;
-        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+            .min(u128::from(u64::MAX))
     }
+}
+
+/// A wait uniform in `0..=range` nanoseconds, from `random`.
+fn pick(range: u128, random: u64) -> Duration {
+    // Multiply-shift maps `random` onto 0..=range: (range + 1) <= 2^64, so no overflow,
+    // and the bias is below one part in 2^64 / (range + 1).
+    let range = range.min(u128::from(u64::MAX));
+    let nanos = ((range + 1) * u128::from(random)) >> 64;
+    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -360,9 +376,15 @@ mod tests {
         for n in 1..=8 {
             let cap = jitter_cap(&p, n);
             assert_eq!(
-                p.decide(n, &status(429), 0),
+                p.decide(n, &status(503), 0),
                 Decision::RetryAfter(Duration::ZERO)
             );
+            assert_eq!(
+                p.decide(n, &status(503), u64::MAX),
+                Decision::RetryAfter(cap)
+            );
+            // A 429 spans the same range from the base delay up.
+            assert_eq!(p.decide(n, &status(429), 0), Decision::RetryAfter(SECOND));
             assert_eq!(
                 p.decide(n, &status(429), u64::MAX),
                 Decision::RetryAfter(cap)
@@ -519,5 +541,25 @@ mod tests {
                 prop_assert!(d <= jitter_cap(&p, n));
             }
         }
+    }
+
+    #[test]
+    fn a_429_without_retry_after_waits_at_least_the_base_delay() {
+        let p = RetryPolicy::new();
+        for random in [0, 1, u64::MAX / 2, u64::MAX] {
+            for attempt in 1..=2 {
+                let Decision::RetryAfter(wait) = p.decide(attempt, &status(429), random) else {
+                    panic!("429 not retried")
+                };
+                assert!(wait >= SECOND, "{wait:?} after attempt {attempt}");
+                assert!(wait <= jitter_cap(&p, attempt).max(SECOND), "{wait:?}");
+            }
+        }
+        // The first retry waits exactly the base delay; other statuses may retry at once.
+        assert_eq!(p.decide(1, &status(429), 0), Decision::RetryAfter(SECOND));
+        assert_eq!(
+            p.decide(1, &status(503), 0),
+            Decision::RetryAfter(Duration::ZERO)
+        );
     }
 }

@@ -237,7 +237,11 @@ fn remaining_pages_are_planned_when_links_and_total_allow() {
         &body(&["a"], r#""/connections?page[number]=2""#, Some(45)),
     )
     .unwrap();
-    assert_eq!(p.planned_pages(), Some(2..=3), "the plan respects the cap");
+    assert_eq!(
+        p.planned_pages(),
+        Some(2..=5),
+        "a known total replaces the fixed page cap"
+    );
 
     let mut p = Paginator::new(base(), request.clone());
     feed(

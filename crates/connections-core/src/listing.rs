@@ -1,0 +1,763 @@
+//! The listing engine: one state machine that drives a whole listing, so every transport
+//! follows the same rules for retries, rate limits, concurrency, pagination and duplicates.
+//!
+//! Like quinn-proto's `Connection`, [`Listing`] does no I/O and reads no clock. Its methods
+//! come in three kinds:
+//! - **what happened**: [`handle_response`](Listing::handle_response) and
+//!   [`handle_failure`](Listing::handle_failure), each with the [`Now`] it happened;
+//! - **what to do next**: [`poll`](Listing::poll), which returns one [`Action`];
+//! - **getters**: [`base`](Listing::base), [`is_finished`](Listing::is_finished).
+//!
+//! A transport is a loop around `poll`:
+//!
+//! ```text
+//!            ┌───────────────────────── poll(now) ──────────────────────────┐
+//!            ▼                 ▼                 ▼              ▼           ▼
+//!   Send { id, request }   Yield(page)      Notice(..)    Wait(until)   Done | Failed(e)
+//!   send it (any number    hand it to the   log it        sleep until    stop; poll says
+//!   may be in flight),     consumer, in                   `until` or     Done from then on
+//!   then handle_response   page order                     a response
+//!   or handle_failure
+//! ```
+//!
+//! What the machine decides, once for every transport:
+//! - **Retries**: each request is retried as the [`RetryPolicy`] says, waiting its backoff
+//!   or the server's `Retry-After` (a `Wait`, never a sleep inside the machine).
+//! - **Rate limits**: a 429 pauses every request of the listing, not just the one that got
+//!   it, until its wait has passed.
+//! - **Concurrency**: once a page tells how many remain (links that follow `page[number]`
+//!   and a `meta.totalCount`), up to [`ListingOptions::with_concurrency`] pages are in
+//!   flight or waiting to be yielded. Pages are still yielded in order, so read-ahead is
+//!   bounded by that many pages whatever the consumer does.
+//! - **Pagination**: the [`Paginator`] judges every link (same origin, always forward,
+//!   capped); a page whose `next` link is refused is yielded before the error.
+//! - **Duplicates**: a connection whose id was yielded in the last [`RECENT_PAGES`] pages is
+//!   left out, and a [`Notice`] says so. Page-number paging repeats items when connections
+//!   are created during a listing, and skips some when they are deleted; a change of
+//!   `meta.totalCount` between pages is reported as a [`Notice::TotalChanged`].
+//! - **The end**: after `Done` or `Failed`, nothing is ever sent again and responses still
+//!   in flight are ignored.
+//!
+//! Time is a [`Now`]: a monotonic reading chosen by the transport (e.g. the time since the
+//! listing began) and the wall clock, used only for `Retry-After` dates. Randomness for
+//! backoff jitter comes from the seed given to [`Listing::new`].
+//!
+//! ```
+//! use connections_core::{
+//!     Action, BaseUrl, ListConnections, Listing, ListingOptions, Now, Response, UnixTime,
+//! };
+//! # use core::time::Duration;
+//!
+//! let request = ListConnections::builder().build()?;
+//! let mut listing: Listing<std::io::Error> =
+//!     Listing::new(BaseUrl::SMARTCAR, &request, ListingOptions::new(), 7);
+//! let now = Now::new(Duration::ZERO, UnixTime(1_700_000_000));
+//!
+//! // The first action is the first page, asked for 100 at a time.
+//! let Action::Send(send) = listing.poll(now) else { panic!("a request is due") };
+//! assert_eq!(send.request.page_size().map(|n| n.get()), Some(100));
+//!
+//! // Nothing else is due until it is answered.
+//! assert!(matches!(listing.poll(now), Action::Wait(None)));
+//! let body = br#"{"data":[{"id":"c1"}],"links":{"next":null}}"#;
+//! listing.handle_response(send.id, &Response::new(200, body), now);
+//!
+//! let Action::Yield(page) = listing.poll(now) else { panic!("the page is ready") };
+//! assert_eq!(page.value.connections()[0].id.as_deref(), Some("c1"));
+//! assert!(matches!(listing.poll(now), Action::Done));
+//! # Ok::<(), connections_core::InvalidRequest>(())
+//! ```
+
+use alloc::collections::{BTreeSet, VecDeque};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::num::NonZeroU32;
+use core::time::Duration;
+
+use crate::paginate::{DEFAULT_MAX_PAGES, PaginationError, Paginator, Progress};
+use crate::response::{Response, ResponseError};
+use crate::retry::{Decision, Failure, RetryPolicy};
+use crate::retry_after::UnixTime;
+use crate::storage::Owned;
+use crate::url::BaseUrl;
+use crate::{ListConnections, Page};
+
+/// The `page[size]` a listing asks for when the caller sets none: the server's default of
+/// 10 would take ten times the requests, and requests are what the rate limit counts.
+pub const DEFAULT_PAGE_SIZE: NonZeroU32 = NonZeroU32::new(100).expect("100 is not zero");
+
+/// The most pages one listing keeps in flight or waiting to be yielded.
+pub const MAX_CONCURRENCY: u32 = 64;
+
+/// How many of the latest pages' ids are remembered to leave out repeated connections: with
+/// 100 connections a page, 400 ids. A connection that moves back further than that between
+/// two pages (more than three pages of insertions) can be yielded again.
+pub const RECENT_PAGES: usize = 4;
+
+/// A reading of the caller's clocks; the machine never reads one itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Now {
+    /// Monotonic time since an origin the caller picks and keeps (e.g. when the listing
+    /// began); every [`Action::Wait`] is on this scale.
+    pub elapsed: Duration,
+    /// The wall clock, only to turn a `Retry-After` date into a wait.
+    pub unix: UnixTime,
+}
+
+impl Now {
+    /// A reading of both clocks.
+    pub const fn new(elapsed: Duration, unix: UnixTime) -> Self {
+        Now { elapsed, unix }
+    }
+}
+
+/// Names one request the machine asked for, so its answer can be matched to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(u64);
+
+/// How a listing behaves: retries, the page cap and concurrency.
+///
+/// Defaults ([`ListingOptions::new`]): [`RetryPolicy::new`], a cap of
+/// [`DEFAULT_MAX_PAGES`] for listings that do not report their size, one page at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ListingOptions {
+    retry_policy: RetryPolicy,
+    max_pages: NonZeroU32,
+    concurrency: NonZeroU32,
+}
+
+impl Default for ListingOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ListingOptions {
+    /// The defaults.
+    pub const fn new() -> Self {
+        ListingOptions {
+            retry_policy: RetryPolicy::new(),
+            max_pages: NonZeroU32::new(DEFAULT_MAX_PAGES).expect("the default cap is not zero"),
+            concurrency: NonZeroU32::MIN,
+        }
+    }
+
+    /// When to retry a request, and how long to wait first.
+    pub const fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry_policy = policy;
+        self
+    }
+
+    /// The page cap for listings whose size the server does not report (see
+    /// [`Paginator::with_max_pages`]).
+    pub const fn with_max_pages(mut self, max_pages: NonZeroU32) -> Self {
+        self.max_pages = max_pages;
+        self
+    }
+
+    /// Pages in flight or waiting to be yielded at once, at most [`MAX_CONCURRENCY`].
+    pub const fn with_concurrency(mut self, pages: NonZeroU32) -> Self {
+        self.concurrency = if pages.get() > MAX_CONCURRENCY {
+            NonZeroU32::new(MAX_CONCURRENCY).expect("the maximum is not zero")
+        } else {
+            pages
+        };
+        self
+    }
+
+    /// The retry policy.
+    pub const fn retry_policy(&self) -> RetryPolicy {
+        self.retry_policy
+    }
+
+    /// The page cap for listings of unknown size.
+    pub const fn max_pages(&self) -> NonZeroU32 {
+        self.max_pages
+    }
+
+    /// Pages in flight or waiting to be yielded at once.
+    pub const fn concurrency(&self) -> NonZeroU32 {
+        self.concurrency
+    }
+}
+
+/// A value with what the response said about itself: the HTTP status and Smartcar's
+/// `sc-request-id`, which support asks for when something looks wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Listed<T> {
+    /// The decoded value.
+    pub value: T,
+    /// The HTTP status of the response it came from.
+    pub status: u16,
+    /// The `sc-request-id` header, when sent.
+    pub request_id: Option<String>,
+}
+
+/// A request to send: build it against [`Listing::base`] with the token, send it, and hand
+/// the outcome back with the same `id`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SendRequest {
+    /// Names the request in [`Listing::handle_response`] and [`Listing::handle_failure`].
+    pub id: RequestId,
+    /// What to ask for.
+    pub request: ListConnections<'static>,
+    /// Which attempt at this page it is, from 1.
+    pub attempt: u32,
+}
+
+impl SendRequest {
+    /// The page number asked for.
+    pub fn page(&self) -> u32 {
+        page_of(&self.request)
+    }
+}
+
+/// What the transport should do next; see [`Listing::poll`].
+#[derive(Debug)]
+#[must_use]
+pub enum Action<E> {
+    /// Send a request. More may follow before any answer: a concurrent listing has several
+    /// in flight.
+    Send(SendRequest),
+    /// Hand this page to the consumer; pages come in order, each connection at most once.
+    Yield(Listed<Page<Owned>>),
+    /// Something worth telling the user; nothing to do.
+    Notice(Notice),
+    /// Nothing to do until a response or failure arrives, or until this instant (on the
+    /// [`Now::elapsed`] scale) if given, whichever is first; then poll again.
+    Wait(Option<Duration>),
+    /// The listing is complete.
+    Done,
+    /// The listing stopped; this is returned once, then `Done`.
+    Failed(ListingError<E>),
+}
+
+/// Events worth telling the user about, in the order they happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Notice {
+    /// A request failed and will be sent again after `wait`.
+    Retrying {
+        /// The page asked for.
+        page: u32,
+        /// The attempt that failed, from 1.
+        attempt: u32,
+        /// How long until it is sent again.
+        wait: Duration,
+        /// The HTTP status that failed, or `None` for a transport failure.
+        status: Option<u16>,
+    },
+    /// `meta.totalCount` changed between two pages: connections were created or deleted
+    /// during the listing, so page-number paging may have skipped some.
+    TotalChanged {
+        /// The page that reported the new total.
+        page: u32,
+        /// The total before.
+        before: i64,
+        /// The total now.
+        after: i64,
+    },
+    /// Connections already yielded came again (the data moved) and were left out.
+    Repeated {
+        /// The page they were on.
+        page: u32,
+        /// How many were left out.
+        skipped: usize,
+    },
+}
+
+impl fmt::Display for Notice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Notice::Retrying {
+                page,
+                attempt,
+                wait,
+                status,
+            } => {
+                match status {
+                    Some(429) => write!(f, "page {page}: rate limited (429)")?,
+                    Some(status) => write!(f, "page {page}: HTTP {status}")?,
+                    None => write!(f, "page {page}: the request failed")?,
+                }
+                write!(f, " on attempt {attempt}, waiting {}", Seconds(wait))
+            }
+            Notice::TotalChanged {
+                page,
+                before,
+                after,
+            } => write!(
+                f,
+                "the total changed from {before} to {after} connections at page {page}: \
+                 connections were created or deleted during the listing, so it may have \
+                 skipped or repeated some; list again for a consistent view"
+            ),
+            Notice::Repeated { page, skipped } => write!(
+                f,
+                "page {page}: left out {skipped} connection(s) already listed (the data moved \
+                 during the listing)"
+            ),
+        }
+    }
+}
+
+/// A wait in the unit people read: "12 s", "250 ms".
+struct Seconds(Duration);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 < Duration::from_secs(1) {
+            write!(f, "{} ms", self.0.as_millis())
+        } else {
+            write!(f, "{:.1} s", self.0.as_secs_f64())
+        }
+    }
+}
+
+/// Why a listing stopped; `E` is the transport's own error.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ListingError<E> {
+    /// The transport failed (after any retries).
+    Transport(E),
+    /// The response was an API error (after any retries), a redirect, not JSON, or not a
+    /// valid page.
+    Response(ResponseError<Owned>),
+    /// A `next` link could not be followed; no request was made to it.
+    Pagination(PaginationError),
+}
+
+impl<E: fmt::Display> fmt::Display for ListingError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListingError::Transport(e) => e.fmt(f),
+            ListingError::Response(e) => e.fmt(f),
+            ListingError::Pagination(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E: core::error::Error + 'static> core::error::Error for ListingError<E> {
+    /// The wrapped error's own cause: its text is already this error's text.
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            ListingError::Transport(e) => e.source(),
+            ListingError::Response(e) => e.source(),
+            ListingError::Pagination(e) => e.source(),
+        }
+    }
+}
+
+/// One page's request, from first attempt to the moment it is yielded.
+#[derive(Debug)]
+struct Fetch<E> {
+    request: ListConnections<'static>,
+    attempts: u32,
+    state: FetchState<E>,
+}
+
+#[derive(Debug)]
+enum FetchState<E> {
+    /// To be sent at or after this instant.
+    Due(Duration),
+    InFlight(RequestId),
+    Arrived(Listed<Page<Owned>>),
+    /// Failed for good; reported when its turn comes.
+    Failed(ListingError<E>),
+}
+
+/// Drives one listing; see the [module docs](self).
+#[derive(Debug)]
+pub struct Listing<E> {
+    paginator: Paginator<'static>,
+    options: ListingOptions,
+    /// One page only: links are not followed.
+    single: bool,
+    rng: u64,
+    next_id: u64,
+    /// In page order; the front answers the paginator's next request.
+    fetches: VecDeque<Fetch<E>>,
+    /// No request is sent before this instant: a 429 holds the whole listing.
+    paused_until: Duration,
+    /// What `poll` hands out before anything else.
+    out: VecDeque<Action<E>>,
+    recent: RecentIds,
+    last_total: Option<i64>,
+    finished: bool,
+    /// Requests still on the wire for fetches a plan change dropped: they count against
+    /// the concurrency until answered.
+    abandoned: BTreeSet<RequestId>,
+}
+
+impl<E> Listing<E> {
+    /// Every page of the listing from `request`'s page on, asking for
+    /// [`DEFAULT_PAGE_SIZE`] connections a page unless `request` sets a size. `seed` feeds
+    /// the backoff jitter: give each listing a fresh random one.
+    pub fn new(
+        base: BaseUrl<'static>,
+        request: &ListConnections<'_>,
+        options: ListingOptions,
+        seed: u64,
+    ) -> Self {
+        let mut request = request.clone().into_owned();
+        if request.page_size().is_none() {
+            request = request.with_page_size(DEFAULT_PAGE_SIZE);
+        }
+        Self::start(base, request, options, seed, false)
+    }
+
+    /// Only `request`'s page, with retries; its links are not followed and its page size is
+    /// left as given.
+    pub fn single(
+        base: BaseUrl<'static>,
+        request: &ListConnections<'_>,
+        options: ListingOptions,
+        seed: u64,
+    ) -> Self {
+        Self::start(base, request.clone().into_owned(), options, seed, true)
+    }
+
+    fn start(
+        base: BaseUrl<'static>,
+        request: ListConnections<'static>,
+        options: ListingOptions,
+        seed: u64,
+        single: bool,
+    ) -> Self {
+        Listing {
+            paginator: Paginator::new(base, request).with_max_pages(options.max_pages),
+            options,
+            single,
+            rng: seed,
+            next_id: 0,
+            fetches: VecDeque::new(),
+            paused_until: Duration::ZERO,
+            out: VecDeque::new(),
+            recent: RecentIds::default(),
+            last_total: None,
+            finished: false,
+            abandoned: BTreeSet::new(),
+        }
+    }
+
+    /// Where every request goes: build each [`SendRequest`]'s request against this base.
+    pub fn base(&self) -> &BaseUrl<'static> {
+        self.paginator.base()
+    }
+
+    /// Whether the listing has ended (complete or failed); nothing more will be sent.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// What to do next. Call it until it returns [`Action::Wait`], and again after every
+    /// response, failure, or the instant a `Wait` named.
+    pub fn poll(&mut self, now: Now) -> Action<E> {
+        loop {
+            if let Some(action) = self.out.pop_front() {
+                return action;
+            }
+            if self.finished {
+                return Action::Done;
+            }
+            if self.settle() {
+                continue;
+            }
+            if self.schedule() {
+                continue;
+            }
+            if let Some(send) = self.send_due(now) {
+                return Action::Send(send);
+            }
+            return Action::Wait(self.wake_at());
+        }
+    }
+
+    /// The answer to request `id`: status, headers and the complete, bounded body. An
+    /// answer to a request this listing no longer waits for is ignored.
+    pub fn handle_response(&mut self, id: RequestId, response: &Response<'_>, now: Now) {
+        self.abandoned.remove(&id);
+        let Some(index) = self.in_flight(id) else {
+            return;
+        };
+        match response.page_owned() {
+            Ok(page) => {
+                self.fetches[index].state = FetchState::Arrived(Listed {
+                    value: page,
+                    status: response.status,
+                    request_id: response.request_id.map(String::from),
+                });
+            }
+            Err(error) => {
+                let failure = error.to_failure(now.unix);
+                self.retry_or_fail(index, failure, ListingError::Response(error), now);
+            }
+        }
+    }
+
+    /// Request `id` got no usable response: `retryable` says whether sending it again may
+    /// help (a timeout or a reset connection, not a refused certificate or an oversized
+    /// body). A failure of a request this listing no longer waits for is ignored.
+    pub fn handle_failure(&mut self, id: RequestId, error: E, retryable: bool, now: Now) {
+        self.abandoned.remove(&id);
+        if let Some(index) = self.in_flight(id) {
+            let failure = Failure::Transport { retryable };
+            self.retry_or_fail(index, failure, ListingError::Transport(error), now);
+        }
+    }
+
+    fn in_flight(&self, id: RequestId) -> Option<usize> {
+        self.fetches
+            .iter()
+            .position(|f| matches!(f.state, FetchState::InFlight(i) if i == id))
+    }
+
+    /// Asks the retry policy about a failed attempt: wait and send again, or fail for good.
+    fn retry_or_fail(&mut self, index: usize, failure: Failure, error: ListingError<E>, now: Now) {
+        let random = self.random();
+        let fetch = &mut self.fetches[index];
+        let policy = self.options.retry_policy;
+        match policy.decide(fetch.attempts, &failure, random) {
+            Decision::RetryAfter(wait) => {
+                let at = now.elapsed.saturating_add(wait);
+                fetch.state = FetchState::Due(at);
+                let status = match failure {
+                    Failure::Status { status, .. } => Some(status),
+                    Failure::Transport { .. } => None,
+                };
+                if status == Some(429) {
+                    self.paused_until = self.paused_until.max(at);
+                }
+                self.out.push_back(Action::Notice(Notice::Retrying {
+                    page: page_of(&fetch.request),
+                    attempt: fetch.attempts,
+                    wait,
+                    status,
+                }));
+            }
+            Decision::GiveUp(_) => fetch.state = FetchState::Failed(error),
+        }
+    }
+
+    /// Takes the front fetch if it has an outcome, in page order; `true` if it did.
+    fn settle(&mut self) -> bool {
+        let ready = self
+            .fetches
+            .front()
+            .is_some_and(|f| matches!(f.state, FetchState::Arrived(_) | FetchState::Failed(_)));
+        if !ready {
+            return false;
+        }
+        let Some(fetch) = self.fetches.pop_front() else {
+            return false;
+        };
+        if !self.single && self.paginator.next_request() != Some(&fetch.request) {
+            // Fetched ahead on a plan the links then left (a skipped number, a new size).
+            self.keep_from_next();
+            return true;
+        }
+        match fetch.state {
+            FetchState::Arrived(listed) if self.single => {
+                self.out.push_back(Action::Yield(listed));
+                self.finish();
+            }
+            FetchState::Arrived(listed) => self.accept(listed, page_of(&fetch.request)),
+            FetchState::Failed(error) => {
+                self.out.push_back(Action::Failed(error));
+                self.finish();
+            }
+            FetchState::Due(_) | FetchState::InFlight(_) => {}
+        }
+        true
+    }
+
+    /// Feeds the next page in order to the paginator and queues what follows: notices, the
+    /// page without repeated connections, then any error.
+    fn accept(&mut self, mut listed: Listed<Page<Owned>>, page: u32) {
+        let fed = self.paginator.feed(&listed.value);
+        let keep = match &fed {
+            Ok(_) => true,
+            Err(error) => error.page_is_new(),
+        };
+        if keep {
+            self.note_total(&listed.value, page);
+            let skipped = self.recent.leave_out_repeats(&mut listed.value);
+            if skipped > 0 {
+                self.out
+                    .push_back(Action::Notice(Notice::Repeated { page, skipped }));
+            }
+            self.out.push_back(Action::Yield(listed));
+        }
+        match fed {
+            Ok(Progress::More) => {}
+            Ok(Progress::Done) => self.finish(),
+            Err(error) => {
+                self.out
+                    .push_back(Action::Failed(ListingError::Pagination(error)));
+                self.finish();
+            }
+        }
+    }
+
+    fn note_total(&mut self, page: &Page<Owned>, number: u32) {
+        let Some(total) = page.meta.as_ref().and_then(|m| m.total_count) else {
+            return;
+        };
+        if let Some(before) = self.last_total.filter(|&before| before != total) {
+            self.out.push_back(Action::Notice(Notice::TotalChanged {
+                page: number,
+                before,
+                after: total,
+            }));
+        }
+        self.last_total = Some(total);
+    }
+
+    /// Ends the listing: nothing is sent from now on.
+    fn finish(&mut self) {
+        self.finished = true;
+        self.fetches.clear();
+    }
+
+    /// Makes sure the paginator's next request, and as much of the plan as concurrency
+    /// allows, has a fetch; `true` if it dropped fetches, so the front must be settled again.
+    fn schedule(&mut self) -> bool {
+        let Some(next) = self.paginator.next_request() else {
+            self.finish();
+            return false;
+        };
+        if self.fetches.front().is_some_and(|f| &f.request != next) {
+            // Settle again: the page now in front may have arrived already.
+            self.keep_from_next();
+            return true;
+        }
+        if self.fetches.is_empty() {
+            self.fetches.push_back(Fetch::due(next.clone()));
+        }
+        let concurrency = usize::try_from(self.options.concurrency.get()).unwrap_or(1);
+        if self.single || concurrency == 1 {
+            return false;
+        }
+        let Some(plan) = self.paginator.planned_pages() else {
+            return false;
+        };
+        while self.fetches.len() + self.abandoned.len() < concurrency {
+            let last = self.fetches.back().map_or(0, |f| page_of(&f.request));
+            let Some(number) = last.checked_add(1).and_then(NonZeroU32::new) else {
+                break;
+            };
+            if number.get() > *plan.end() {
+                break;
+            }
+            let request = self.paginator.request_for_page(number);
+            self.fetches.push_back(Fetch::due(request));
+        }
+        false
+    }
+
+    /// Drops the fetches before the one for the paginator's next request, keeping that one
+    /// (its attempts, its request in flight, its page) if it was fetched ahead; drops them all
+    /// if none matches. Dropped requests still in flight are remembered as abandoned.
+    fn keep_from_next(&mut self) {
+        let next = self.paginator.next_request();
+        let keep = self.fetches.iter().position(|f| Some(&f.request) == next);
+        let end = keep.unwrap_or(self.fetches.len());
+        for fetch in self.fetches.drain(..end) {
+            if let FetchState::InFlight(id) = fetch.state {
+                self.abandoned.insert(id);
+            }
+        }
+    }
+
+    /// The first fetch due by `now`, marked in flight, unless a 429 holds the listing.
+    fn send_due(&mut self, now: Now) -> Option<SendRequest> {
+        if now.elapsed < self.paused_until {
+            return None;
+        }
+        let fetch = self
+            .fetches
+            .iter_mut()
+            .find(|f| matches!(f.state, FetchState::Due(at) if at <= now.elapsed))?;
+        let id = RequestId(self.next_id);
+        self.next_id = self.next_id.wrapping_add(1);
+        fetch.attempts = fetch.attempts.saturating_add(1);
+        fetch.state = FetchState::InFlight(id);
+        Some(SendRequest {
+            id,
+            request: fetch.request.clone(),
+            attempt: fetch.attempts,
+        })
+    }
+
+    /// When the next waiting fetch becomes due, if any is waiting.
+    fn wake_at(&self) -> Option<Duration> {
+        self.fetches
+            .iter()
+            .filter_map(|f| match f.state {
+                FetchState::Due(at) => Some(at.max(self.paused_until)),
+                _ => None,
+            })
+            .min()
+    }
+
+    /// splitmix64: a fresh jitter value from the seed, without a clock or an OS source.
+    fn random(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+impl<E> Fetch<E> {
+    fn due(request: ListConnections<'static>) -> Self {
+        Fetch {
+            request,
+            attempts: 0,
+            state: FetchState::Due(Duration::ZERO),
+        }
+    }
+}
+
+fn page_of(request: &ListConnections<'_>) -> u32 {
+    request.page_number().map_or(1, NonZeroU32::get)
+}
+
+/// The ids of the last [`RECENT_PAGES`] yielded pages.
+#[derive(Debug, Default)]
+struct RecentIds {
+    pages: VecDeque<Vec<String>>,
+    ids: BTreeSet<String>,
+}
+
+impl RecentIds {
+    /// Removes connections whose id was yielded recently, remembers the rest, and returns
+    /// how many it removed. Connections without an id are always kept.
+    fn leave_out_repeats(&mut self, page: &mut Page<Owned>) -> usize {
+        let before = page.data.len();
+        let mut kept = Vec::with_capacity(before);
+        page.data.retain(|c| match &c.id {
+            Some(id) if self.ids.contains(id) => false,
+            Some(id) => {
+                kept.push(id.clone());
+                true
+            }
+            None => true,
+        });
+        // Two items with the same id on one page are both kept: that is the server's data.
+        for id in &kept {
+            self.ids.insert(id.clone());
+        }
+        self.pages.push_back(kept);
+        if self.pages.len() > RECENT_PAGES {
+            for id in self.pages.pop_front().unwrap_or_default() {
+                self.ids.remove(&id);
+            }
+        }
+        before - page.data.len()
+    }
+}
