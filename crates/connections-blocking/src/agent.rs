@@ -4,7 +4,7 @@
 use std::io;
 use std::sync::Arc;
 
-use connections_core::client::{Config, ConfigError, Error, Timeout, find_cause};
+use connections_client::{Config, ConfigError, Error, Timeout, find_cause};
 use ureq::Agent;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
@@ -21,18 +21,18 @@ use ureq::tls::{Certificate, RootCerts, TlsConfig};
 /// - proxies come from the environment (`HTTPS_PROXY`, `NO_PROXY`, ...), read by ureq when
 ///   the client is built.
 pub(crate) fn agent(config: &Config) -> Result<Agent, Error> {
-    check_roots(&config.root_certificates)?;
-    let connect = Some(config.connect_timeout);
+    check_roots(config.root_certificates())?;
+    let connect = Some(config.connect_timeout());
     let agent = Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
-        .timeout_global(Some(config.request_timeout))
+        .timeout_global(Some(config.request_timeout()))
         .timeout_resolve(connect)
         .timeout_connect(connect)
         // Also what a CONNECT proxy sees; requests set the same values themselves.
-        .user_agent(config.user_agent.as_str())
+        .user_agent(config.user_agent())
         .accept("application/json")
-        .tls_config(tls(&config.root_certificates))
+        .tls_config(tls(config.root_certificates()))
         .build()
         .new_agent();
     Ok(agent)
@@ -98,17 +98,17 @@ pub(crate) fn map_error(error: ureq::Error, phase: Phase, config: &Config) -> Er
     }
     match error {
         U::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => {
-            Error::Timeout(Timeout::Connect(config.connect_timeout))
+            Error::Timeout(Timeout::Connect(config.connect_timeout()))
         }
-        U::Timeout(_) => Error::Timeout(Timeout::Request(config.request_timeout)),
+        U::Timeout(_) => Error::Timeout(Timeout::Request(config.request_timeout())),
         U::BodyExceedsLimit(_) => Error::BodyTooLarge {
-            limit: config.max_body_size,
+            limit: config.max_body_size(),
         },
         U::Io(e) if phase == Phase::Call && is_connect_failure(&e) => {
             Error::Connect(Box::new(U::Io(e)))
         }
         U::Io(e) if e.kind() == io::ErrorKind::TimedOut => {
-            Error::Timeout(Timeout::Request(config.request_timeout))
+            Error::Timeout(Timeout::Request(config.request_timeout()))
         }
         e @ (U::HostNotFound
         | U::ConnectionFailed
@@ -150,12 +150,23 @@ mod tests {
 
     use super::*;
 
+    /// Settings as a built client would see them.
     fn config() -> Config {
-        Config {
-            connect_timeout: Duration::from_secs(3),
-            request_timeout: Duration::from_secs(7),
-            max_body_size: 99,
-            ..Config::default()
+        struct Settings(Config);
+        impl connections_client::FromConfig for Settings {
+            fn from_config(config: Config) -> Result<Self, Error> {
+                Ok(Settings(config))
+            }
+        }
+        let built = connections_client::Builder::<Settings>::default()
+            .token("t")
+            .connect_timeout(Duration::from_secs(3))
+            .request_timeout(Duration::from_secs(7))
+            .max_body_size(99)
+            .build();
+        match built {
+            Ok(Settings(config)) => config,
+            Err(e) => panic!("valid settings refused: {e}"),
         }
     }
 
@@ -168,7 +179,7 @@ mod tests {
         let c = config();
         for phase in [ureq::Timeout::Resolve, ureq::Timeout::Connect] {
             let e = map_error(ureq::Error::Timeout(phase), Phase::Call, &c);
-            assert!(matches!(e, Error::Timeout(Timeout::Connect(d)) if d == c.connect_timeout));
+            assert!(matches!(e, Error::Timeout(Timeout::Connect(d)) if d == c.connect_timeout()));
         }
         for phase in [
             ureq::Timeout::Global,
@@ -177,7 +188,7 @@ mod tests {
             ureq::Timeout::SendRequest,
         ] {
             let e = map_error(ureq::Error::Timeout(phase), Phase::Body, &c);
-            assert!(matches!(e, Error::Timeout(Timeout::Request(d)) if d == c.request_timeout));
+            assert!(matches!(e, Error::Timeout(Timeout::Request(d)) if d == c.request_timeout()));
         }
         let e = map_error(io(io::ErrorKind::TimedOut), Phase::Body, &c);
         assert!(matches!(e, Error::Timeout(Timeout::Request(_))));

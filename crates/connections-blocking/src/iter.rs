@@ -1,70 +1,112 @@
-//! Sequential pagination: the core's [`Paginator`] decides every next request; these
-//! iterators only fetch and hand pages (or their connections) over.
+//! The executor of the core's listing machine on threads: a `Send` runs on the caller's
+//! thread when one page is fetched at a time, or on a thread of its own when several are;
+//! a `Wait` sleeps or waits for a finished exchange. No retry, pacing or pagination rule
+//! lives here.
 
+use std::sync::mpsc;
+use std::thread;
 use std::vec;
 
-use connections_core::{Connection, ListConnections, Owned, Page, Paginator};
+use connections_client::{Clock, Error, Exchanged, Step, feed, next_step};
+use connections_core::{Connection, Listed, Listing, Owned, Page, RequestId};
 
-use crate::{Client, Error};
+use crate::Client;
 
-/// The pages of one listing; ends after the last page or after the first error.
-pub(crate) struct Pages {
+type Finished = (RequestId, Result<Exchanged, Error>);
+
+/// One listing in progress: the machine, and where finished exchanges come back.
+pub(crate) struct Driver {
     client: Client,
-    paginator: Paginator<'static>,
-    /// An error to yield after the page that caused it.
-    pending: Option<Error>,
-    done: bool,
+    listing: Listing<Error>,
+    clock: Clock,
+    /// Exchanges run on their own threads (page concurrency above 1).
+    threaded: bool,
+    finished: (mpsc::Sender<Finished>, mpsc::Receiver<Finished>),
+    ended: bool,
 }
 
-impl Pages {
-    pub(crate) fn new(client: Client, request: ListConnections<'static>) -> Self {
-        let config = client.config();
-        let paginator =
-            Paginator::new(config.base_url.clone(), request).with_max_pages(config.max_pages);
-        Pages {
+impl Driver {
+    pub(crate) fn new(client: Client, listing: Listing<Error>) -> Self {
+        let threaded = client.config().page_concurrency().get() > 1;
+        Driver {
             client,
-            paginator,
-            pending: None,
-            done: false,
+            listing,
+            clock: Clock::start(),
+            threaded,
+            finished: mpsc::channel(),
+            ended: false,
+        }
+    }
+
+    /// The next page, the error that ends the listing, or `None` once it is complete.
+    pub(crate) fn next_page(&mut self) -> Option<Result<Listed<Page<Owned>>, Error>> {
+        if self.ended {
+            return None;
+        }
+        loop {
+            match next_step(&mut self.listing, &self.clock) {
+                Step::Yield(listed) => return Some(Ok(listed)),
+                Step::Failed(error) => {
+                    self.ended = true;
+                    return Some(Err(error));
+                }
+                Step::Done => {
+                    self.ended = true;
+                    return None;
+                }
+                Step::Send(send) if !self.threaded => {
+                    let outcome = self.client.attempt(&send);
+                    feed(&mut self.listing, &self.clock, send.id, outcome);
+                }
+                Step::Send(send) => {
+                    let (client, done) = (self.client.clone(), self.finished.0.clone());
+                    let span = tracing::Span::current();
+                    // Finishes its exchange even if the listing is dropped meanwhile; the
+                    // result then goes nowhere.
+                    thread::spawn(move || {
+                        let outcome = span.in_scope(|| client.attempt(&send));
+                        let _ = done.send((send.id, outcome));
+                    });
+                }
+                Step::Wait(until) => {
+                    let received = match until {
+                        Some(until) => {
+                            let wait = until.saturating_duration_since(std::time::Instant::now());
+                            if !self.threaded {
+                                thread::sleep(wait);
+                                continue;
+                            }
+                            match self.finished.1.recv_timeout(wait) {
+                                Ok(finished) => finished,
+                                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+                            }
+                        }
+                        None if self.threaded => match self.finished.1.recv() {
+                            Ok(finished) => finished,
+                            Err(_) => return None,
+                        },
+                        // Nothing in flight and nothing due: the machine has nothing more.
+                        None => return None,
+                    };
+                    let (id, outcome) = received;
+                    feed(&mut self.listing, &self.clock, id, outcome);
+                }
+            }
         }
     }
 }
+
+/// The pages of one listing; ends after the last page or after the first error.
+pub(crate) struct Pages(pub(crate) Driver);
 
 impl Iterator for Pages {
     type Item = Result<Page<Owned>, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if let Some(error) = self.pending.take() {
-            self.done = true;
-            return Some(Err(error));
-        }
-        if self.done {
-            return None;
-        }
-        let Some(request) = self.paginator.next_request().cloned() else {
-            self.done = true;
-            return None;
-        };
-        let page = match self.client.list(&request) {
-            Ok(listed) => listed.value,
-            Err(error) => {
-                self.done = true;
-                return Some(Err(error));
-            }
-        };
-        match self.paginator.feed(&page) {
-            Ok(_) => Some(Ok(page)),
-            // A valid page whose `next` cannot be followed: hand it over, then say why the
-            // listing stops.
-            Err(error) if error.page_is_new() => {
-                self.pending = Some(error.into());
-                Some(Ok(page))
-            }
-            Err(error) => {
-                self.done = true;
-                Some(Err(error.into()))
-            }
-        }
+        self.0
+            .next_page()
+            .map(|outcome| outcome.map(|listed| listed.value))
     }
 }
 

@@ -59,12 +59,10 @@
 //! [ureq]: https://docs.rs/ureq/3
 //! [`connections-hyper`]: https://docs.rs/connections-hyper
 
-use connections_core::client::{
-    decode_listed, http_request, record_elapsed, record_response, request_id, request_span,
-};
+use connections_client::{Exchanged, record_outcome, record_response, request_id, request_span};
+use connections_core::SendRequest;
 use std::fmt;
 use std::sync::Arc;
-use std::thread;
 use std::time::Instant;
 
 mod agent;
@@ -72,13 +70,13 @@ mod iter;
 
 use agent::Phase;
 
-/// The core, for everything not re-exported here (models, error details, the paginator).
-pub use connections_core;
-pub use connections_core::client::{
-    Attempts, BoxError, Builder, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_BODY_SIZE, DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Listed, Timeout,
-    TokenProvider,
+pub use connections_client::{
+    BoxError, Builder, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Listed, Timeout, TokenProvider,
 };
+/// The core, for everything not re-exported here (models, error details, the listing
+/// machine).
+pub use connections_core;
 pub use connections_core::{
     AccessToken, ApiError, BaseUrl, Connection, ErrorType, InvalidBaseUrl, InvalidRequest,
     InvalidToken, LinkError, ListConnections, ListConnectionsBuilder, Mode, Owned, Page,
@@ -138,39 +136,35 @@ impl Client {
     /// policy allows. A 3xx, a non-JSON success, or a malformed page is an error, as is an API
     /// error status once retries are exhausted or not allowed.
     pub fn list(&self, request: &ListConnections<'_>) -> Result<Listed<Page<Owned>>, Error> {
-        let mut attempts = Attempts::new(self.inner.config.retry_policy);
-        loop {
-            let attempt = attempts.start();
-            let error = match self.attempt(request, attempt) {
-                Ok(listed) => return Ok(listed),
-                Err(error) => error,
-            };
-            let Some(delay) = attempts.retry_delay(&error) else {
-                return Err(error);
-            };
-            tracing::warn!(
-                attempt,
-                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                error = %error,
-                "connections.request failed; retrying"
-            );
-            thread::sleep(delay);
-        }
+        let listing = self.inner.config.single_page(request);
+        iter::Driver::new(self.clone(), listing)
+            .next_page()
+            // The machine yields the page or fails; it never ends empty-handed.
+            .unwrap_or_else(|| Err(Error::Connection("the listing ended without a page".into())))
     }
 
-    /// Every page of the listing, in order, following `links.next` through the core's
-    /// paginator (at most `max_pages`). The request is copied, so the iterator can be kept or
-    /// sent to another thread; pages are fetched one at a time as it is advanced.
+    /// Every page of the listing, in order, as the core's listing machine drives it:
+    /// `page[size]=100` unless the request sets a size, links followed to the same origin
+    /// only and always forward, retries and a 429 that pauses the whole listing, and each
+    /// connection at most once even when the data moves meanwhile. The request is copied, so
+    /// the iterator can be kept or sent to another thread.
     ///
-    /// Each item is one page fetched with [`list`](Self::list)'s retries. After an error the
-    /// iterator ends: it yields the error once, then `None`. A page whose `next` link is
-    /// refused (another origin, a link back, past `max_pages`) is yielded before the
-    /// [`Error::Pagination`]; a page repeating the previous page's items is not.
+    /// With `page_concurrency` 1 (the default) a page is fetched on the calling thread when
+    /// the iterator is advanced. With more, up to that many pages are fetched ahead, each on
+    /// a thread of its own with its own deadline, so a consumer that pauses between pages
+    /// never holds a request open; pages still come in order.
+    ///
+    /// After an error the iterator ends: it yields the error once, then `None`. A page whose
+    /// `next` link is refused (another origin, a link back, past the page cap) is yielded
+    /// before the [`Error::Pagination`]; a page repeating the previous page's items is not.
     pub fn pages(
         &self,
         request: &ListConnections<'_>,
     ) -> impl Iterator<Item = Result<Page<Owned>, Error>> + Send + 'static {
-        iter::Pages::new(self.clone(), request.clone().into_owned())
+        iter::Pages(iter::Driver::new(
+            self.clone(),
+            self.inner.config.listing(request),
+        ))
     }
 
     /// Every connection of the listing, in order, page after page; see [`pages`](Self::pages)
@@ -179,24 +173,20 @@ impl Client {
         &self,
         request: &ListConnections<'_>,
     ) -> impl Iterator<Item = Result<Connection<Owned>, Error>> + Send + 'static {
-        iter::Connections::new(iter::Pages::new(self.clone(), request.clone().into_owned()))
+        iter::Connections::new(iter::Pages(iter::Driver::new(
+            self.clone(),
+            self.inner.config.listing(request),
+        )))
     }
 
-    /// One attempt, in its own tracing span.
-    fn attempt(
-        &self,
-        request: &ListConnections<'_>,
-        attempt: u32,
-    ) -> Result<Listed<Page<Owned>>, Error> {
-        let span = request_span(&self.inner.config, request, attempt);
+    /// One attempt, in its own tracing span: the response head and its bounded body.
+    fn attempt(&self, send: &SendRequest) -> Result<Exchanged, Error> {
+        let span = request_span(&self.inner.config, send);
         let _entered = span.enter();
         let started = Instant::now();
-        let result = self.exchange(request, &span);
-        record_elapsed(&span, started);
-        if let Err(error) = &result {
-            tracing::debug!(error = %error, "connections.request failed");
-        }
-        result
+        let outcome = self.exchange(&send.request, &span);
+        record_outcome(&span, started, &outcome);
+        outcome
     }
 
     /// Sends the request and reads the bounded response; the core decides what it means.
@@ -204,9 +194,9 @@ impl Client {
         &self,
         request: &ListConnections<'_>,
         span: &tracing::Span,
-    ) -> Result<Listed<Page<Owned>>, Error> {
+    ) -> Result<Exchanged, Error> {
         let config = &self.inner.config;
-        let call = http_request::<()>(config, request)?;
+        let call = connections_client::http_request::<()>(config, request)?;
         let response = self
             .inner
             .agent
@@ -215,14 +205,14 @@ impl Client {
         let (head, mut body) = response.into_parts();
         record_response(span, head.status.as_u16(), request_id(&head));
         let body = read_body(&mut body, config)?;
-        decode_listed(&head, &body)
+        Ok((head, body))
     }
 }
 
 /// Reads the whole body, at most `max_body_size` bytes; a declared length over the limit is
 /// refused without reading. The request deadline keeps running while reading.
 fn read_body(body: &mut ureq::Body, config: &Config) -> Result<Vec<u8>, Error> {
-    let limit = config.max_body_size;
+    let limit = config.max_body_size();
     let limit_u64 = u64::try_from(limit).unwrap_or(u64::MAX);
     if body.content_length().is_some_and(|len| len > limit_u64) {
         return Err(Error::BodyTooLarge { limit });

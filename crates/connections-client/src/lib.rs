@@ -1,26 +1,27 @@
-//! What every transport shares: the configuration and its defaults, the token source, one
-//! error type, and the retry bookkeeping. A transport crate adds only sockets, TLS and timers,
-//! so switching between them changes one dependency and nothing else.
+//! What every transport of the Smartcar connections client shares, on top of the sans-IO
+//! [`connections_core`]: validated settings and their builder, the one [`Error`], the clocks
+//! and randomness the core's [`Listing`] is fed, and the tracing both transports emit.
+//!
+//! No sockets and no runtime live here: a transport crate adds only I/O, TLS and timers, so
+//! switching between them changes one dependency and nothing else.
 
-use alloc::boxed::Box;
-use alloc::string::{String, ToString};
-use alloc::sync::Arc;
-use alloc::vec::Vec;
-use core::fmt;
-use core::hash::{BuildHasher, Hasher};
-use core::marker::PhantomData;
-use core::num::{NonZeroU32, NonZeroUsize};
-use core::time::Duration;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::marker::PhantomData;
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
-use crate::paginate::DEFAULT_MAX_PAGES;
-use crate::parts::{AccessToken, InvalidToken, USER_AGENT};
-use crate::retry::{Decision, Failure, RetryPolicy};
-use crate::retry_after::UnixTime;
-use crate::url::{BaseUrl, InvalidBaseUrl};
-use crate::{ApiError, ListConnections, Owned, PaginationError, ResponseError};
+use connections_core::listing::{Action, ListingError, ListingOptions, Notice, Now, SendRequest};
+use connections_core::{
+    AccessToken, ApiError, BaseUrl, InvalidBaseUrl, InvalidToken, ListConnections, Listing, Owned,
+    Page, PaginationError, ResponseError, RetryPolicy, USER_AGENT, UnixTime,
+};
+
+pub use connections_core::Listed;
 
 /// Any error a transport library reports, kept as the cause of ours.
-pub type BoxError = Box<dyn core::error::Error + Send + Sync>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Longest wait for a TCP and TLS connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -54,53 +55,27 @@ where
     }
 }
 
-/// Validated client settings, as a transport reads them; built with [`Builder`].
+/// Validated client settings, as a transport reads them. Only [`Builder::build`] makes one,
+/// so a transport never sees a setting that was not checked.
 #[derive(Clone)]
 pub struct Config {
-    /// Where requests go; default `https://vehicle.api.smartcar.com/v3`.
-    pub base_url: BaseUrl<'static>,
-    /// The bearer token source; [`Builder::build`] requires one.
-    pub token: Option<Arc<dyn TokenProvider>>,
-    /// See [`DEFAULT_CONNECT_TIMEOUT`].
-    pub connect_timeout: Duration,
-    /// See [`DEFAULT_REQUEST_TIMEOUT`].
-    pub request_timeout: Duration,
-    /// See [`DEFAULT_MAX_BODY_SIZE`].
-    pub max_body_size: usize,
-    /// When to retry; default [`RetryPolicy::new`].
-    pub retry_policy: RetryPolicy,
-    /// Most pages one listing fetches; default [`DEFAULT_MAX_PAGES`].
-    pub max_pages: NonZeroU32,
-    /// Pages fetched at once when the listing's size is known; default 1 (sequential).
-    pub page_concurrency: NonZeroUsize,
-    /// The full `User-Agent` value.
-    pub user_agent: String,
-    /// Extra trusted certificate authorities (DER), besides the built-in web roots.
-    pub root_certificates: Vec<Vec<u8>>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            base_url: BaseUrl::SMARTCAR,
-            token: None,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            max_body_size: DEFAULT_MAX_BODY_SIZE,
-            retry_policy: RetryPolicy::new(),
-            max_pages: NonZeroU32::new(DEFAULT_MAX_PAGES).unwrap_or(NonZeroU32::MIN),
-            page_concurrency: NonZeroUsize::MIN,
-            user_agent: String::from(USER_AGENT),
-            root_certificates: Vec::new(),
-        }
-    }
+    base_url: BaseUrl<'static>,
+    token: Arc<dyn TokenProvider>,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    max_body_size: usize,
+    retry_policy: RetryPolicy,
+    max_pages: NonZeroU32,
+    page_concurrency: NonZeroUsize,
+    user_agent: String,
+    root_certificates: Vec<Vec<u8>>,
 }
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("base_url", &self.base_url)
-            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .field("token", &"[redacted]")
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("max_body_size", &self.max_body_size)
@@ -114,13 +89,84 @@ impl fmt::Debug for Config {
 }
 
 impl Config {
-    /// The token for the next attempt.
+    /// Where requests go; default `https://vehicle.api.smartcar.com/v3`.
+    pub fn base_url(&self) -> &BaseUrl<'static> {
+        &self.base_url
+    }
+
+    /// The token for the next attempt, from the configured source.
     pub fn access_token(&self) -> Result<AccessToken<'static>, Error> {
-        let provider = self
-            .token
-            .as_ref()
-            .ok_or(Error::Config(ConfigError::MissingToken))?;
-        provider.access_token().map_err(Error::Token)
+        self.token.access_token().map_err(Error::Token)
+    }
+
+    /// See [`DEFAULT_CONNECT_TIMEOUT`].
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// See [`DEFAULT_REQUEST_TIMEOUT`].
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
+    /// See [`DEFAULT_MAX_BODY_SIZE`].
+    pub fn max_body_size(&self) -> usize {
+        self.max_body_size
+    }
+
+    /// When to retry; default [`RetryPolicy::new`].
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.retry_policy
+    }
+
+    /// The page cap of listings that do not report their size; default
+    /// [`DEFAULT_MAX_PAGES`](connections_core::DEFAULT_MAX_PAGES).
+    pub fn max_pages(&self) -> NonZeroU32 {
+        self.max_pages
+    }
+
+    /// Pages fetched at once once a listing's size is known; default 1.
+    pub fn page_concurrency(&self) -> NonZeroUsize {
+        self.page_concurrency
+    }
+
+    /// The full `User-Agent` value.
+    pub fn user_agent(&self) -> &str {
+        &self.user_agent
+    }
+
+    /// Extra trusted certificate authorities (DER), besides the built-in web roots.
+    pub fn root_certificates(&self) -> &[Vec<u8>] {
+        &self.root_certificates
+    }
+
+    /// The listing machine's options from these settings.
+    pub fn listing_options(&self) -> ListingOptions {
+        let concurrency = u32::try_from(self.page_concurrency.get()).unwrap_or(u32::MAX);
+        ListingOptions::new()
+            .with_retry_policy(self.retry_policy)
+            .with_max_pages(self.max_pages)
+            .with_concurrency(NonZeroU32::new(concurrency).unwrap_or(NonZeroU32::MIN))
+    }
+
+    /// A machine for every page of `request`'s listing, with a fresh jitter seed.
+    pub fn listing<E>(&self, request: &ListConnections<'_>) -> Listing<E> {
+        Listing::new(
+            self.base_url.clone(),
+            request,
+            self.listing_options(),
+            random_seed(),
+        )
+    }
+
+    /// A machine for `request`'s page alone, with retries.
+    pub fn single_page<E>(&self, request: &ListConnections<'_>) -> Listing<E> {
+        Listing::single(
+            self.base_url.clone(),
+            request,
+            self.listing_options(),
+            random_seed(),
+        )
     }
 }
 
@@ -135,7 +181,16 @@ pub trait FromConfig: Sized {
 ///
 /// Setters never fail; [`build`](Self::build) reports the first invalid value.
 pub struct Builder<C> {
-    config: Config,
+    base_url: BaseUrl<'static>,
+    token: Option<Arc<dyn TokenProvider>>,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    max_body_size: usize,
+    retry_policy: RetryPolicy,
+    max_pages: u32,
+    page_concurrency: usize,
+    user_agent: String,
+    root_certificates: Vec<Vec<u8>>,
     problem: Option<ConfigError>,
     client: PhantomData<fn() -> C>,
 }
@@ -143,7 +198,16 @@ pub struct Builder<C> {
 impl<C> Default for Builder<C> {
     fn default() -> Self {
         Builder {
-            config: Config::default(),
+            base_url: BaseUrl::SMARTCAR,
+            token: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_body_size: DEFAULT_MAX_BODY_SIZE,
+            retry_policy: RetryPolicy::new(),
+            max_pages: connections_core::DEFAULT_MAX_PAGES,
+            page_concurrency: 1,
+            user_agent: String::from(USER_AGENT),
+            root_certificates: Vec::new(),
             problem: None,
             client: PhantomData,
         }
@@ -153,7 +217,16 @@ impl<C> Default for Builder<C> {
 impl<C> Clone for Builder<C> {
     fn clone(&self) -> Self {
         Builder {
-            config: self.config.clone(),
+            base_url: self.base_url.clone(),
+            token: self.token.clone(),
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+            max_body_size: self.max_body_size,
+            retry_policy: self.retry_policy,
+            max_pages: self.max_pages,
+            page_concurrency: self.page_concurrency,
+            user_agent: self.user_agent.clone(),
+            root_certificates: self.root_certificates.clone(),
             problem: self.problem.clone(),
             client: PhantomData,
         }
@@ -162,7 +235,19 @@ impl<C> Clone for Builder<C> {
 
 impl<C> fmt::Debug for Builder<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.config.fmt(f)
+        f.debug_struct("Builder")
+            .field("base_url", &self.base_url)
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_body_size", &self.max_body_size)
+            .field("retry_policy", &self.retry_policy)
+            .field("max_pages", &self.max_pages)
+            .field("page_concurrency", &self.page_concurrency)
+            .field("user_agent", &self.user_agent)
+            .field("root_certificates", &self.root_certificates.len())
+            .field("problem", &self.problem)
+            .finish()
     }
 }
 
@@ -177,7 +262,7 @@ impl<C: FromConfig> Builder<C> {
     pub fn base_url(mut self, url: &str) -> Self {
         match BaseUrl::parse(url) {
             Ok(base) => {
-                self.config.base_url = base.into_owned();
+                self.base_url = base.into_owned();
                 self
             }
             Err(e) => self.fail(ConfigError::BaseUrl(e)),
@@ -194,44 +279,46 @@ impl<C: FromConfig> Builder<C> {
 
     /// Sets a source of fresh tokens.
     pub fn token_provider(mut self, provider: impl TokenProvider) -> Self {
-        self.config.token = Some(Arc::new(provider));
+        self.token = Some(Arc::new(provider));
         self
     }
 
-    /// Sets the connect timeout.
+    /// Sets the connect timeout (DNS, TCP and TLS).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.config.connect_timeout = timeout;
+        self.connect_timeout = timeout;
         self
     }
 
-    /// Sets the deadline of one whole exchange (not an idle timeout).
+    /// Sets the deadline of one whole exchange (not an idle timeout). It covers only that
+    /// exchange: time the consumer of a listing spends between pages never counts.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.config.request_timeout = timeout;
+        self.request_timeout = timeout;
         self
     }
 
     /// Sets the largest body read, enforced while reading.
     pub fn max_body_size(mut self, bytes: usize) -> Self {
-        self.config.max_body_size = bytes;
+        self.max_body_size = bytes;
         self
     }
 
     /// Sets the retry policy.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.config.retry_policy = policy;
+        self.retry_policy = policy;
         self
     }
 
-    /// Sets the most pages one listing fetches (at least 1).
+    /// Sets the page cap of listings that do not report `meta.totalCount` (at least 1);
+    /// with a total, the cap follows from it.
     pub fn max_pages(mut self, pages: u32) -> Self {
-        self.config.max_pages = NonZeroU32::new(pages).unwrap_or(NonZeroU32::MIN);
+        self.max_pages = pages;
         self
     }
 
-    /// Sets how many pages are fetched at once (at least 1); transports without concurrency
-    /// fetch one at a time regardless.
+    /// Sets how many pages are in flight or waiting to be read at once, from 1 to 64
+    /// (default 1): read-ahead is bounded by that many pages of memory.
     pub fn page_concurrency(mut self, pages: usize) -> Self {
-        self.config.page_concurrency = NonZeroUsize::new(pages).unwrap_or(NonZeroUsize::MIN);
+        self.page_concurrency = pages;
         self
     }
 
@@ -240,20 +327,15 @@ impl<C: FromConfig> Builder<C> {
         if suffix.is_empty() || !suffix.bytes().all(|b| (0x20..0x7f).contains(&b)) {
             return self.fail(ConfigError::UserAgentSuffix);
         }
-        self.config.user_agent = alloc::format!("{USER_AGENT} {suffix}");
+        self.user_agent = format!("{USER_AGENT} {suffix}");
         self
     }
 
     /// Trusts a certificate authority (DER) besides the built-in web roots, e.g. a private
     /// gateway's or a test server's self-signed certificate.
     pub fn add_root_certificate(mut self, der: &[u8]) -> Self {
-        self.config.root_certificates.push(der.to_vec());
+        self.root_certificates.push(der.to_vec());
         self
-    }
-
-    /// The settings so far, before validation.
-    pub fn config(&self) -> &Config {
-        &self.config
     }
 
     /// Validates the settings and builds the client.
@@ -261,13 +343,28 @@ impl<C: FromConfig> Builder<C> {
         if let Some(problem) = self.problem {
             return Err(Error::Config(problem));
         }
-        if self.config.token.is_none() {
-            return Err(Error::Config(ConfigError::MissingToken));
-        }
-        if self.config.request_timeout.is_zero() || self.config.connect_timeout.is_zero() {
+        let token = self.token.ok_or(Error::Config(ConfigError::MissingToken))?;
+        if self.request_timeout.is_zero() || self.connect_timeout.is_zero() {
             return Err(Error::Config(ConfigError::ZeroTimeout));
         }
-        C::from_config(self.config)
+        let max_pages =
+            NonZeroU32::new(self.max_pages).ok_or(Error::Config(ConfigError::ZeroMaxPages))?;
+        let limit = usize::try_from(connections_core::listing::MAX_CONCURRENCY).unwrap_or(64);
+        let page_concurrency = NonZeroUsize::new(self.page_concurrency)
+            .filter(|n| n.get() <= limit)
+            .ok_or(Error::Config(ConfigError::PageConcurrency { limit }))?;
+        C::from_config(Config {
+            base_url: self.base_url,
+            token,
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+            max_body_size: self.max_body_size,
+            retry_policy: self.retry_policy,
+            max_pages,
+            page_concurrency,
+            user_agent: self.user_agent,
+            root_certificates: self.root_certificates,
+        })
     }
 }
 
@@ -283,11 +380,18 @@ pub enum ConfigError {
     MissingToken,
     /// A timeout of zero would fail every request.
     ZeroTimeout,
-    /// The user agent suffix was empty or not printable ASCII.
+    /// A page cap of zero would fail every listing.
+    ZeroMaxPages,
+    /// Page concurrency outside 1 to `limit`.
+    PageConcurrency {
+        /// The largest accepted value.
+        limit: usize,
+    },
+    /// The User-Agent suffix was empty or not printable ASCII.
     UserAgentSuffix,
-    /// A certificate given to `add_root_certificate` is not a usable DER certificate.
+    /// An extra root certificate is not a usable DER certificate.
     RootCertificate {
-        /// Its position among the added certificates, from 0.
+        /// Its position among the added roots, from 0.
         index: usize,
     },
 }
@@ -297,14 +401,21 @@ impl fmt::Display for ConfigError {
         match self {
             ConfigError::BaseUrl(e) => e.fmt(f),
             ConfigError::Token(e) => e.fmt(f),
-            ConfigError::MissingToken => {
-                f.write_str("no access token: set one with .token(..) or .token_provider(..)")
-            }
+            ConfigError::MissingToken => f.write_str(
+                "no access token: set one with .token(..) or .token_provider(..) (the CLI reads \
+                 SMARTCAR_ACCESS_TOKEN)",
+            ),
             ConfigError::ZeroTimeout => {
-                f.write_str("a timeout is zero: give it a positive duration")
+                f.write_str("timeouts must be longer than zero; pass a positive duration")
+            }
+            ConfigError::ZeroMaxPages => {
+                f.write_str("max_pages must be at least 1; pass a positive page cap")
+            }
+            ConfigError::PageConcurrency { limit } => {
+                write!(f, "page concurrency must be between 1 and {limit}")
             }
             ConfigError::UserAgentSuffix => f.write_str(
-                "the user agent suffix must be non-empty printable ASCII, e.g. my-app/1.2",
+                "the User-Agent suffix must be non-empty printable ASCII, e.g. \"my-app/1.2\"",
             ),
             ConfigError::RootCertificate { index } => write!(
                 f,
@@ -316,7 +427,16 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl core::error::Error for ConfigError {}
+impl std::error::Error for ConfigError {
+    /// The wrapped error's cause: its text is already this error's text.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConfigError::BaseUrl(e) => e.source(),
+            ConfigError::Token(e) => e.source(),
+            _ => None,
+        }
+    }
+}
 
 /// Which deadline passed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -329,6 +449,9 @@ pub enum Timeout {
 }
 
 /// Everything that can go wrong listing connections, the same for every transport.
+///
+/// `Display` says what happened and what to do, including the text of any underlying
+/// transport error; `source()` does not repeat it (see [`Error::transport_cause`]).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -370,16 +493,14 @@ impl Error {
         }
     }
 
-    /// This error as the retry policy sees it, with Retry-After counted from `now`.
-    pub fn to_failure(&self, now: UnixTime) -> Failure {
+    /// The transport library's own error under a `Token`, `Connect`, `Tls` or `Connection`
+    /// error, to inspect or downcast (its text is already in this error's `Display`).
+    pub fn transport_cause(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
         match self {
-            Error::Api(e) => Failure::Status {
-                status: e.status,
-                retry_after: e.retry_after.map(|r| r.delay_from(now)),
-            },
-            other => Failure::Transport {
-                retryable: other.is_retryable(),
-            },
+            Error::Token(e) | Error::Connect(e) | Error::Tls(e) | Error::Connection(e) => {
+                Some(&**e)
+            }
+            _ => None,
         }
     }
 }
@@ -396,6 +517,18 @@ impl From<ResponseError<Owned>> for Error {
 impl From<PaginationError> for Error {
     fn from(e: PaginationError) -> Self {
         Error::Pagination(e)
+    }
+}
+
+impl From<ListingError<Error>> for Error {
+    fn from(e: ListingError<Error>) -> Self {
+        match e {
+            ListingError::Transport(e) => e,
+            ListingError::Response(e) => e.into(),
+            ListingError::Pagination(e) => e.into(),
+            // A future kind of failure still ends the listing with a readable error.
+            other => Error::Connection(other.to_string().into()),
+        }
     }
 }
 
@@ -441,37 +574,28 @@ impl fmt::Display for Error {
     }
 }
 
-impl core::error::Error for Error {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+impl std::error::Error for Error {
+    /// The cause behind what `Display` already says, so a chain printer shows each text
+    /// once: wrapped core errors are transparent, transport errors are spelled out in full.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Config(e) => Some(e),
-            Error::Token(e) | Error::Connect(e) | Error::Tls(e) | Error::Connection(e) => {
-                Some(&**e)
-            }
-            Error::Api(e) => Some(e),
-            Error::InvalidResponse(e) => Some(e),
-            Error::Pagination(e) => Some(e),
-            Error::BodyTooLarge { .. } | Error::Timeout(_) => None,
+            Error::Config(e) => e.source(),
+            Error::Api(e) => e.source(),
+            Error::InvalidResponse(e) => e.source(),
+            Error::Pagination(e) => e.source(),
+            Error::Token(_)
+            | Error::Connect(_)
+            | Error::Tls(_)
+            | Error::Connection(_)
+            | Error::BodyTooLarge { .. }
+            | Error::Timeout(_) => None,
         }
     }
-}
-
-/// A value with what the response said about itself: the HTTP status and Smartcar's
-/// `sc-request-id`, which support asks for when something looks wrong.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Listed<T> {
-    /// The decoded value.
-    pub value: T,
-    /// The HTTP status of the response it came from.
-    pub status: u16,
-    /// The `sc-request-id` header, when sent.
-    pub request_id: Option<String>,
 }
 
 /// The `http::Request` of one attempt, for transports built on the `http` crate's types: a
 /// token fresh from the provider, the `Authorization` value marked sensitive, and the
 /// configured `User-Agent` (with its suffix) in place of the core's default.
-#[cfg(feature = "http")]
 pub fn http_request<B: Default>(
     config: &Config,
     request: &ListConnections<'_>,
@@ -491,57 +615,107 @@ pub fn http_request<B: Default>(
 }
 
 /// The `sc-request-id` of a response head.
-#[cfg(feature = "http")]
 pub fn request_id(head: &http::response::Parts) -> Option<&str> {
     head.headers.get("sc-request-id")?.to_str().ok()
 }
 
-/// A response head and its complete body as the core reads them: the page, with its status
-/// and request id, or the typed error.
-#[cfg(feature = "http")]
-pub fn decode_listed(
-    head: &http::response::Parts,
-    body: &[u8],
-) -> Result<Listed<crate::Page<Owned>>, Error> {
-    let value = crate::Response::from_http(head, body).page_owned()?;
-    Ok(Listed {
-        value,
-        status: head.status.as_u16(),
-        request_id: request_id(head).map(String::from),
-    })
+/// What one exchange brought back: the response head and the complete, bounded body.
+pub type Exchanged = (http::response::Parts, Vec<u8>);
+
+/// The clocks of one listing: its own origin for the machine's monotonic time, and the wall
+/// clock for `Retry-After` dates.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    origin: Instant,
 }
 
-/// The attempts of one request: counts them and asks the policy what follows a failure.
-#[derive(Clone, Debug)]
-pub struct Attempts {
-    policy: RetryPolicy,
-    made: u32,
-}
-
-impl Attempts {
-    /// Before the first attempt.
-    pub fn new(policy: RetryPolicy) -> Self {
-        Attempts { policy, made: 0 }
-    }
-
-    /// Records an attempt about to be made, returning its number (from 1).
-    pub fn start(&mut self) -> u32 {
-        self.made = self.made.saturating_add(1);
-        self.made
-    }
-
-    /// After a failed attempt: how long to wait before the next, or `None` to give up and
-    /// return `error`. Uses the wall clock for HTTP-date Retry-After values and a fresh random
-    /// number for the jitter.
-    pub fn retry_delay(&self, error: &Error) -> Option<Duration> {
-        let now = UnixTime::from(std::time::SystemTime::now());
-        match self
-            .policy
-            .decide(self.made, &error.to_failure(now), random_u64())
-        {
-            Decision::RetryAfter(delay) => Some(delay),
-            Decision::GiveUp(_) => None,
+impl Clock {
+    /// Starts counting now.
+    pub fn start() -> Self {
+        Clock {
+            origin: Instant::now(),
         }
+    }
+
+    /// Both clocks, as the machine takes them.
+    pub fn now(&self) -> Now {
+        Now::new(self.origin.elapsed(), UnixTime::from(SystemTime::now()))
+    }
+
+    /// The instant an `elapsed` reading names, or `None` past the clock's range (a wait that
+    /// long is forever in practice).
+    pub fn instant(&self, elapsed: Duration) -> Option<Instant> {
+        self.origin.checked_add(elapsed)
+    }
+}
+
+/// Hands an exchange's outcome to the machine: a response for it to read, or a failure with
+/// whether a retry may help.
+pub fn feed(
+    listing: &mut Listing<Error>,
+    clock: &Clock,
+    send: connections_core::RequestId,
+    outcome: Result<Exchanged, Error>,
+) {
+    let now = clock.now();
+    match outcome {
+        Ok((head, body)) => {
+            let response = connections_core::Response::from_http(&head, &body);
+            listing.handle_response(send, &response, now);
+        }
+        Err(error) => {
+            let retryable = error.is_retryable();
+            listing.handle_failure(send, error, retryable, now);
+        }
+    }
+}
+
+/// What a transport's loop does with each action but `Send` and `Wait`, which are its own.
+#[derive(Debug)]
+pub enum Step {
+    /// Hand this page to the consumer.
+    Yield(Listed<Page<Owned>>),
+    /// The listing ended with this error.
+    Failed(Error),
+    /// The listing is complete.
+    Done,
+    /// Send this request.
+    Send(SendRequest),
+    /// Wait for an outcome or until this instant.
+    Wait(Option<Instant>),
+}
+
+/// Polls the machine until it asks for something the transport must do: notices are
+/// logged here, in one place for every transport.
+pub fn next_step(listing: &mut Listing<Error>, clock: &Clock) -> Step {
+    loop {
+        match listing.poll(clock.now()) {
+            Action::Notice(notice) => log_notice(&notice),
+            Action::Send(send) => return Step::Send(send),
+            Action::Yield(listed) => return Step::Yield(listed),
+            Action::Wait(until) => {
+                // A wait past the clock's range is one that never ends.
+                let until = until.map(|t| clock.instant(t).unwrap_or_else(far_future));
+                return Step::Wait(until);
+            }
+            Action::Done => return Step::Done,
+            Action::Failed(error) => return Step::Failed(error.into()),
+        }
+    }
+}
+
+/// About thirty years from now: "never" for a sleep, without overflowing.
+fn far_future() -> Instant {
+    let now = Instant::now();
+    now.checked_add(Duration::from_secs(86_400 * 365 * 30))
+        .unwrap_or(now)
+}
+
+/// Logs a notice from the machine: data that moved is a warning, a retry is info.
+pub fn log_notice(notice: &Notice) {
+    match notice {
+        Notice::Retrying { .. } => tracing::info!(target: "connections", "{notice}"),
+        _ => tracing::warn!(target: "connections", "{notice}"),
     }
 }
 
@@ -549,14 +723,14 @@ impl Attempts {
 /// `method`, `path` (no query, so no ids), `page`, `attempt`, and, recorded later by
 /// [`record_response`] and [`record_elapsed`], `status`, `request_id` and `elapsed_ms`.
 /// Nothing in it can hold the token.
-pub fn request_span(config: &Config, request: &ListConnections<'_>, attempt: u32) -> tracing::Span {
+pub fn request_span(config: &Config, send: &SendRequest) -> tracing::Span {
     use tracing::field::Empty;
     tracing::info_span!(
         "connections.request",
         method = "GET",
         path = %format_args!("{}/connections", config.base_url.prefix()),
-        page = request.page_number().map_or(1, NonZeroU32::get),
-        attempt,
+        page = send.page(),
+        attempt = send.attempt,
         status = Empty,
         request_id = Empty,
         elapsed_ms = Empty,
@@ -571,16 +745,28 @@ pub fn record_response(span: &tracing::Span, status: u16, request_id: Option<&st
     }
 }
 
-/// Records how long an attempt took, in milliseconds, on its span.
-pub fn record_elapsed(span: &tracing::Span, started: std::time::Instant) {
+/// Records how long an attempt took, in milliseconds, on its span, and logs its outcome:
+/// `debug` for an answer, `info` for a failure (which may be retried).
+pub fn record_outcome(span: &tracing::Span, started: Instant, outcome: &Result<Exchanged, Error>) {
     let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     span.record("elapsed_ms", elapsed);
+    match outcome {
+        Ok((head, body)) => {
+            tracing::debug!(
+                status = head.status.as_u16(),
+                bytes = body.len(),
+                "response"
+            )
+        }
+        // Errors never hold the token, so they can be logged.
+        Err(error) => tracing::info!(%error, "attempt failed"),
+    }
 }
 
 /// The first error of type `T` in `error`'s chain of causes (itself included), e.g. a TLS
 /// library's certificate error under a transport's connect error.
-pub fn find_cause<'e, T: core::error::Error + 'static>(
-    error: &'e (dyn core::error::Error + 'static),
+pub fn find_cause<'e, T: std::error::Error + 'static>(
+    error: &'e (dyn std::error::Error + 'static),
 ) -> Option<&'e T> {
     let mut cause = Some(error);
     while let Some(e) = cause {
@@ -599,12 +785,12 @@ pub fn find_cause<'e, T: core::error::Error + 'static>(
     None
 }
 
-/// A random number for backoff jitter from std's per-process random hash keys (not for
+/// A seed for a listing's backoff jitter, from std's per-process random hash keys (not for
 /// cryptography; no extra crate).
-pub fn random_u64() -> u64 {
+pub fn random_seed() -> u64 {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u64(
-        std::time::SystemTime::now()
+        SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos().into()),
     );
@@ -614,17 +800,6 @@ pub fn random_u64() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::retry_after::RetryAfter;
-
-    fn api(status: u16, retry_after: Option<u64>) -> Error {
-        Error::Api(ApiError {
-            status,
-            request_id: None,
-            retry_after: retry_after.map(|s| RetryAfter::Delay(Duration::from_secs(s))),
-            errors: alloc::vec::Vec::new(),
-            body_snippet: None,
-        })
-    }
 
     /// A client that only keeps its settings, to test the builder.
     struct Settings(Config);
@@ -665,78 +840,105 @@ mod tests {
             bad.build(),
             Err(Error::Config(ConfigError::ZeroTimeout))
         ));
+        let bad = builder().token("t").max_pages(0);
+        assert!(matches!(
+            bad.build(),
+            Err(Error::Config(ConfigError::ZeroMaxPages))
+        ));
+        for concurrency in [0, 65] {
+            let bad = builder().token("t").page_concurrency(concurrency);
+            assert!(matches!(
+                bad.build(),
+                Err(Error::Config(ConfigError::PageConcurrency { limit: 64 }))
+            ));
+        }
         let Ok(Settings(good)) = builder()
             .token("t")
             .base_url("http://127.0.0.1:8080/v3/")
             .user_agent_suffix("cli/1.0")
-            .max_pages(0)
+            .page_concurrency(64)
             .build()
         else {
             panic!("valid settings refused")
         };
-        assert_eq!(good.base_url.prefix(), "/v3");
-        assert!(good.user_agent.ends_with(" cli/1.0"));
-        assert_eq!(good.max_pages.get(), 1);
+        assert_eq!(good.base_url().prefix(), "/v3");
+        assert!(good.user_agent().ends_with(" cli/1.0"));
+        assert_eq!(good.listing_options().concurrency().get(), 64);
     }
 
     #[test]
     fn debug_never_shows_the_token() {
         let b = builder().token("very-secret-token");
-        assert!(!alloc::format!("{b:?}").contains("very-secret"));
+        assert!(!format!("{b:?}").contains("very-secret"));
+        let Ok(Settings(config)) = b.build() else {
+            panic!("valid settings refused")
+        };
+        assert!(!format!("{config:?}").contains("very-secret"));
         assert_eq!(
-            b.config().access_token().unwrap().expose_secret(),
+            config.access_token().unwrap().expose_secret(),
             "very-secret-token"
         );
     }
 
     #[test]
     fn token_providers_are_asked_each_time() {
-        let calls = Arc::new(core::sync::atomic::AtomicU32::new(0));
+        let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
         let seen = calls.clone();
-        let b = builder().token_provider(move || {
-            seen.fetch_add(1, core::sync::atomic::Ordering::SeqCst);
-            Ok(AccessToken::from_string("fresh".into())?)
-        });
-        b.config().access_token().unwrap();
-        b.config().access_token().unwrap();
-        assert_eq!(calls.load(core::sync::atomic::Ordering::SeqCst), 2);
+        let Ok(Settings(config)) = builder()
+            .token_provider(move || {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Ok(AccessToken::from_string("fresh".into())?)
+            })
+            .build()
+        else {
+            panic!("valid settings refused")
+        };
+        config.access_token().unwrap();
+        config.access_token().unwrap();
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[test]
     fn causes_are_found_through_the_chain() {
-        let inner = ConfigError::MissingToken;
-        let outer = Error::Config(inner.clone());
-        assert_eq!(find_cause::<ConfigError>(&outer), Some(&inner));
-        assert!(find_cause::<InvalidBaseUrl>(&outer).is_none());
         let io = std::io::Error::other(ConfigError::ZeroTimeout);
         let wrapped = Error::Connect(Box::new(io));
+        let cause = wrapped.transport_cause().expect("a transport cause");
         assert_eq!(
-            find_cause::<ConfigError>(&wrapped),
+            find_cause::<ConfigError>(cause),
             Some(&ConfigError::ZeroTimeout)
         );
+        assert!(find_cause::<InvalidBaseUrl>(cause).is_none());
+    }
+
+    /// Each text of an error's chain appears once: `source()` never returns what `Display`
+    /// already printed.
+    #[test]
+    fn no_cause_is_printed_twice() {
+        let errors = [
+            Error::Connect(Box::new(std::io::Error::other("connection refused"))),
+            Error::Config(ConfigError::BaseUrl(InvalidBaseUrl::InsecureScheme)),
+            Error::Pagination(PaginationError::TooManyPages { max: 3 }),
+            Error::from(ListingError::Transport(Error::Timeout(Timeout::Request(
+                Duration::from_secs(1),
+            )))),
+        ];
+        for error in errors {
+            let text = error.to_string();
+            let mut cause = std::error::Error::source(&error);
+            while let Some(e) = cause {
+                assert!(!text.contains(&e.to_string()), "{text:?} repeats {e}");
+                cause = e.source();
+            }
+        }
     }
 
     #[test]
-    fn only_transient_failures_are_retried() {
-        let mut attempts = Attempts::new(RetryPolicy::new().with_max_attempts(3));
-        attempts.start();
-        assert!(attempts.retry_delay(&api(404, None)).is_none());
-        assert_eq!(
-            attempts.retry_delay(&api(429, Some(2))),
-            Some(Duration::from_secs(2))
-        );
-        let timeout = Error::Timeout(Timeout::Request(Duration::from_secs(1)));
-        assert!(attempts.retry_delay(&timeout).is_some());
-        assert!(
-            attempts
-                .retry_delay(&Error::BodyTooLarge { limit: 1 })
-                .is_none()
-        );
-        attempts.start();
-        attempts.start();
-        assert!(
-            attempts.retry_delay(&api(503, None)).is_none(),
-            "3 attempts made"
-        );
+    fn clocks_count_from_their_origin() {
+        let clock = Clock::start();
+        let now = clock.now();
+        assert!(now.elapsed < Duration::from_secs(60));
+        assert!(now.unix.0 > 1_600_000_000);
+        assert!(clock.instant(Duration::from_secs(1)).is_some());
+        assert!(clock.instant(Duration::MAX).is_none());
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use connections_core::client::{BoxError, Config, ConfigError, Error};
+use connections_client::{BoxError, Config, ConfigError, Error};
 use http::Uri;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -23,7 +23,7 @@ pub(crate) fn tls_config(config: &Config) -> Result<rustls::ClientConfig, Error>
     let mut roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
-    for (index, der) in config.root_certificates.iter().enumerate() {
+    for (index, der) in config.root_certificates().iter().enumerate() {
         roots
             .add(CertificateDer::from(der.as_slice()))
             .map_err(|_| Error::Config(ConfigError::RootCertificate { index }))?;
@@ -52,7 +52,7 @@ impl Connector {
         http.enforce_http(false);
         http.set_nodelay(true);
         // Bounds each TCP attempt; the wrapper below bounds the whole connect.
-        http.set_connect_timeout(Some(config.connect_timeout));
+        http.set_connect_timeout(Some(config.connect_timeout()));
         let inner = HttpsConnectorBuilder::new()
             .with_tls_config(tls_config(config)?)
             .https_or_http()
@@ -61,7 +61,7 @@ impl Connector {
             .wrap_connector(http);
         Ok(Connector {
             inner,
-            timeout: config.connect_timeout,
+            timeout: config.connect_timeout(),
         })
     }
 }

@@ -5,47 +5,40 @@ use std::error::Error as StdError;
 use std::fmt;
 
 use bytes::Bytes;
-use connections_core::client::{
-    BoxError, Config, Error, Timeout, decode_listed, find_cause, http_request, record_elapsed,
+use connections_client::{
+    BoxError, Config, Error, Exchanged, Timeout, find_cause, http_request, record_outcome,
     record_response, request_id, request_span,
 };
-use connections_core::{ListConnections, Owned, Page};
+use connections_core::SendRequest;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::{Body, Incoming};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::Listed;
 use crate::connect::{ConnectTimedOut, Connector};
 
 /// The pooled hyper-util client every `Client` clone shares.
 pub(crate) type HttpClient = hyper_util::client::legacy::Client<Connector, Empty<Bytes>>;
 
-/// Makes one attempt at `request`, in its own `connections.request` span.
+/// Makes one attempt at `send`, in its own `connections.request` span, under the request
+/// deadline: the response head and its complete, bounded body, or what went wrong.
 pub(crate) async fn attempt(
     http: &HttpClient,
     config: &Config,
-    request: &ListConnections<'_>,
-    attempt: u32,
-) -> Result<Listed<Page<Owned>>, Error> {
-    let http_request = http_request::<Empty<Bytes>>(config, request)?;
-    let span = request_span(config, request, attempt);
+    send: &SendRequest,
+) -> Result<Exchanged, Error> {
+    let http_request = http_request::<Empty<Bytes>>(config, &send.request)?;
+    let span = request_span(config, send);
     let recorder = span.clone();
     async move {
         let started = Instant::now();
-        let deadline = config.request_timeout;
+        let deadline = config.request_timeout();
         let exchanged =
             tokio::time::timeout(deadline, exchange(http, http_request, config, &recorder))
                 .await
                 .unwrap_or(Err(Error::Timeout(Timeout::Request(deadline))));
-        record_elapsed(&recorder, started.into_std());
-        let listed = exchanged.and_then(|(head, body)| decode_listed(&head, &body));
-        match &listed {
-            Ok(listed) => tracing::debug!(items = listed.value.connections().len(), "page"),
-            // Errors never hold the token, so they can be logged.
-            Err(error) => tracing::debug!(%error, "attempt failed"),
-        }
-        listed
+        record_outcome(&recorder, started.into_std(), &exchanged);
+        exchanged
     }
     .instrument(span)
     .await
@@ -57,11 +50,11 @@ async fn exchange(
     request: http::Request<Empty<Bytes>>,
     config: &Config,
     span: &tracing::Span,
-) -> Result<(http::response::Parts, Vec<u8>), Error> {
+) -> Result<Exchanged, Error> {
     let response = http.request(request).await.map_err(send_error)?;
     let (head, body) = response.into_parts();
     record_response(span, head.status.as_u16(), request_id(&head));
-    let body = read_body(body, config.max_body_size).await?;
+    let body = read_body(body, config.max_body_size()).await?;
     Ok((head, body))
 }
 

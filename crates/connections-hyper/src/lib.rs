@@ -49,12 +49,11 @@ use futures_core::Stream;
 use futures_util::StreamExt;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-pub use connections_core;
-pub use connections_core::client::{
-    Attempts, BoxError, Builder, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_BODY_SIZE, DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Listed, Timeout,
-    TokenProvider,
+pub use connections_client::{
+    BoxError, Builder, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Listed, Timeout, TokenProvider,
 };
+pub use connections_core;
 pub use connections_core::{
     AccessToken, ApiError, BaseUrl, Connection, ErrorType, InvalidBaseUrl, InvalidRequest,
     InvalidToken, LinkError, ListConnections, ListConnectionsBuilder, Mode, Owned, Page,
@@ -62,10 +61,11 @@ pub use connections_core::{
 };
 
 use exchange::HttpClient;
+use listing::Driver;
 
 /// The builder [`Client::builder`] returns: the same setters and defaults as every other
 /// transport's, so switching transports changes one dependency.
-pub type ClientBuilder = connections_core::client::Builder<Client>;
+pub type ClientBuilder = Builder<Client>;
 
 /// A client of `GET /connections` over one pooled hyper connection pool.
 ///
@@ -95,16 +95,23 @@ impl Client {
     /// Fetches one page (the request's `page[number]`, or the first), retrying per the retry
     /// policy; links in it are not followed.
     pub async fn list(&self, request: &ListConnections<'_>) -> Result<Listed<Page<Owned>>, Error> {
-        listing::fetch(self, request, &listing::Gate::default()).await
+        let listing = self.inner.config.single_page(request);
+        match Driver::new(self.clone(), listing).next().await {
+            Some(outcome) => outcome,
+            // The machine yields the page or fails; it never ends empty-handed.
+            None => Err(Error::Connection("the listing ended without a page".into())),
+        }
     }
 
-    /// Every page of the listing from the request's page on, following `next` links through
-    /// the core's paginator (same origin only, always forward, at most `max_pages`).
+    /// Every page of the listing from the request's page on, as the core's listing machine
+    /// drives it: `page[size]=100` unless the request sets a size, links followed to the
+    /// same origin only and always forward, retries and a 429 that pauses the whole listing,
+    /// and each connection at most once even when the data moves meanwhile.
     ///
     /// With `page_concurrency > 1`, once a page shows the remaining page numbers (links that
-    /// follow `page[number]` and a known `meta.totalCount`), up to that many are fetched at
-    /// once; pages still arrive in order, each once, and the paginator checks every link. A
-    /// 429 holds every in-flight request of the listing for the time the server asked.
+    /// follow `page[number]` and a known `meta.totalCount`), up to that many pages are
+    /// fetched at once on their own tasks, whether or not the stream is being polled; pages
+    /// still arrive in order, and read-ahead stops at that many pages.
     ///
     /// The stream ends after the first error. A page whose `next` link is refused is yielded
     /// before the error, except one that repeats the previous page's items.
@@ -112,7 +119,11 @@ impl Client {
         &self,
         request: &ListConnections<'_>,
     ) -> impl Stream<Item = Result<Page<Owned>, Error>> + Send + 'static + use<> {
-        listing::Walk::new(self.clone(), request).into_stream()
+        let driver = Driver::new(self.clone(), self.inner.config.listing(request));
+        futures_util::stream::unfold(driver, |mut driver| async move {
+            let next = driver.next().await?;
+            Some((next.map(|listed| listed.value), driver))
+        })
     }
 
     /// Every connection of the listing, in order: [`pages`](Self::pages), flattened.

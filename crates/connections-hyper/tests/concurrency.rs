@@ -137,8 +137,8 @@ async fn links_that_leave_the_plan_are_followed_not_the_plan() {
 }
 
 #[tokio::test]
-async fn the_concurrent_listing_keeps_the_page_cap() {
-    let server = edited(80, |_, body| body);
+async fn the_page_cap_guards_listings_without_a_total() {
+    let server = edited(80, |_, body| body.replace(r#""totalCount":80,"#, ""));
     let client = builder(&server)
         .page_concurrency(4)
         .max_pages(3)
@@ -156,6 +156,19 @@ async fn the_concurrent_listing_keeps_the_page_cap() {
     );
     assert_eq!(page_ids(&pages), expected_ids(30));
     assert_eq!(server.requests().len(), 3, "no request past the cap");
+}
+
+#[tokio::test]
+async fn a_reported_total_replaces_the_page_cap() {
+    let server = edited(80, |_, body| body);
+    let client = builder(&server)
+        .page_concurrency(4)
+        .max_pages(3)
+        .build()
+        .unwrap();
+    let (pages, error) = walk(&client, &by_tens()).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(page_ids(&pages), expected_ids(80));
 }
 
 #[tokio::test]

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use connections_core::ErrorType;
-use connections_core::client::ConfigError;
 use connections_core::{AccessToken, InvalidBaseUrl};
+use connections_hyper::ConfigError;
 use connections_hyper::{Client, Error, ListConnections, ResponseError, RetryPolicy, Timeout};
 use connections_testkit::{Links, Reply, TestServer, listing, page_body};
 
@@ -43,8 +43,8 @@ async fn client_errors_are_typed_and_never_retried() {
         };
         assert_eq!(e.status, status);
         assert_eq!(e.errors.len(), 1);
-        assert_eq!(e.errors[0].kind, expected);
-        assert_eq!(e.errors[0].code, "SOME_CODE");
+        assert_eq!(e.errors[0].kind, Some(expected));
+        assert_eq!(e.errors[0].code.as_deref(), Some("SOME_CODE"));
         assert_eq!(e.request_id.as_deref(), Some("hdr-id"));
         assert_eq!(server.requests().len(), 1, "{status} was retried");
     }
@@ -58,7 +58,7 @@ async fn server_errors_are_typed_and_retried() {
     };
     assert_eq!(
         (e.status, e.errors[0].kind.clone()),
-        (500, ErrorType::Server)
+        (500, Some(ErrorType::Server))
     );
     assert_eq!(e.request_id.as_deref(), Some("body-id"));
     assert_eq!(server.requests().len(), 3);
