@@ -1,13 +1,16 @@
 //! A deterministic, realistic set of connections, indexed so that serving a page costs
 //! O(page) rather than O(dataset).
+//!
+//! A [`Dataset`] never changes: a mutation ([`Dataset::with_inserted`], [`Dataset::without`],
+//! [`Dataset::churned`]) builds a new one, so a page being served keeps a consistent snapshot
+//! while the sandbox swaps the next one in.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
 
-use connections_core::model::{
-    ConnectionAttributes, ConnectionMeta, RelatedLink, Relationship, Relationships,
-    ResourceIdentifier, SelfLink, Vehicle,
-};
-use connections_core::{Connection, Mode, Owned, Timestamp, VehicleMode};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -45,7 +48,7 @@ const PERMISSIONS: &[&str] = &[
     "read_security",
 ];
 
-/// `2025-06-01T00:00:00Z`: the newest connection was made shortly before.
+/// `2025-06-01T00:00:00Z`: the newest generated connection was made shortly before.
 const NEWEST: i64 = 1_748_736_000;
 
 /// xorshift64*: small, seeded, and the same on every machine.
@@ -63,10 +66,10 @@ impl Rng {
         usize::try_from(self.next() % n.max(1) as u64).unwrap_or(0)
     }
 
-    fn id(&mut self, prefix: &str) -> String {
+    fn id(&mut self) -> String {
         let (a, b) = (self.next(), self.next());
         format!(
-            "{prefix}{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
             a >> 32,
             (a >> 16) & 0xffff,
             a & 0xfff,
@@ -76,11 +79,146 @@ impl Rng {
     }
 }
 
+/// A well-spread hash of two numbers (splitmix64), for ids, fault rolls and mutation seeds.
+pub(crate) fn mix(seed: u64, n: u64) -> u64 {
+    let mut z = seed.wrapping_add(n.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 fn rfc3339(unix: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix)
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())
         .unwrap_or_default()
+}
+
+/// A vehicle's mode, `attributes.vehicle.mode` and `filter[vehicle.mode]` in the contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Mode {
+    /// A real vehicle.
+    Live,
+    /// A vehicle from Smartcar's simulator.
+    Simulated,
+}
+
+impl Mode {
+    /// The contract's spelling: `live` or `simulated`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Live => "live",
+            Mode::Simulated => "simulated",
+        }
+    }
+
+    /// Index into per-mode tables.
+    fn slot(self) -> usize {
+        usize::from(self == Mode::Simulated)
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The text was neither `live` nor `simulated`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownMode;
+
+impl fmt::Display for UnknownMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a vehicle mode is `live` or `simulated`")
+    }
+}
+
+impl std::error::Error for UnknownMode {}
+
+impl FromStr for Mode {
+    type Err = UnknownMode;
+
+    /// Exactly as the contract spells them (the API is case-sensitive).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "live" => Ok(Mode::Live),
+            "simulated" => Ok(Mode::Simulated),
+            _ => Err(UnknownMode),
+        }
+    }
+}
+
+/// One connection as the sandbox stores it: flat, so tests can compute what a listing must
+/// return from the raw fields without going through any JSON model.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ConnectionRecord {
+    /// The connection's id.
+    pub id: String,
+    /// The user who connected the vehicle (`relationships.user.data.id`).
+    pub user_id: String,
+    /// The connected vehicle (`relationships.vehicle.data.id`).
+    pub vehicle_id: String,
+    /// Live or simulated.
+    pub mode: Mode,
+    /// Manufacturer, e.g. `TESLA`.
+    pub make: String,
+    /// Model, e.g. `Model 3`.
+    pub model: String,
+    /// Model year.
+    pub year: i64,
+    /// `BEV`, `PHEV` or `ICE`.
+    pub powertrain_type: String,
+    /// Permissions granted, e.g. `read_odometer`.
+    pub permissions: Vec<String>,
+    /// RFC 3339, UTC, whole seconds: the text the API sends, ordered like the instant.
+    pub created_at: String,
+    /// RFC 3339: when the connection last changed.
+    pub updated_at: String,
+    /// RFC 3339: when the application last used it, if ever.
+    pub last_used_at: Option<String>,
+}
+
+impl ConnectionRecord {
+    /// One random connection made at `created` by `user`. The order of draws is what the
+    /// dataset's determinism (same seed, same ids) rests on.
+    fn draw(rng: &mut Rng, created: i64, pick_user: impl FnOnce(&mut Rng) -> String) -> Self {
+        let (make, model, powertrain) = VEHICLES[rng.below(VEHICLES.len())];
+        let mut permissions: Vec<String> = Vec::new();
+        let wanted = 2 + rng.below(5);
+        while permissions.len() < wanted {
+            let p = PERMISSIONS[rng.below(PERMISSIONS.len())];
+            if !permissions.iter().any(|q| q == p) {
+                permissions.push(p.to_owned());
+            }
+        }
+        let mode = if rng.below(5) == 0 {
+            Mode::Simulated
+        } else {
+            Mode::Live
+        };
+        let user_id = pick_user(rng);
+        let vehicle_id = rng.id();
+        let id = rng.id();
+        let updated = created + i64::try_from(rng.below(86_400 * 30)).unwrap_or(0);
+        let used = rng.below(3) > 0;
+        let year = 2016 + i64::try_from(rng.below(10)).unwrap_or(0);
+        ConnectionRecord {
+            id,
+            user_id,
+            vehicle_id,
+            mode,
+            make: make.to_owned(),
+            model: model.to_owned(),
+            year,
+            powertrain_type: powertrain.to_owned(),
+            permissions,
+            created_at: rfc3339(created),
+            updated_at: rfc3339(updated),
+            last_used_at: used.then(|| rfc3339(updated + 3600)),
+        }
+    }
 }
 
 /// Filters of a listing, as the API reads them.
@@ -94,85 +232,80 @@ pub struct Filters<'a> {
     pub mode: Option<Mode>,
 }
 
+impl Filters<'_> {
+    fn select(&self, c: &ConnectionRecord) -> bool {
+        self.user_id.is_none_or(|u| u == c.user_id)
+            && self.vehicle_id.is_none_or(|v| v == c.vehicle_id)
+            && self.mode.is_none_or(|m| m == c.mode)
+    }
+}
+
+/// What one [`Dataset::churned`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Churn {
+    /// Ids of the new connections, newest first (they are now the top of the listing).
+    pub inserted: Vec<String>,
+    /// Ids of the connections taken out, in their former listing order.
+    pub removed: Vec<String>,
+}
+
 /// The sandbox's connections, newest first (`createdAt` descending, as the API orders them).
 pub struct Dataset {
-    connections: Vec<Connection<Owned>>,
+    seed: u64,
+    /// Mutations applied since [`Dataset::generate`]: each draws from its own seeded stream.
+    generation: u64,
+    /// Latest `createdAt` ever given out (seconds); new connections come after it.
+    newest: i64,
+    /// Every user ever drawn, in the order drawn: a deterministic order for `user_ids`.
+    users: Vec<String>,
+    connections: Vec<Arc<ConnectionRecord>>,
     all: Vec<u32>,
     by_mode: [Vec<u32>; 2],
     by_user: HashMap<String, Vec<u32>>,
     by_vehicle: HashMap<String, Vec<u32>>,
 }
 
+impl fmt::Debug for Dataset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dataset")
+            .field("seed", &self.seed)
+            .field("generation", &self.generation)
+            .field("connections", &self.connections.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Dataset {
     /// `count` connections from `seed`: about four per user, a fifth of them simulated.
     pub fn generate(count: usize, seed: u64) -> Self {
         let mut rng = Rng(seed ^ 0x9e37_79b9_7f4a_7c15 | 1);
-        let users: Vec<String> = (0..count.div_ceil(4).max(1)).map(|_| rng.id("")).collect();
+        let users: Vec<String> = (0..count.div_ceil(4).max(1)).map(|_| rng.id()).collect();
         let mut created = NEWEST;
+        let mut newest = None;
         let connections = (0..count)
             .map(|_| {
                 created -= 60 + i64::try_from(rng.below(7200)).unwrap_or(0);
-                let (make, model, powertrain) = VEHICLES[rng.below(VEHICLES.len())];
-                let mut permissions: Vec<String> = Vec::new();
-                let wanted = 2 + rng.below(5);
-                while permissions.len() < wanted {
-                    let p = PERMISSIONS[rng.below(PERMISSIONS.len())];
-                    if !permissions.iter().any(|q| q == p) {
-                        permissions.push(p.to_owned());
-                    }
-                }
-                let mode = if rng.below(5) == 0 {
-                    VehicleMode::Simulated
-                } else {
-                    VehicleMode::Live
-                };
-                let user = users[rng.below(users.len())].clone();
-                let vehicle = rng.id("");
-                let id = rng.id("");
-                let updated = created + i64::try_from(rng.below(86_400 * 30)).unwrap_or(0);
-                let used = rng.below(3) > 0;
-                let relation = |kind: &str, id: &str| Relationship {
-                    data: Some(ResourceIdentifier {
-                        id: Some(id.to_owned()),
-                        kind: Some(kind.to_owned()),
-                    }),
-                    links: Some(RelatedLink {
-                        related: Some(format!("/{kind}s/{id}")),
-                    }),
-                };
-                Connection {
-                    kind: Some("connection".to_owned()),
-                    attributes: Some(ConnectionAttributes {
-                        permissions: Some(permissions),
-                        vehicle: Some(Vehicle {
-                            make: Some(make.to_owned()),
-                            model: Some(model.to_owned()),
-                            year: Some(2016 + i64::try_from(rng.below(10)).unwrap_or(0)),
-                            powertrain_type: Some(powertrain.to_owned()),
-                            mode: Some(mode),
-                        }),
-                    }),
-                    relationships: Some(Relationships {
-                        vehicle: Some(relation("vehicle", &vehicle)),
-                        user: Some(relation("user", &user)),
-                    }),
-                    meta: Some(ConnectionMeta {
-                        created_at: Some(Timestamp(rfc3339(created))),
-                        updated_at: Some(Timestamp(rfc3339(updated))),
-                        last_used_at: used.then(|| Timestamp(rfc3339(updated + 3600))),
-                    }),
-                    links: Some(SelfLink {
-                        self_link: Some(format!("/connections/{id}")),
-                    }),
-                    id: Some(id),
-                }
+                newest.get_or_insert(created);
+                Arc::new(ConnectionRecord::draw(&mut rng, created, |rng| {
+                    users[rng.below(users.len())].clone()
+                }))
             })
             .collect();
-        Self::index(connections)
+        Self::index(seed, 0, newest.unwrap_or(NEWEST), users, connections)
     }
 
-    fn index(connections: Vec<Connection<Owned>>) -> Self {
+    fn index(
+        seed: u64,
+        generation: u64,
+        newest: i64,
+        users: Vec<String>,
+        connections: Vec<Arc<ConnectionRecord>>,
+    ) -> Self {
         let mut dataset = Dataset {
+            seed,
+            generation,
+            newest,
+            users,
             all: (0..connections.len())
                 .filter_map(|i| u32::try_from(i).ok())
                 .collect(),
@@ -183,12 +316,15 @@ impl Dataset {
         };
         for &i in &dataset.all {
             let c = &dataset.connections[i as usize];
-            let (user, vehicle, mode) = keys(c);
-            dataset.by_mode[usize::from(mode == Some(Mode::Simulated))].push(i);
-            dataset.by_user.entry(user.to_owned()).or_default().push(i);
+            dataset.by_mode[c.mode.slot()].push(i);
+            dataset
+                .by_user
+                .entry(c.user_id.clone())
+                .or_default()
+                .push(i);
             dataset
                 .by_vehicle
-                .entry(vehicle.to_owned())
+                .entry(c.vehicle_id.clone())
                 .or_default()
                 .push(i);
         }
@@ -196,100 +332,177 @@ impl Dataset {
     }
 
     /// Every connection, newest first.
-    pub fn connections(&self) -> &[Connection<Owned>] {
+    pub fn connections(&self) -> &[Arc<ConnectionRecord>] {
         &self.connections
     }
 
-    /// Positions of the connections `filters` select, newest first. A user or vehicle filter
-    /// starts from that key's own short list, so no request scans the whole dataset.
-    pub fn matching(&self, filters: Filters<'_>) -> Vec<u32> {
+    /// Positions in [`connections`](Self::connections) of what `filters` select, newest
+    /// first. A single filter is one of the indexes, borrowed as is; a combination starts
+    /// from the user's or vehicle's own short list. Either way no request scans the whole
+    /// dataset, so a page costs O(page).
+    pub fn matching(&self, filters: Filters<'_>) -> Cow<'_, [u32]> {
         let start: &[u32] = match (filters.vehicle_id, filters.user_id, filters.mode) {
             (Some(v), _, _) => self.by_vehicle.get(v).map_or(&[], Vec::as_slice),
             (None, Some(u), _) => self.by_user.get(u).map_or(&[], Vec::as_slice),
-            (None, None, Some(mode)) => &self.by_mode[usize::from(mode == Mode::Simulated)],
+            (None, None, Some(mode)) => &self.by_mode[mode.slot()],
             (None, None, None) => &self.all,
         };
-        if filters.vehicle_id.is_none() && (filters.user_id.is_none() || filters.mode.is_none()) {
+        let given = [
+            filters.vehicle_id.is_some(),
+            filters.user_id.is_some(),
+            filters.mode.is_some(),
+        ];
+        if given.iter().filter(|&&g| g).count() <= 1 {
             // The start list is exactly the selection.
-            return start.to_vec();
+            return Cow::Borrowed(start);
         }
-        start
-            .iter()
-            .copied()
-            .filter(|&i| {
-                let (user, vehicle, mode) = keys(&self.connections[i as usize]);
-                filters.user_id.is_none_or(|u| u == user)
-                    && filters.vehicle_id.is_none_or(|v| v == vehicle)
-                    && filters.mode.is_none_or(|m| Some(m) == mode)
-            })
-            .collect()
+        Cow::Owned(
+            start
+                .iter()
+                .copied()
+                .filter(|&i| filters.select(&self.connections[i as usize]))
+                .collect(),
+        )
     }
 
     /// The ids `filters` select, newest first: what a complete listing must return.
     pub fn expected_ids(&self, filters: Filters<'_>) -> Vec<String> {
         self.matching(filters)
-            .into_iter()
-            .filter_map(|i| self.connections[i as usize].id.clone())
+            .iter()
+            .map(|&i| self.connections[i as usize].id.clone())
             .collect()
     }
 
-    /// A few user ids, for demos and tests.
+    /// Ids of users that have at least one connection, in a stable order.
     pub fn user_ids(&self) -> impl Iterator<Item = &str> {
-        self.by_user.keys().map(String::as_str)
+        self.users
+            .iter()
+            .filter(|u| self.by_user.contains_key(*u))
+            .map(String::as_str)
     }
-}
 
-/// The user id, vehicle id and mode of a generated connection.
-fn keys(c: &Connection<Owned>) -> (&str, &str, Option<Mode>) {
-    fn id(r: Option<&Relationship<Owned>>) -> &str {
-        r.and_then(|r| r.data.as_ref()?.id.as_deref()).unwrap_or("")
+    /// A copy with `n` new connections on top, made after every existing one; and their ids,
+    /// newest first. What is drawn depends only on the seed and the mutations before.
+    pub fn with_inserted(&self, n: usize) -> (Dataset, Vec<String>) {
+        let (dataset, churn) = self.mutate(n, &HashSet::new());
+        (dataset, churn.inserted)
     }
-    let rel = c.relationships.as_ref();
-    let mode = c
-        .attributes
-        .as_ref()
-        .and_then(|a| a.vehicle.as_ref()?.mode.as_ref())
-        .and_then(|m| match m {
-            VehicleMode::Live => Some(Mode::Live),
-            VehicleMode::Simulated => Some(Mode::Simulated),
-            _ => None,
-        });
-    (
-        id(rel.and_then(|r| r.user.as_ref())),
-        id(rel.and_then(|r| r.vehicle.as_ref())),
-        mode,
-    )
+
+    /// A copy without the connections whose ids are given; and how many that removed.
+    /// Unknown ids are ignored.
+    pub fn without<I>(&self, ids: I) -> (Dataset, usize)
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let ids: Vec<I::Item> = ids.into_iter().collect();
+        let wanted: HashSet<&str> = ids.iter().map(AsRef::as_ref).collect();
+        let gone: HashSet<u32> = self
+            .all
+            .iter()
+            .copied()
+            .filter(|&i| wanted.contains(self.connections[i as usize].id.as_str()))
+            .collect();
+        let (dataset, churn) = self.mutate(0, &gone);
+        (dataset, churn.removed.len())
+    }
+
+    /// A copy where `n` existing connections, picked at random from the seed, are gone and
+    /// `n` new ones are on top: data moving under a listing. With fewer than `n`
+    /// connections, all of them go.
+    pub fn churned(&self, n: usize) -> (Dataset, Churn) {
+        let len = self.connections.len();
+        let mut rng = self.rng(0x0de1);
+        let gone: HashSet<u32> = if n >= len {
+            self.all.iter().copied().collect()
+        } else {
+            // A partial Fisher-Yates shuffle: n distinct positions, uniformly.
+            let mut positions = self.all.clone();
+            for k in 0..n {
+                let pick = k + rng.below(len - k);
+                positions.swap(k, pick);
+            }
+            positions.truncate(n);
+            positions.into_iter().collect()
+        };
+        self.mutate(n, &gone)
+    }
+
+    /// The random stream of the next mutation, distinct per `purpose`.
+    fn rng(&self, purpose: u64) -> Rng {
+        Rng(mix(self.seed ^ purpose, self.generation + 1) | 1)
+    }
+
+    /// Drops the positions in `gone`, then puts `insert` new connections on top.
+    fn mutate(&self, insert: usize, gone: &HashSet<u32>) -> (Dataset, Churn) {
+        let mut rng = self.rng(0x1e57);
+        let mut users = self.users.clone();
+        let mut created = self.newest;
+        let mut fresh: Vec<Arc<ConnectionRecord>> = (0..insert)
+            .map(|_| {
+                created += 1 + i64::try_from(rng.below(600)).unwrap_or(0);
+                Arc::new(ConnectionRecord::draw(&mut rng, created, |rng| {
+                    // Mostly people who already have a vehicle, so user filters see moves too.
+                    if users.is_empty() || rng.below(4) == 0 {
+                        users.push(rng.id());
+                        users.last().cloned().unwrap_or_default()
+                    } else {
+                        users[rng.below(users.len())].clone()
+                    }
+                }))
+            })
+            .collect();
+        fresh.reverse();
+        let inserted = fresh.iter().map(|c| c.id.clone()).collect();
+        let mut removed = Vec::with_capacity(gone.len());
+        let mut connections = fresh;
+        connections.reserve(self.connections.len().saturating_sub(gone.len()));
+        for (&i, c) in self.all.iter().zip(&self.connections) {
+            if gone.contains(&i) {
+                removed.push(c.id.clone());
+            } else {
+                connections.push(c.clone());
+            }
+        }
+        let dataset = Self::index(self.seed, self.generation + 1, created, users, connections);
+        (dataset, Churn { inserted, removed })
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
     use super::*;
+
+    fn records(d: &Dataset) -> Vec<ConnectionRecord> {
+        d.connections().iter().map(|c| (**c).clone()).collect()
+    }
 
     #[test]
     fn generation_is_deterministic_and_ordered_newest_first() {
         let a = Dataset::generate(200, 7);
         let b = Dataset::generate(200, 7);
-        assert_eq!(a.connections(), b.connections());
-        assert_ne!(a.connections(), Dataset::generate(200, 8).connections());
+        assert_eq!(records(&a), records(&b));
+        assert_ne!(records(&a), records(&Dataset::generate(200, 8)));
         let created: Vec<&str> = a
             .connections()
             .iter()
-            .map(|c| {
-                c.meta
-                    .as_ref()
-                    .unwrap()
-                    .created_at
-                    .as_ref()
-                    .unwrap()
-                    .as_str()
-            })
+            .map(|c| c.created_at.as_str())
             .collect();
         assert!(
             created.windows(2).all(|w| w[0] > w[1]),
             "createdAt strictly descending"
         );
-        let ids: std::collections::HashSet<_> = a.connections().iter().map(|c| &c.id).collect();
+        let ids: HashSet<_> = a.connections().iter().map(|c| &c.id).collect();
         assert_eq!(ids.len(), 200);
+        let users: Vec<&str> = a.user_ids().collect();
+        assert_eq!(users, b.user_ids().collect::<Vec<_>>(), "a stable order");
+        assert!(
+            users
+                .iter()
+                .all(|u| a.connections().iter().any(|c| c.user_id == *u))
+        );
     }
 
     #[test]
@@ -309,18 +522,17 @@ mod tests {
             };
             let brute: Vec<u32> = (0..300u32)
                 .filter(|&i| {
-                    let (u, _, m) = keys(&d.connections()[i as usize]);
-                    u == user && mode.is_none_or(|mode| Some(mode) == m)
+                    let c = &d.connections()[i as usize];
+                    c.user_id == user && mode.is_none_or(|mode| mode == c.mode)
                 })
                 .collect();
-            assert_eq!(d.matching(f), brute);
+            assert_eq!(*d.matching(f), brute);
         }
-        let (_, vehicle, _) = keys(&d.connections()[5]);
         let f = Filters {
-            vehicle_id: Some(vehicle),
+            vehicle_id: Some(&d.connections()[5].vehicle_id),
             ..Filters::default()
         };
-        assert_eq!(d.matching(f), vec![5]);
+        assert_eq!(*d.matching(f), [5]);
         assert!(
             d.matching(Filters {
                 user_id: Some("nobody"),
@@ -328,5 +540,69 @@ mod tests {
             })
             .is_empty()
         );
+    }
+
+    #[test]
+    fn a_single_filter_borrows_its_index_instead_of_copying_it() {
+        let d = Dataset::generate(500, 3);
+        let user = d.user_ids().next().unwrap().to_owned();
+        let vehicle = d.connections()[9].vehicle_id.clone();
+        for f in [
+            Filters::default(),
+            Filters {
+                mode: Some(Mode::Live),
+                ..Filters::default()
+            },
+            Filters {
+                user_id: Some(&user),
+                ..Filters::default()
+            },
+            Filters {
+                vehicle_id: Some(&vehicle),
+                ..Filters::default()
+            },
+        ] {
+            assert!(matches!(d.matching(f), Cow::Borrowed(_)), "{f:?}");
+        }
+    }
+
+    #[test]
+    fn mutations_are_deterministic_and_keep_the_order() {
+        let d = Dataset::generate(50, 9);
+        let (a, churn_a) = d.churned(4);
+        let (b, churn_b) = d.churned(4);
+        assert_eq!(churn_a, churn_b);
+        assert_eq!(records(&a), records(&b));
+        let (next, _) = a.churned(4);
+        assert_ne!(records(&next), records(&a), "each mutation draws anew");
+        assert_eq!(churn_a.inserted.len(), 4);
+        assert_eq!(churn_a.removed.len(), 4);
+        let created: Vec<&str> = a
+            .connections()
+            .iter()
+            .map(|c| c.created_at.as_str())
+            .collect();
+        assert!(created.windows(2).all(|w| w[0] > w[1]));
+        let ids: HashSet<&str> = a.connections().iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids.len(), 50);
+
+        let (empty, churn) = Dataset::generate(2, 1).churned(5);
+        assert_eq!((churn.removed.len(), churn.inserted.len()), (2, 5));
+        assert_eq!(empty.connections().len(), 5);
+        let (none, removed) = empty.without(&churn.inserted);
+        assert_eq!((removed, none.connections().len()), (5, 0));
+        assert_eq!(none.user_ids().count(), 0);
+        let (one, ids) = none.with_inserted(1);
+        assert_eq!(one.connections()[0].id, ids[0]);
+        assert!(one.connections()[0].created_at > empty.connections()[0].created_at);
+    }
+
+    #[test]
+    fn modes_read_and_write_the_contract_spelling() {
+        for mode in [Mode::Live, Mode::Simulated] {
+            assert_eq!(mode.as_str().parse(), Ok(mode));
+        }
+        assert_eq!("Live".parse::<Mode>(), Err(UnknownMode));
+        assert_eq!("".parse::<Mode>(), Err(UnknownMode));
     }
 }

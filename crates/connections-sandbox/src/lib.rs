@@ -5,7 +5,12 @@
 //! (relative by default, like the contract's example, or absolute), v3 error bodies for bad
 //! parameters (400) and missing or wrong tokens (401), and an `sc-request-id` on every
 //! response. Faults can be injected: latency, a share of 500/503 answers, and a rate limit
-//! answered with 429 and `retry-after`.
+//! answered with 429 and `retry-after`. The data can also move while a client lists it:
+//! [`Sandbox::insert_connections`], [`Sandbox::remove_connections`], and
+//! [`SandboxConfig::churn`], which changes it before every page request but the first.
+//!
+//! The sandbox writes its JSON from its own wire types, made from the contract, not from the
+//! client's models, so a mistake in those models shows up as a disagreement in tests.
 //!
 //! ```
 //! use connections_sandbox::{Sandbox, SandboxConfig};
@@ -13,11 +18,17 @@
 //! let sandbox = Sandbox::spawn(SandboxConfig { connections: 25, ..SandboxConfig::default() })?;
 //! println!("listening on {} (token {})", sandbox.base_url(), sandbox.token());
 //! assert_eq!(sandbox.dataset().connections().len(), 25);
+//!
+//! // Data can move under a listing: new connections go on top.
+//! let new = sandbox.insert_connections(2);
+//! assert_eq!(sandbox.dataset().connections()[0].id, new[0]);
+//! assert_eq!(sandbox.remove_connections(&new), 2);
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
 mod dataset;
 mod server;
+mod wire;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -30,7 +41,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::sync::oneshot;
 
-pub use dataset::{Dataset, Filters};
+pub use dataset::{Churn, ConnectionRecord, Dataset, Filters, Mode, UnknownMode};
 use server::State;
 
 /// The token the sandbox accepts unless told otherwise.
@@ -57,6 +68,9 @@ pub struct SandboxConfig {
     pub failure_rate: f64,
     /// Requests allowed per second; beyond that the answer is 429 with `retry-after: 1`.
     pub rate_limit: Option<u32>,
+    /// Before every page request but the first, remove this many connections picked from
+    /// the seed and add as many new ones on top, so a listing in progress sees its data move.
+    pub churn: u32,
 }
 
 impl Default for SandboxConfig {
@@ -71,6 +85,7 @@ impl Default for SandboxConfig {
             latency: Duration::ZERO,
             failure_rate: 0.0,
             rate_limit: None,
+            churn: 0,
         }
     }
 }
@@ -80,7 +95,6 @@ pub struct Sandbox {
     addr: SocketAddr,
     base_url: String,
     token: String,
-    dataset: Arc<Dataset>,
     state: Arc<State>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<io::Result<()>>>,
@@ -88,11 +102,14 @@ pub struct Sandbox {
 
 /// How many requests got an injected fault, so tests can check the faults happened.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Faults {
     /// Answered with an injected 500 or 503.
     pub failures: u64,
     /// Answered 429 by the rate limit.
     pub rate_limited: u64,
+    /// Page requests answered after moving the data ([`SandboxConfig::churn`]).
+    pub churned: u64,
 }
 
 impl Sandbox {
@@ -104,8 +121,8 @@ impl Sandbox {
         let origin = format!("http://{addr}");
         let base_url = format!("{origin}{}", config.prefix);
         let token = config.token.clone();
-        let dataset = Arc::new(Dataset::generate(config.connections, config.seed));
-        let state = Arc::new(State::new(config, dataset.clone(), origin));
+        let dataset = Dataset::generate(config.connections, config.seed);
+        let state = Arc::new(State::new(config, dataset, origin));
         let serving = state.clone();
         let (shutdown, stopped) = oneshot::channel();
         let thread = std::thread::Builder::new()
@@ -120,7 +137,6 @@ impl Sandbox {
             addr,
             base_url,
             token,
-            dataset,
             state,
             shutdown: Some(shutdown),
             thread: Some(thread),
@@ -142,22 +158,34 @@ impl Sandbox {
         &self.token
     }
 
-    /// The connections it serves, to compare listings against.
-    pub fn dataset(&self) -> &Dataset {
-        &self.dataset
+    /// The connections it serves now, to compare listings against. A snapshot: later
+    /// mutations (churn included) do not change it.
+    pub fn dataset(&self) -> Arc<Dataset> {
+        self.state.snapshot()
+    }
+
+    /// Adds `n` connections on top of the listing, made after every existing one and drawn
+    /// from the seed; returns their ids, newest first.
+    pub fn insert_connections(&self, n: usize) -> Vec<String> {
+        self.state.mutate(|d| d.with_inserted(n))
+    }
+
+    /// Removes the connections with these ids; returns how many there were.
+    pub fn remove_connections<I>(&self, ids: I) -> usize
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        self.state.mutate(|d| d.without(ids))
     }
 
     /// The faults injected so far.
     pub fn faults(&self) -> Faults {
+        let count = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
         Faults {
-            failures: self
-                .state
-                .injected
-                .load(std::sync::atomic::Ordering::Relaxed),
-            rate_limited: self
-                .state
-                .limited
-                .load(std::sync::atomic::Ordering::Relaxed),
+            failures: count(&self.state.injected),
+            rate_limited: count(&self.state.limited),
+            churned: count(&self.state.churned),
         }
     }
 

@@ -3,13 +3,10 @@
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use bytes::Bytes;
-use connections_core::error::{ErrorLinks, Resolution};
-use connections_core::model::{OrderDirection, PagingLinks, PagingMeta};
-use connections_core::{Connection, ErrorEntry, ErrorType, Mode, Owned, ResolutionType};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode, header};
@@ -17,49 +14,64 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 
 use crate::SandboxConfig;
-use crate::dataset::{Dataset, Filters};
+use crate::dataset::{Dataset, Filters, Mode, mix};
+use crate::wire::{
+    self, ErrorBody, ErrorType, PageBody, PagingLinks, PagingMeta, Problem, ResolutionType,
+};
 
 /// What every request handler shares.
 pub(crate) struct State {
     pub(crate) config: SandboxConfig,
-    pub(crate) dataset: Arc<Dataset>,
+    /// The current snapshot. Readers clone the `Arc` and serve from it without holding the
+    /// lock; a mutation builds the next snapshot aside and only swaps it in here.
+    dataset: RwLock<Arc<Dataset>>,
+    /// Serializes mutations, so each one starts from the one before (deterministic churn).
+    writer: Mutex<()>,
     /// `scheme://host:port`, for absolute links.
-    pub(crate) origin: String,
+    origin: String,
     requests: AtomicU64,
+    /// Page requests answered so far, to leave the first one of a churning sandbox alone.
+    pages: AtomicU64,
     pub(crate) injected: AtomicU64,
     pub(crate) limited: AtomicU64,
+    pub(crate) churned: AtomicU64,
     started: Instant,
     /// (second since start, requests in it), for rate limiting.
     window: Mutex<(u64, u32)>,
 }
 
 impl State {
-    pub(crate) fn new(config: SandboxConfig, dataset: Arc<Dataset>, origin: String) -> Self {
+    pub(crate) fn new(config: SandboxConfig, dataset: Dataset, origin: String) -> Self {
         State {
             config,
-            dataset,
+            dataset: RwLock::new(Arc::new(dataset)),
+            writer: Mutex::new(()),
             origin,
             requests: AtomicU64::new(0),
+            pages: AtomicU64::new(0),
             injected: AtomicU64::new(0),
             limited: AtomicU64::new(0),
+            churned: AtomicU64::new(0),
             started: Instant::now(),
             window: Mutex::new((0, 0)),
         }
     }
-}
 
-/// The body of a page, borrowing the dataset's connections.
-#[derive(Serialize)]
-struct PageBody<'a> {
-    data: Vec<&'a Connection<Owned>>,
-    meta: PagingMeta<Owned>,
-    links: PagingLinks<Owned>,
-}
+    /// The data as of now; later mutations do not change it.
+    pub(crate) fn snapshot(&self) -> Arc<Dataset> {
+        self.dataset
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 
-/// The v3 error body.
-#[derive(Serialize)]
-struct ErrorBody {
-    errors: [ErrorEntry<Owned>; 1],
+    /// Replaces the data with what `change` makes of the current snapshot.
+    pub(crate) fn mutate<T>(&self, change: impl FnOnce(&Dataset) -> (Dataset, T)) -> T {
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let (next, outcome) = change(&self.snapshot());
+        *self.dataset.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+        outcome
+    }
 }
 
 type Reply = Response<Full<Bytes>>;
@@ -74,35 +86,35 @@ pub(crate) async fn handle(
     if !state.config.latency.is_zero() {
         tokio::time::sleep(state.config.latency).await;
     }
-    let mut reply = route(&state, &request, number);
+    let mut reply = route(&state, &request, number).unwrap_or_else(|p| error(&p, &request_id));
     if let Ok(value) = header::HeaderValue::from_str(&request_id) {
         reply.headers_mut().insert("sc-request-id", value);
     }
     Ok(reply)
 }
 
-fn route(state: &State, request: &Request<Incoming>, number: u64) -> Reply {
+fn route(state: &State, request: &Request<Incoming>, number: u64) -> Result<Reply, Problem> {
     let path = request.uri().path();
     let endpoint = format!("{}/connections", state.config.prefix);
     if path != endpoint {
-        return error(
-            404,
-            ErrorType::ResourceNotFound,
-            "NOT_FOUND",
-            "Not Found",
-            &format!("No route {path}; the connections endpoint is {endpoint}."),
-            None,
-        );
+        return Err(Problem {
+            status: 404,
+            kind: ErrorType::ResourceNotFound,
+            code: "NOT_FOUND",
+            title: "Not Found",
+            detail: format!("No route {path}; the connections endpoint is {endpoint}."),
+            resolution: None,
+        });
     }
     if request.method() != hyper::Method::GET {
-        return error(
-            405,
-            ErrorType::Validation,
-            "METHOD_NOT_ALLOWED",
-            "Method Not Allowed",
-            "Only GET is supported on this endpoint.",
-            None,
-        );
+        return Err(Problem {
+            status: 405,
+            kind: ErrorType::Validation,
+            code: "METHOD_NOT_ALLOWED",
+            title: "Method Not Allowed",
+            detail: "Only GET is supported on this endpoint.".to_owned(),
+            resolution: None,
+        });
     }
     let expected = format!("Bearer {}", state.config.token);
     let authorized = request
@@ -110,66 +122,61 @@ fn route(state: &State, request: &Request<Incoming>, number: u64) -> Reply {
         .get(header::AUTHORIZATION)
         .is_some_and(|v| v.as_bytes() == expected.as_bytes());
     if !authorized {
-        return error(
-            401,
-            ErrorType::Authentication,
-            "UNAUTHORIZED",
-            "Unauthorized",
-            "The Authorization token is missing or invalid.",
-            Some(ResolutionType::Reauthenticate),
-        );
+        return Err(Problem {
+            status: 401,
+            kind: ErrorType::Authentication,
+            code: "UNAUTHORIZED",
+            title: "Unauthorized",
+            detail: "The Authorization token is missing or invalid.".to_owned(),
+            resolution: Some(ResolutionType::Reauthenticate),
+        });
     }
     if let Some(limit) = state.config.rate_limit
         && over_limit(state, limit)
     {
-        let mut reply = error(
-            429,
-            ErrorType::RateLimit,
-            "SMARTCAR_API",
-            "Rate limit exceeded",
-            "Too many requests to the sandbox; wait for the time in Retry-After.",
-            Some(ResolutionType::RetryLater),
-        );
-        reply
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         state.limited.fetch_add(1, Ordering::Relaxed);
-        return reply;
+        return Err(Problem {
+            status: 429,
+            kind: ErrorType::RateLimit,
+            code: "SMARTCAR_API",
+            title: "Rate limit exceeded",
+            detail: "Too many requests to the sandbox; wait for the time in Retry-After."
+                .to_owned(),
+            resolution: Some(ResolutionType::RetryLater),
+        });
     }
     let roll = mix(state.config.seed ^ 0xfa17, number);
     if (roll % 1_000_000) as f64 / 1_000_000.0 < state.config.failure_rate {
         state.injected.fetch_add(1, Ordering::Relaxed);
-        return if roll & (1 << 40) == 0 {
-            error(
-                503,
-                ErrorType::Upstream,
-                "SERVICE_UNAVAILABLE",
-                "Service Unavailable",
-                "Injected failure: the sandbox is pretending to be unavailable.",
-                Some(ResolutionType::RetryLater),
-            )
+        return Err(if roll & (1 << 40) == 0 {
+            Problem {
+                status: 503,
+                kind: ErrorType::Upstream,
+                code: "SERVICE_UNAVAILABLE",
+                title: "Service Unavailable",
+                detail: "Injected failure: the sandbox is pretending to be unavailable.".to_owned(),
+                resolution: Some(ResolutionType::RetryLater),
+            }
         } else {
-            error(
-                500,
-                ErrorType::Server,
-                "INTERNAL",
-                "Internal Server Error",
-                "Injected failure: an unexpected error occurred on the sandbox.",
-                Some(ResolutionType::RetryLater),
-            )
-        };
+            Problem {
+                status: 500,
+                kind: ErrorType::Server,
+                code: "INTERNAL",
+                title: "Internal Server Error",
+                detail: "Injected failure: an unexpected error occurred on the sandbox.".to_owned(),
+                resolution: Some(ResolutionType::RetryLater),
+            }
+        });
     }
-    match Query::parse(request.uri().query().unwrap_or("")) {
-        Ok(query) => page(state, &query),
-        Err(detail) => error(
-            400,
-            ErrorType::Validation,
-            "BAD_REQUEST",
-            "Bad Request",
-            &detail,
-            None,
-        ),
-    }
+    let query = Query::parse(request.uri().query().unwrap_or("")).map_err(|detail| Problem {
+        status: 400,
+        kind: ErrorType::Validation,
+        code: "BAD_REQUEST",
+        title: "Bad Request",
+        detail,
+        resolution: None,
+    })?;
+    Ok(page(state, &query))
 }
 
 /// Fixed one-second windows: cheap and predictable for tests.
@@ -253,23 +260,32 @@ impl Query {
     }
 }
 
+/// Answers a valid listing request from the current snapshot, after moving the data first
+/// when the sandbox churns (every page request but the very first).
 fn page(state: &State, query: &Query) -> Reply {
+    let churn = usize::try_from(state.config.churn).unwrap_or(usize::MAX);
+    if state.pages.fetch_add(1, Ordering::Relaxed) > 0 && churn > 0 {
+        state.mutate(|d| d.churned(churn));
+        state.churned.fetch_add(1, Ordering::Relaxed);
+    }
+    let dataset = state.snapshot();
     let filters = Filters {
         user_id: query.user_id.as_deref(),
         vehicle_id: query.vehicle_id.as_deref(),
         mode: query.mode,
     };
-    let matching = state.dataset.matching(filters);
+    let matching = dataset.matching(filters);
     let total = matching.len() as u64;
     let last = total.div_ceil(query.size).max(1);
     let start =
         usize::try_from((query.number - 1).saturating_mul(query.size)).unwrap_or(usize::MAX);
-    let take = usize::try_from(query.size).unwrap_or(usize::MAX);
-    let data = matching
+    let end = start.saturating_add(usize::try_from(query.size).unwrap_or(usize::MAX));
+    let on_page = matching
+        .get(start.min(matching.len())..end.min(matching.len()))
+        .unwrap_or_default();
+    let data = on_page
         .iter()
-        .skip(start)
-        .take(take)
-        .map(|&i| &state.dataset.connections()[i as usize])
+        .map(|&i| wire::Connection::from(&*dataset.connections()[i as usize]))
         .collect();
     let prefix = if state.config.absolute_links {
         format!("{}{}", state.origin, state.config.prefix)
@@ -280,11 +296,11 @@ fn page(state: &State, query: &Query) -> Reply {
     let body = PageBody {
         data,
         meta: PagingMeta {
-            page_number: i64::try_from(query.number).ok(),
-            page_size: i64::try_from(query.size).ok(),
-            total_count: i64::try_from(total).ok(),
-            order_by: Some("createdAt".to_owned()),
-            order_direction: Some(OrderDirection::Desc),
+            page_number: query.number,
+            page_size: query.size,
+            total_count: total,
+            order_by: "createdAt",
+            order_direction: "DESC",
         },
         links: PagingLinks {
             self_link: link(query.number),
@@ -297,30 +313,15 @@ fn page(state: &State, query: &Query) -> Reply {
     json(200, &body)
 }
 
-fn error(
-    status: u16,
-    kind: ErrorType<String>,
-    code: &str,
-    title: &str,
-    detail: &str,
-    resolution: Option<ResolutionType<String>>,
-) -> Reply {
-    let body = ErrorBody {
-        errors: [ErrorEntry {
-            status: status.to_string(),
-            kind,
-            code: code.to_owned(),
-            title: title.to_owned(),
-            detail: detail.to_owned(),
-            resolution: resolution.map(|r| Resolution { kind: Some(r) }),
-            suggested_user_message: None,
-            links: Some(ErrorLinks {
-                about: Some("https://smartcar.com/docs/errors/api-errors/v3".to_owned()),
-            }),
-            meta: None,
-        }],
-    };
-    json(status, &body)
+/// A v3 error body; a 429 also says when to come back.
+fn error(problem: &Problem, request_id: &str) -> Reply {
+    let mut reply = json(problem.status, &ErrorBody::new(problem, request_id));
+    if problem.status == 429 {
+        reply
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    reply
 }
 
 fn json(status: u16, body: &impl Serialize) -> Reply {
@@ -332,12 +333,4 @@ fn json(status: u16, body: &impl Serialize) -> Reply {
         header::HeaderValue::from_static("application/json"),
     );
     reply
-}
-
-/// A well-spread hash of two numbers (splitmix64), for ids and fault rolls.
-fn mix(seed: u64, n: u64) -> u64 {
-    let mut z = seed.wrapping_add(n.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }

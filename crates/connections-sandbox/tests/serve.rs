@@ -1,72 +1,17 @@
 //! The sandbox against the contract, spoken to over plain TCP and read with the core.
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{Answer, get, get_json, ids};
 use connections_core::{
-    AccessToken, BaseUrl, ErrorType, ListConnections, Mode, Owned, Page, Paginator, Response,
-    ResponseError,
+    AccessToken, BaseUrl, ErrorType, ListConnections, Mode, Paginator, ResponseError,
 };
-use connections_sandbox::{Filters, Sandbox, SandboxConfig};
-
-/// A raw answer: status, headers (lowercased names), body.
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn decode(&self) -> Result<Page<Owned>, ResponseError<Owned>> {
-        self.headers
-            .iter()
-            .fold(Response::new(self.status, &self.body), |r, (n, v)| {
-                r.header(n, v)
-            })
-            .page_owned()
-    }
-}
-
-fn get(sandbox: &Sandbox, target: &str, token: Option<&str>) -> Answer {
-    let mut stream = TcpStream::connect(sandbox.addr()).unwrap();
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        stream,
-        "GET {target} HTTP/1.1\r\nHost: sandbox\r\n{auth}Connection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    Answer {
-        status,
-        headers,
-        body: raw[split + 4..].to_vec(),
-    }
-}
+use connections_sandbox::{
+    ConnectionRecord, Dataset, Filters, Mode as SandboxMode, Sandbox, SandboxConfig,
+};
 
 fn sandbox(config: SandboxConfig) -> Sandbox {
     Sandbox::spawn(config).unwrap()
@@ -97,6 +42,16 @@ fn list_all(sandbox: &Sandbox, request: ListConnections<'_>) -> Vec<String> {
     ids
 }
 
+/// What a complete listing must return, computed from the raw records.
+fn oracle(dataset: &Dataset, keep: impl Fn(&ConnectionRecord) -> bool) -> Vec<String> {
+    dataset
+        .connections()
+        .iter()
+        .filter(|c| keep(c))
+        .map(|c| c.id.clone())
+        .collect()
+}
+
 #[test]
 fn full_listings_match_the_dataset_for_every_filter_and_page_size() {
     for absolute_links in [false, true] {
@@ -105,47 +60,54 @@ fn full_listings_match_the_dataset_for_every_filter_and_page_size() {
             absolute_links,
             ..SandboxConfig::default()
         });
-        let user = s.dataset().user_ids().next().unwrap().to_owned();
-        let vehicle = s.dataset().connections()[3]
-            .relationships
-            .as_ref()
-            .unwrap()
-            .vehicle
-            .as_ref()
-            .unwrap()
-            .data
-            .as_ref()
-            .unwrap()
-            .id
-            .clone()
-            .unwrap();
-        let cases = [
-            (Filters::default(), ListConnections::builder()),
+        let d = s.dataset();
+        let user = d.connections()[0].user_id.clone();
+        let vehicle = d.connections()[3].vehicle_id.clone();
+        type Keep<'a> = Box<dyn Fn(&ConnectionRecord) -> bool + 'a>;
+        let cases: [(Filters<'_>, Keep<'_>, _); 5] = [
+            (
+                Filters::default(),
+                Box::new(|_| true),
+                ListConnections::builder(),
+            ),
             (
                 Filters {
-                    mode: Some(Mode::Simulated),
+                    mode: Some(SandboxMode::Simulated),
                     ..Filters::default()
                 },
+                Box::new(|c| c.mode == SandboxMode::Simulated),
                 ListConnections::builder().mode(Mode::Simulated),
             ),
             (
                 Filters {
                     user_id: Some(&user),
-                    mode: Some(Mode::Live),
+                    mode: Some(SandboxMode::Live),
                     ..Filters::default()
                 },
+                Box::new(|c| c.user_id == user && c.mode == SandboxMode::Live),
                 ListConnections::builder().user_id(&user).mode(Mode::Live),
+            ),
+            (
+                Filters {
+                    user_id: Some(&user),
+                    ..Filters::default()
+                },
+                Box::new(|c| c.user_id == user),
+                ListConnections::builder().user_id(&user),
             ),
             (
                 Filters {
                     vehicle_id: Some(&vehicle),
                     ..Filters::default()
                 },
+                Box::new(|c| c.vehicle_id == vehicle),
                 ListConnections::builder().vehicle_id(&vehicle),
             ),
         ];
-        for (filters, builder) in cases {
-            let expected = s.dataset().expected_ids(filters);
+        for (filters, keep, builder) in cases {
+            let expected = oracle(&d, keep);
+            assert!(!expected.is_empty(), "{filters:?} selects something");
+            assert_eq!(d.expected_ids(filters), expected, "{filters:?}");
             for size in [1, 7, 10, 100] {
                 let request = builder.clone().page_size(size).build().unwrap();
                 assert_eq!(list_all(&s, request), expected, "{filters:?} size {size}");
@@ -171,48 +133,59 @@ fn pages_carry_meta_links_and_a_request_id() {
             .is_some_and(|id| id.starts_with("sbx-"))
     );
     assert_eq!(answer.header("content-type"), Some("application/json"));
-    let page = answer.decode().unwrap();
-    let meta = page.meta.as_ref().unwrap();
+    let page: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
     assert_eq!(
-        (meta.page_number, meta.page_size, meta.total_count),
-        (Some(2), Some(10), Some(25))
-    );
-    assert_eq!(meta.order_by.as_deref(), Some("createdAt"));
-    let links = page.links.as_ref().unwrap();
-    assert_eq!(links.self_link, "/connections?page[number]=2&page[size]=10");
-    assert_eq!(
-        links.prev.as_deref(),
-        Some("/connections?page[number]=1&page[size]=10")
+        page["meta"],
+        serde_json::json!({
+            "pageNumber": 2, "pageSize": 10, "totalCount": 25,
+            "orderBy": "createdAt", "orderDirection": "DESC",
+        })
     );
     assert_eq!(
-        links.next.as_deref(),
-        Some("/connections?page[number]=3&page[size]=10")
+        page["links"],
+        serde_json::json!({
+            "self": "/connections?page[number]=2&page[size]=10",
+            "first": "/connections?page[number]=1&page[size]=10",
+            "prev": "/connections?page[number]=1&page[size]=10",
+            "next": "/connections?page[number]=3&page[size]=10",
+            "last": "/connections?page[number]=3&page[size]=10",
+        })
     );
-    assert_eq!(links.last, "/connections?page[number]=3&page[size]=10");
-    let expected = &s.dataset().expected_ids(Filters::default())[10..20];
-    let ids: Vec<_> = page
-        .connections()
+    let expected: Vec<String> = s.dataset().connections()[10..20]
         .iter()
-        .map(|c| c.id.clone().unwrap())
+        .map(|c| c.id.clone())
         .collect();
-    assert_eq!(ids, expected);
+    assert_eq!(ids(&page), expected);
+    let decoded = answer.decode().unwrap();
+    let read: Vec<_> = decoded.connections().iter().map(|c| c.id.clone()).collect();
+    assert_eq!(
+        read,
+        expected.into_iter().map(Some).collect::<Vec<_>>(),
+        "the client reads the same page"
+    );
 
-    let encoded = get(
+    let (_, encoded) = get_json(&s, "/v3/connections?page%5Bnumber%5D=2&page%5Bsize%5D=10");
+    assert_eq!(encoded, page, "encoded brackets read the same");
+
+    let (status, beyond) = get_json(&s, "/v3/connections?page[number]=9");
+    assert_eq!(status, 200);
+    assert!(ids(&beyond).is_empty());
+    assert!(beyond["links"]["next"].is_null());
+    assert_eq!(
+        beyond["links"]["prev"], "/connections?page[number]=3&page[size]=10",
+        "prev goes back to the last page that has items"
+    );
+
+    let (_, filtered) = get_json(
         &s,
-        "/v3/connections?page%5Bnumber%5D=2&page%5Bsize%5D=10",
-        Some(s.token()),
+        "/v3/connections?filter[userId]=a%20b%2Fc&filter[vehicle.mode]=live&page[size]=5",
     );
     assert_eq!(
-        encoded.decode().unwrap().data,
-        page.data,
-        "encoded brackets read the same"
+        filtered["links"]["self"],
+        "/connections?filter[userId]=a%20b%2Fc&filter[vehicle.mode]=live&page[number]=1&page[size]=5",
+        "links keep the filters, percent-encoded"
     );
-
-    let beyond = get(&s, "/v3/connections?page[number]=9", Some(s.token()))
-        .decode()
-        .unwrap();
-    assert!(beyond.connections().is_empty());
-    assert_eq!(beyond.next_link(), None);
+    assert_eq!(filtered["meta"]["totalCount"], 0);
 }
 
 #[test]
@@ -227,6 +200,18 @@ fn missing_or_wrong_tokens_get_a_typed_401() {
         };
         assert_eq!(e.error_type(), Some(&ErrorType::Authentication));
         assert_eq!(e.request_id.as_deref(), answer.header("sc-request-id"));
+        let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        let entry = &body["errors"][0];
+        assert_eq!(
+            entry["status"], "401",
+            "the contract types status as a string"
+        );
+        assert_eq!(entry["resolution"]["type"], "REAUTHENTICATE");
+        assert_eq!(
+            entry["meta"]["debug"]["requestId"].as_str(),
+            answer.header("sc-request-id"),
+            "the body names the same request as the header"
+        );
     }
 }
 
@@ -245,7 +230,9 @@ fn invalid_parameters_get_a_typed_400_naming_the_parameter() {
             panic!()
         };
         assert_eq!(e.error_type(), Some(&ErrorType::Validation));
-        assert!(e.first().unwrap().detail.contains(named), "{query}");
+        let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        let detail = body["errors"][0]["detail"].as_str().unwrap();
+        assert!(detail.contains(named), "{query}: {detail}");
     }
     assert_eq!(get(&s, "/v2/connections", Some(s.token())).status, 404);
 }
@@ -308,4 +295,104 @@ fn injected_failures_latency_and_rate_limits() {
     };
     assert_eq!(e.error_type(), Some(&ErrorType::RateLimit));
     assert!(e.is_retryable());
+}
+
+/// The keys of a JSON object, sorted.
+fn keys(value: &serde_json::Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .unwrap_or_else(|| panic!("an object: {value}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+#[test]
+fn pages_carry_every_field_of_the_contract_with_the_records_values() {
+    let s = sandbox(SandboxConfig {
+        connections: 30,
+        ..SandboxConfig::default()
+    });
+    let d = s.dataset();
+    let (status, page) = get_json(&s, "/v3/connections?page[size]=30");
+    assert_eq!(status, 200);
+    assert_eq!(keys(&page), ["data", "links", "meta"]);
+    assert_eq!(
+        keys(&page["meta"]),
+        [
+            "orderBy",
+            "orderDirection",
+            "pageNumber",
+            "pageSize",
+            "totalCount"
+        ]
+    );
+    assert_eq!(page["meta"]["orderDirection"], "DESC");
+    assert_eq!(page["meta"]["totalCount"], 30);
+    assert_eq!(
+        keys(&page["links"]),
+        ["first", "last", "next", "prev", "self"]
+    );
+    assert!(page["links"]["prev"].is_null() && page["links"]["next"].is_null());
+    let data = page["data"].as_array().unwrap();
+    assert_eq!(data.len(), 30);
+    let mut used = 0;
+    for (c, record) in data.iter().zip(d.connections()) {
+        assert_eq!(
+            keys(c),
+            ["attributes", "id", "links", "meta", "relationships", "type"]
+        );
+        assert_eq!(c["id"], record.id.as_str());
+        assert_eq!(c["type"], "connection");
+        let attributes = &c["attributes"];
+        assert_eq!(keys(attributes), ["permissions", "vehicle"]);
+        assert_eq!(
+            attributes["permissions"],
+            serde_json::json!(record.permissions)
+        );
+        let vehicle = &attributes["vehicle"];
+        assert_eq!(
+            keys(vehicle),
+            ["make", "mode", "model", "powertrainType", "year"]
+        );
+        assert_eq!(vehicle["make"], record.make.as_str());
+        assert_eq!(vehicle["model"], record.model.as_str());
+        assert_eq!(vehicle["year"], record.year);
+        assert_eq!(vehicle["powertrainType"], record.powertrain_type.as_str());
+        let mode = match record.mode {
+            SandboxMode::Live => "live",
+            _ => "simulated",
+        };
+        assert_eq!(vehicle["mode"], mode);
+        let relationships = &c["relationships"];
+        assert_eq!(keys(relationships), ["user", "vehicle"]);
+        for (kind, id) in [("vehicle", &record.vehicle_id), ("user", &record.user_id)] {
+            let r = &relationships[kind];
+            assert_eq!(keys(r), ["data", "links"]);
+            assert_eq!(r["data"], serde_json::json!({"id": id, "type": kind}));
+            assert_eq!(
+                r["links"],
+                serde_json::json!({"related": format!("/{kind}s/{id}")})
+            );
+        }
+        assert_eq!(c["meta"]["createdAt"], record.created_at.as_str());
+        assert_eq!(c["meta"]["updatedAt"], record.updated_at.as_str());
+        match &record.last_used_at {
+            Some(at) => {
+                used += 1;
+                assert_eq!(c["meta"]["lastUsedAt"], at.as_str());
+            }
+            None => assert_eq!(keys(&c["meta"]), ["createdAt", "updatedAt"]),
+        }
+        assert_eq!(
+            c["links"],
+            serde_json::json!({"self": format!("/connections/{}", record.id)})
+        );
+    }
+    assert!(
+        0 < used && used < 30,
+        "some connections were used, some not"
+    );
 }

@@ -1,0 +1,82 @@
+//! Speaking to the sandbox over plain TCP: no HTTP client between the test and the server.
+#![allow(dead_code, clippy::unwrap_used)] // each test binary uses its own part of this
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use connections_core::{Owned, Page, Response, ResponseError};
+use connections_sandbox::Sandbox;
+
+/// A raw answer: status, headers (lowercased names), body.
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Answer {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub(crate) fn decode(&self) -> Result<Page<Owned>, ResponseError<Owned>> {
+        self.headers
+            .iter()
+            .fold(Response::new(self.status, &self.body), |r, (n, v)| {
+                r.header(n, v)
+            })
+            .page_owned()
+    }
+}
+
+pub(crate) fn get(sandbox: &Sandbox, target: &str, token: Option<&str>) -> Answer {
+    let mut stream = TcpStream::connect(sandbox.addr()).unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        stream,
+        "GET {target} HTTP/1.1\r\nHost: sandbox\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+/// `GET` with the sandbox's own token; the body must be JSON.
+pub(crate) fn get_json(sandbox: &Sandbox, target: &str) -> (u16, serde_json::Value) {
+    let answer = get(sandbox, target, Some(sandbox.token()));
+    let value = serde_json::from_slice(&answer.body).unwrap();
+    (answer.status, value)
+}
+
+/// The ids of a page body, in order.
+pub(crate) fn ids(page: &serde_json::Value) -> Vec<String> {
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
