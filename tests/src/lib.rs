@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use connections_core::client::{Builder, Error, FromConfig};
+use connections_client::{Builder, Error, FromConfig};
 use connections_core::{ListConnections, RetryPolicy};
 use connections_sandbox::Sandbox;
 use futures_util::StreamExt;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use connections_core::{ListConnections, Mode};
 use connections_e2e::{ALL, list_ids};
-use connections_sandbox::{Filters, Sandbox, SandboxConfig};
+use connections_sandbox::{Filters, Mode as SandboxMode, Sandbox, SandboxConfig};
 
 #[test]
 fn every_filter_and_page_size_gives_exactly_the_dataset() {
@@ -17,31 +17,19 @@ fn every_filter_and_page_size_gives_exactly_the_dataset() {
     .unwrap();
     let dataset = sandbox.dataset();
     let user = dataset.user_ids().next().unwrap().to_owned();
-    let vehicle = dataset.connections()[17]
-        .relationships
-        .as_ref()
-        .unwrap()
-        .vehicle
-        .as_ref()
-        .unwrap()
-        .data
-        .as_ref()
-        .unwrap()
-        .id
-        .clone()
-        .unwrap();
+    let vehicle = dataset.connections()[17].vehicle_id.clone();
     let cases = [
         (Filters::default(), ListConnections::builder()),
         (
             Filters {
-                mode: Some(Mode::Live),
+                mode: Some(SandboxMode::Live),
                 ..Filters::default()
             },
             ListConnections::builder().mode(Mode::Live),
         ),
         (
             Filters {
-                mode: Some(Mode::Simulated),
+                mode: Some(SandboxMode::Simulated),
                 ..Filters::default()
             },
             ListConnections::builder().mode(Mode::Simulated),
@@ -56,7 +44,7 @@ fn every_filter_and_page_size_gives_exactly_the_dataset() {
         (
             Filters {
                 user_id: Some(&user),
-                mode: Some(Mode::Live),
+                mode: Some(SandboxMode::Live),
                 ..Filters::default()
             },
             ListConnections::builder().user_id(&user).mode(Mode::Live),

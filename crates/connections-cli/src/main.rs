@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
-use connections_core::client::{Builder, Error, FromConfig};
+use connections_client::{Builder, Error, FromConfig};
 use connections_core::{ListConnections, Mode, Owned, Page, RetryPolicy};
 use connections_sandbox::{Sandbox, SandboxConfig};
 use futures_util::StreamExt;
@@ -66,16 +66,17 @@ struct ListArgs {
     /// The page to fetch (or to start from, with --all).
     #[arg(long)]
     page: Option<u32>,
-    /// Connections per page.
+    /// Connections per page [default: 100 with --all, else the server's 10].
     #[arg(long)]
     page_size: Option<u32>,
     /// Fetch every page, printing connections as they arrive.
     #[arg(long)]
     all: bool,
-    /// Stop with an error after this many pages.
+    /// Stop with an error after this many pages, when the server does not report its total
+    /// (with a total, the cap follows from it).
     #[arg(long, default_value_t = connections_core::DEFAULT_MAX_PAGES)]
     max_pages: u32,
-    /// Pages fetched at once when the total is known (hyper transport only).
+    /// Pages fetched at once when the total is known (1 to 64); output stays in order.
     #[arg(long, default_value_t = 1)]
     concurrency: usize,
     /// Output format [default: table on a terminal, ndjson otherwise].
@@ -135,21 +136,26 @@ struct SandboxArgs {
     /// Write absolute links instead of /connections?... ones.
     #[arg(long)]
     absolute_links: bool,
+    /// Before every page request but the first, remove N connections and add N new ones on
+    /// top, so a listing in progress sees its data move.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    churn: u32,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if cli.verbose > 0 {
-        let level = if cli.verbose > 1 {
-            tracing_subscriber::filter::LevelFilter::DEBUG
-        } else {
-            tracing_subscriber::filter::LevelFilter::INFO
-        };
-        tracing_subscriber::fmt()
-            .with_writer(io::stderr)
-            .with_max_level(level)
-            .init();
-    }
+    // Warnings (data that moved during a listing) always reach stderr; -v adds each request.
+    let level = match cli.verbose {
+        0 => tracing_subscriber::filter::LevelFilter::WARN,
+        1 => tracing_subscriber::filter::LevelFilter::INFO,
+        _ => tracing_subscriber::filter::LevelFilter::DEBUG,
+    };
+    tracing_subscriber::fmt()
+        .with_writer(io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .without_time()
+        .init();
     match cli.command {
         Command::List(args) => list(args),
         Command::Sandbox(args) => sandbox(args),
@@ -296,7 +302,10 @@ fn run_hyper(
     all: bool,
     on_page: &mut dyn FnMut(Page<Owned>) -> io::Result<()>,
 ) -> Result<(), Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // Exchanges run on worker threads, so a reader that blocks stdout (`| less`) never
+    // holds a request open while its deadline runs.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .map_err(Failure::Output)?;
@@ -363,11 +372,16 @@ fn report(error: &Error) -> ExitCode {
     if let Error::Api(api) = error {
         let _ = writeln!(err, "  status: {}", api.status);
         if let Some(e) = api.first() {
-            let _ = writeln!(
-                err,
-                "  type: {}\n  code: {}\n  detail: {}",
-                e.kind, e.code, e.detail
-            );
+            let fields = [
+                ("type", e.kind.as_ref().map(|k| k.as_str())),
+                ("code", e.code.as_deref()),
+                ("detail", e.detail.as_deref()),
+            ];
+            for (name, value) in fields {
+                if let Some(value) = value {
+                    let _ = writeln!(err, "  {name}: {value}");
+                }
+            }
             if let Some(message) = &e.suggested_user_message {
                 let _ = writeln!(err, "  suggested user message: {message}");
             }
@@ -392,6 +406,7 @@ fn sandbox(args: SandboxArgs) -> ExitCode {
         failure_rate: args.failure_rate,
         rate_limit: args.rate_limit,
         absolute_links: args.absolute_links,
+        churn: args.churn,
         ..SandboxConfig::default()
     };
     let sandbox = match Sandbox::spawn(config) {

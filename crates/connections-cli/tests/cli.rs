@@ -4,8 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 
-use connections_core::Mode;
-use connections_sandbox::{Dataset, Filters, SandboxConfig};
+use connections_sandbox::{Dataset, Filters, Mode, SandboxConfig};
 use connections_testkit::{Reply, TestServer};
 
 fn connections(args: &[&str]) -> Output {
