@@ -14,26 +14,60 @@ pub enum Via {
     HyperSequential,
     /// `connections-hyper`, up to this many pages at once.
     HyperConcurrent(usize),
-    /// `connections-blocking`.
+    /// `connections-blocking`, pages one at a time.
     Blocking,
+    /// `connections-blocking`, up to this many pages at once.
+    BlockingConcurrent(usize),
 }
 
 /// Every transport setting the tests vary.
-pub const ALL: [Via; 3] = [Via::HyperSequential, Via::HyperConcurrent(4), Via::Blocking];
+pub const ALL: [Via; 4] = [
+    Via::HyperSequential,
+    Via::HyperConcurrent(4),
+    Via::Blocking,
+    Via::BlockingConcurrent(4),
+];
 
-fn configure<C: FromConfig>(builder: Builder<C>, sandbox: &Sandbox, via: Via) -> Builder<C> {
+/// The client's settings and the consumer's pace.
+#[derive(Clone, Copy, Debug)]
+pub struct Consumer {
+    /// The deadline of each exchange.
+    pub timeout: Duration,
+    /// Attempts per request; 1 turns retries off.
+    pub max_attempts: u32,
+    /// How long the consumer works on each page before it asks for the next.
+    pub per_page: Duration,
+}
+
+impl Default for Consumer {
+    /// A patient client with fast retries and a consumer that never stalls.
+    fn default() -> Self {
+        Consumer {
+            timeout: Duration::from_secs(10),
+            max_attempts: 10,
+            per_page: Duration::ZERO,
+        }
+    }
+}
+
+fn configure<C: FromConfig>(
+    builder: Builder<C>,
+    sandbox: &Sandbox,
+    via: Via,
+    consumer: Consumer,
+) -> Builder<C> {
     let concurrency = match via {
-        Via::HyperConcurrent(n) => n,
-        _ => 1,
+        Via::HyperConcurrent(n) | Via::BlockingConcurrent(n) => n,
+        Via::HyperSequential | Via::Blocking => 1,
     };
     builder
         .base_url(sandbox.base_url())
         .token(sandbox.token())
-        .request_timeout(Duration::from_secs(10))
+        .request_timeout(consumer.timeout)
         .page_concurrency(concurrency)
         .retry_policy(
             RetryPolicy::new()
-                .with_max_attempts(10)
+                .with_max_attempts(consumer.max_attempts)
                 .with_base_delay(Duration::from_millis(5))
                 .with_max_delay(Duration::from_millis(50)),
         )
@@ -45,15 +79,37 @@ pub fn list_ids(
     via: Via,
     request: &ListConnections<'_>,
 ) -> Result<Vec<String>, Error> {
+    list_ids_as(sandbox, via, request, Consumer::default(), |_| {})
+}
+
+/// [`list_ids`] with these client settings, consuming pages at the consumer's pace and
+/// calling `after_page` with the number of each page consumed (1, 2, ...), for instance to
+/// change the data mid-listing.
+pub fn list_ids_as(
+    sandbox: &Sandbox,
+    via: Via,
+    request: &ListConnections<'_>,
+    consumer: Consumer,
+    mut after_page: impl FnMut(usize),
+) -> Result<Vec<String>, Error> {
+    let mut consumed = 0;
     let request = request.clone().into_owned();
+    let mut ids = Vec::new();
     match via {
-        Via::Blocking => {
-            let client =
-                configure(connections_blocking::Client::builder(), sandbox, via).build()?;
-            client
-                .connections(&request)
-                .map(|c| c.map(|c| c.id.unwrap_or_default()))
-                .collect()
+        Via::Blocking | Via::BlockingConcurrent(_) => {
+            let client = configure(
+                connections_blocking::Client::builder(),
+                sandbox,
+                via,
+                consumer,
+            )
+            .build()?;
+            for page in client.pages(&request) {
+                ids.extend(page?.data.into_iter().map(|c| c.id.unwrap_or_default()));
+                consumed += 1;
+                after_page(consumed);
+                std::thread::sleep(consumer.per_page);
+            }
         }
         Via::HyperSequential | Via::HyperConcurrent(_) => {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -62,14 +118,18 @@ pub fn list_ids(
                 .map_err(|e| Error::Connection(e.into()))?;
             runtime.block_on(async {
                 let client =
-                    configure(connections_hyper::Client::builder(), sandbox, via).build()?;
-                let mut ids = Vec::new();
-                let mut stream = std::pin::pin!(client.connections(&request));
-                while let Some(c) = stream.next().await {
-                    ids.push(c?.id.unwrap_or_default());
+                    configure(connections_hyper::Client::builder(), sandbox, via, consumer)
+                        .build()?;
+                let mut pages = std::pin::pin!(client.pages(&request));
+                while let Some(page) = pages.next().await {
+                    ids.extend(page?.data.into_iter().map(|c| c.id.unwrap_or_default()));
+                    consumed += 1;
+                    after_page(consumed);
+                    tokio::time::sleep(consumer.per_page).await;
                 }
-                Ok(ids)
-            })
+                Ok::<_, Error>(())
+            })?;
         }
     }
+    Ok(ids)
 }

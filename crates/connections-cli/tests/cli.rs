@@ -287,3 +287,84 @@ fn sandbox_command_prints_its_base_url_first_and_serves_until_killed() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(ids_from_ndjson(&stdout(&out)).len(), 12);
 }
+
+/// The ids the test reads from a sandbox's own data, as a set.
+fn served_ids(sandbox: &connections_sandbox::Sandbox) -> std::collections::BTreeSet<String> {
+    sandbox
+        .dataset()
+        .connections()
+        .iter()
+        .map(|c| c.id.clone())
+        .collect()
+}
+
+#[test]
+fn twelve_thousand_connections_list_completely_at_default_flags() {
+    const CONNECTIONS: usize = 12_345;
+    for transport in ["hyper", "blocking"] {
+        let sandbox = connections_sandbox::Sandbox::spawn(SandboxConfig {
+            connections: CONNECTIONS,
+            ..SandboxConfig::default()
+        })
+        .unwrap();
+        let out = connections(&[
+            "list",
+            "--all",
+            "--base-url",
+            sandbox.base_url(),
+            "--token",
+            sandbox.token(),
+            "--format",
+            "ndjson",
+            "--transport",
+            transport,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{transport}: {}", stderr(&out));
+        let ids = ids_from_ndjson(&stdout(&out));
+        let got: std::collections::BTreeSet<String> = ids.iter().cloned().collect();
+        assert_eq!(got.len(), ids.len(), "{transport}: an id came twice");
+        assert_eq!(got, served_ids(&sandbox), "{transport}");
+        // page[size]=100 unless the user sets a size: 124 requests, not 1,235.
+        assert_eq!(
+            sandbox.requests(),
+            CONNECTIONS.div_ceil(100) as u64,
+            "{transport}"
+        );
+    }
+}
+
+#[test]
+fn data_moving_mid_listing_warns_on_stderr_and_repeats_nothing() {
+    for transport in ["hyper", "blocking"] {
+        let sandbox = connections_sandbox::Sandbox::spawn(SandboxConfig {
+            connections: 100,
+            churn: 3,
+            ..SandboxConfig::default()
+        })
+        .unwrap();
+        let out = connections(&[
+            "list",
+            "--all",
+            "--base-url",
+            sandbox.base_url(),
+            "--token",
+            sandbox.token(),
+            "--page-size",
+            "10",
+            "--format",
+            "ndjson",
+            "--transport",
+            transport,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{transport}: {}", stderr(&out));
+        let ids = ids_from_ndjson(&stdout(&out));
+        let got: std::collections::BTreeSet<String> = ids.iter().cloned().collect();
+        assert_eq!(got.len(), ids.len(), "{transport}: an id came twice");
+        assert!(sandbox.faults().churned > 0, "{transport}: the data moved");
+        let err = stderr(&out);
+        assert!(
+            err.contains("WARN") && err.contains("the data moved during the listing"),
+            "{transport}: no warning in {err}"
+        );
+    }
+}

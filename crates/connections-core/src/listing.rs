@@ -297,8 +297,9 @@ impl fmt::Display for Notice {
             ),
             Notice::Repeated { page, skipped } => write!(
                 f,
-                "page {page}: left out {skipped} connection(s) already listed (the data moved \
-                 during the listing)"
+                "page {page}: left out {skipped} connection(s) already listed; the data moved \
+                 during the listing, so it may have skipped some others; list again for a \
+                 consistent view"
             ),
         }
     }

@@ -179,6 +179,13 @@ impl Sandbox {
         self.state.mutate(|d| d.without(ids))
     }
 
+    /// How many HTTP requests it has received so far, on any path, answered or not yet.
+    pub fn requests(&self) -> u64 {
+        self.state
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The faults injected so far.
     pub fn faults(&self) -> Faults {
         let count = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);

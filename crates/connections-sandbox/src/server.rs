@@ -29,7 +29,7 @@ pub(crate) struct State {
     writer: Mutex<()>,
     /// `scheme://host:port`, for absolute links.
     origin: String,
-    requests: AtomicU64,
+    pub(crate) requests: AtomicU64,
     /// Page requests answered so far, to leave the first one of a churning sandbox alone.
     pages: AtomicU64,
     pub(crate) injected: AtomicU64,
