@@ -721,7 +721,7 @@ pub fn log_notice(notice: &Notice) {
 
 /// The tracing span of one attempt, the same in every transport: `connections.request` with
 /// `method`, `path` (no query, so no ids), `page`, `attempt`, and, recorded later by
-/// [`record_response`] and [`record_elapsed`], `status`, `request_id` and `elapsed_ms`.
+/// [`record_response`] and [`record_outcome`], `status`, `request_id` and `elapsed_ms`.
 /// Nothing in it can hold the token.
 pub fn request_span(config: &Config, send: &SendRequest) -> tracing::Span {
     use tracing::field::Empty;
