@@ -24,8 +24,6 @@ use nix::sys::resource::{UsageWho, getrusage};
 
 const BIN: &str = env!("CARGO_BIN_EXE_connections");
 const TOKEN: &str = "sandbox-token";
-/// Asked for explicitly so the run does not depend on the CLI's default page size.
-const PAGE_SIZE: u64 = 100;
 const TRANSPORTS: [&str; 2] = ["hyper", "blocking"];
 const FORMATS: [&str; 2] = ["ndjson", "csv"];
 
@@ -89,7 +87,7 @@ struct Run {
     wall: Duration,
 }
 
-fn list_command(server: &Server, connections: u64, transport: &str, format: &str) -> Command {
+fn list_command(server: &Server, transport: &str, format: &str) -> Command {
     let mut command = Command::new(BIN);
     command
         .args([
@@ -101,9 +99,6 @@ fn list_command(server: &Server, connections: u64, transport: &str, format: &str
             TOKEN,
         ])
         .args(["--format", format, "--transport", transport])
-        .args(["--page-size", &PAGE_SIZE.to_string()])
-        // More pages than needed, so the page cap never ends a complete listing.
-        .args(["--max-pages", &(connections / PAGE_SIZE + 2).to_string()])
         .env_remove("SMARTCAR_ACCESS_TOKEN")
         .stdin(Stdio::null());
     command
@@ -111,7 +106,7 @@ fn list_command(server: &Server, connections: u64, transport: &str, format: &str
 
 /// Lists once with stdout read here, to check the listing is complete before timing it.
 fn check(server: &Server, connections: u64, transport: &str, format: &str) -> io::Result<()> {
-    let mut child = list_command(server, connections, transport, format)
+    let mut child = list_command(server, transport, format)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
@@ -137,8 +132,8 @@ fn check(server: &Server, connections: u64, transport: &str, format: &str) -> io
 }
 
 /// Lists once into /dev/null and measures the process.
-fn measure(server: &Server, connections: u64, transport: &str, format: &str) -> io::Result<Run> {
-    let mut command = list_command(server, connections, transport, format);
+fn measure(server: &Server, transport: &str, format: &str) -> io::Result<Run> {
+    let mut command = list_command(server, transport, format);
     command.stdout(Stdio::null()).stderr(Stdio::piped());
     let (user, sys) = children_cpu()?;
     let started = Instant::now();
@@ -197,7 +192,7 @@ fn run() -> Result<(), String> {
     };
     let server = Server::start(connections).map_err(|e| format!("starting the sandbox: {e}"))?;
     println!(
-        "cpu_per_connection: `connections list --all --page-size {PAGE_SIZE}` of {connections} \
+        "cpu_per_connection: `connections list --all` (default flags) of {connections} \
          connections from `connections sandbox` at {}, stdout to /dev/null, {runs} runs each \
          after a checked warm-up",
         server.base_url
@@ -216,7 +211,7 @@ fn run() -> Result<(), String> {
         for format in FORMATS {
             check(&server, connections, transport, format).map_err(|e| e.to_string())?;
             let measured = (0..runs)
-                .map(|_| measure(&server, connections, transport, format))
+                .map(|_| measure(&server, transport, format))
                 .collect::<io::Result<Vec<Run>>>()
                 .map_err(|e| e.to_string())?;
             let scale = 100_000.0 / connections as f64;
