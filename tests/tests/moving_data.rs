@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use connections_core::ListConnections;
-use connections_e2e::{ALL, Consumer, list_ids_as};
+use connections_e2e::{ALL, Consumer, Via, list_ids_as};
 use connections_sandbox::{Sandbox, SandboxConfig};
 
 fn sandbox(connections: usize) -> Sandbox {
@@ -33,8 +33,10 @@ fn unique(ids: &[String], context: &str) -> BTreeSet<String> {
 }
 
 /// New connections go on top of the listing, so every later page starts with items already
-/// yielded. Nothing moves past the listing's position, so every original connection still
-/// comes exactly once, and the new ones (above it) not at all.
+/// yielded. Fetching pages in order, nothing moves past the listing's position, so every
+/// original connection still comes exactly once, and the new ones (above it) not at all.
+/// Reading ahead, a later page may be fetched before the shift and an earlier one after it,
+/// so some may be skipped (no page-number client can avoid that), but none comes twice.
 #[test]
 fn connections_created_mid_listing_are_not_yielded_twice() {
     let request = ListConnections::builder().page_size(10).build().unwrap();
@@ -50,7 +52,11 @@ fn connections_created_mid_listing_are_not_yielded_twice() {
         .unwrap();
         assert_eq!(created.len(), 6);
         let got = unique(&ids, &format!("via {via:?}"));
-        assert_eq!(got, before, "via {via:?}");
+        if matches!(via, Via::HyperSequential | Via::Blocking) {
+            assert_eq!(got, before, "via {via:?}");
+        } else {
+            assert!(got.is_subset(&before), "via {via:?}: an id from nowhere");
+        }
     }
 }
 
@@ -80,6 +86,7 @@ fn connections_deleted_or_churned_mid_listing_never_come_twice() {
         let got = unique(&ids, &format!("via {via:?}"));
         let known: BTreeSet<String> = before.union(&created).cloned().collect();
         assert!(got.is_subset(&known), "via {via:?}: an id from nowhere");
-        assert!(got.len() >= 70, "via {via:?}: only {} of 80", got.len());
+        // At most the 5 deleted and the 12 shifted by the insert are missed.
+        assert!(got.len() >= 80 - 5 - 12, "via {via:?}: only {} of 80", got.len());
     }
 }
