@@ -87,6 +87,10 @@ fn connections_deleted_or_churned_mid_listing_never_come_twice() {
         let known: BTreeSet<String> = before.union(&created).cloned().collect();
         assert!(got.is_subset(&known), "via {via:?}: an id from nowhere");
         // At most the 5 deleted and the 12 shifted by the insert are missed.
-        assert!(got.len() >= 80 - 5 - 12, "via {via:?}: only {} of 80", got.len());
+        assert!(
+            got.len() >= 80 - 5 - 12,
+            "via {via:?}: only {} of 80",
+            got.len()
+        );
     }
 }
