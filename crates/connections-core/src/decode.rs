@@ -298,6 +298,30 @@ fn connections_capacity(body_len: usize) -> usize {
 #[cfg(feature = "alloc")]
 const PERMISSIONS_CAPACITY: usize = 8;
 
+/// The fields of an OAuth token endpoint's answer the client reads, each absent or `null` as
+/// `None`; others (`scope`, `refresh_token`) are skipped.
+#[cfg(feature = "alloc")]
+pub(crate) struct OAuthBody<S> {
+    pub(crate) access_token: Option<S>,
+    pub(crate) token_type: Option<S>,
+    pub(crate) expires_in: Option<i64>,
+    pub(crate) error: Option<S>,
+    pub(crate) error_description: Option<S>,
+}
+
+#[cfg(feature = "alloc")]
+impl<S> Default for OAuthBody<S> {
+    fn default() -> Self {
+        OAuthBody {
+            access_token: None,
+            token_type: None,
+            expires_in: None,
+            error: None,
+            error_description: None,
+        }
+    }
+}
+
 /// Allocating sinks: [`Borrowed`] and [`Owned`].
 #[cfg(feature = "alloc")]
 pub(crate) struct Alloc<R>(core::marker::PhantomData<R>);
@@ -613,6 +637,35 @@ impl<'a, K: Sink<'a>> Decoder<'a, K> {
                 ErrorKind::MissingField { field: "errors" },
                 end,
             ))
+        })
+    }
+
+    /// An OAuth token endpoint's JSON answer: the token (RFC 6749 §5.1) or the error
+    /// (§5.2); which fields must be there is for the caller to decide.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn oauth(self) -> Res<OAuthBody<<K::Out as Storage>::Str>> {
+        self.document(|d| {
+            let mut body = OAuthBody::default();
+            let keys = const {
+                &known([
+                    "access_token",
+                    "token_type",
+                    "expires_in",
+                    "error",
+                    "error_description",
+                ])
+            };
+            d.object("(body)", keys, |d, i| {
+                match i {
+                    0 => body.access_token = d.opt_text("access_token")?,
+                    1 => body.token_type = d.opt_text("token_type")?,
+                    2 => body.expires_in = d.opt_int("expires_in")?,
+                    3 => body.error = d.opt_text("error")?,
+                    _ => body.error_description = d.opt_text("error_description")?,
+                }
+                Ok(())
+            })?;
+            Ok(body)
         })
     }
 

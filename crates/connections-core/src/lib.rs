@@ -42,8 +42,9 @@
 //!
 //! # Features
 //! - `std` (default): implies `alloc`; `std::error::Error` and `SystemTime` conversions.
-//! - `alloc`: borrowed (`Cow`) and owned models, [`decode_page`], [`decode_page_owned`], and
-//!   the listing engine ([`Listing`]).
+//! - `alloc`: borrowed (`Cow`) and owned models, [`decode_page`], [`decode_page_owned`],
+//!   the listing engine ([`Listing`]) and application tokens ([`ClientCredentials`],
+//!   [`TokenCache`]).
 //! - `http`: `RequestParts::to_http_request` and `Response::from_http`.
 //!
 //! Without any feature, requests, request parts, [`decode_page_heapless`], errors, the
@@ -92,6 +93,16 @@ pub mod listing;
 pub use listing::{
     Action, DEFAULT_PAGE_SIZE, Listed, Listing, ListingError, ListingOptions, Notice, Now,
     RequestId, SendRequest,
+};
+
+// Application tokens (OAuth 2.0 client credentials).
+#[cfg(feature = "alloc")]
+pub mod token;
+#[cfg(feature = "alloc")]
+pub use token::{
+    ClientCredentials, ClientSecret, CredentialProblem, Freshness, InvalidCredentials, IssuedToken,
+    Lookup, OAuthError, SMARTCAR_TOKEN_URL, TokenCache, TokenError, TokenId, TokenRequest,
+    UnusableToken,
 };
 
 // Reading responses and following pages.

@@ -49,13 +49,11 @@ impl<'a> CowStr<'a> {
         CowStr::owned(self.0.into_owned())
     }
 
-    /// Best-effort overwrite of owned bytes, for secrets (no crate, no `unsafe`).
+    /// Overwrites owned bytes, for secrets (best effort: earlier copies are out of reach).
     #[cfg(feature = "alloc")]
     pub(crate) fn wipe(&mut self) {
         if let Cow::Owned(text) = &mut self.0 {
-            let mut bytes = core::mem::take(text).into_bytes();
-            bytes.fill(0);
-            core::hint::black_box(&bytes);
+            zeroize::Zeroize::zeroize(text);
         }
     }
 }

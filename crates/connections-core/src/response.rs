@@ -125,7 +125,7 @@ impl<'a> Response<'a> {
         }
     }
 
-    fn api_error<K: Sink<'a>>(&self, sink: &mut K) -> ApiError<K::Out> {
+    pub(crate) fn api_error<K: Sink<'a>>(&self, sink: &mut K) -> ApiError<K::Out> {
         let decoded = Decoder::new(self.body, &mut *sink).and_then(Decoder::errors);
         let (errors, body_snippet) = match decoded {
             Ok(errors) => (errors, None),
@@ -155,7 +155,7 @@ impl<'a> Response<'a> {
 }
 
 /// Whether a media type is JSON: `application/json` or any `application/*+json`.
-fn is_json(content_type: &str) -> bool {
+pub(crate) fn is_json(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or("").trim();
     let Some((kind, subtype)) = essence.split_once('/') else {
         return false;
@@ -167,7 +167,7 @@ fn is_json(content_type: &str) -> bool {
 }
 
 /// The start of a body, cut at a character boundary; `None` when there is no text.
-fn snippet(body: &[u8]) -> Option<&str> {
+pub(crate) fn snippet(body: &[u8]) -> Option<&str> {
     let head = body.get(..SNIPPET_LEN).unwrap_or(body);
     let text = match core::str::from_utf8(head) {
         Ok(text) => text,
