@@ -14,11 +14,18 @@ use std::time::{Duration, Instant, SystemTime};
 
 use connections_core::listing::{Action, ListingError, ListingOptions, Notice, Now, SendRequest};
 use connections_core::{
-    AccessToken, ApiError, BaseUrl, InvalidBaseUrl, InvalidToken, ListConnections, Listing, Owned,
-    Page, PaginationError, ResponseError, RetryPolicy, USER_AGENT, UnixTime,
+    AccessToken, ApiError, BaseUrl, ClientCredentials, ClientSecret, InvalidBaseUrl,
+    InvalidCredentials, InvalidToken, ListConnections, Listing, Owned, Page, PaginationError,
+    ResponseError, RetryPolicy, TokenError, USER_AGENT, UnixTime,
 };
 
 pub use connections_core::Listed;
+
+mod tokens;
+pub use tokens::{
+    AppTokens, Fetch, Flight, Need, read_token_answer, record_token_outcome, token_http_request,
+    token_retry_wait, token_span,
+};
 
 /// Any error a transport library reports, kept as the cause of ours.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -30,29 +37,16 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest body read; a page of 100 connections is about 60 KB.
 pub const DEFAULT_MAX_BODY_SIZE: usize = 8 * 1024 * 1024;
 
-/// Hands out the bearer token for each request, so tokens that expire (v3 tokens last an
-/// hour) can be replaced without rebuilding the client.
-///
-/// It is asked before every attempt, so it should answer from a cache and refresh ahead of
-/// expiry. An `AccessToken<'static>` is a provider of itself, and so is any closure.
-pub trait TokenProvider: Send + Sync + 'static {
-    /// A token valid now.
-    fn access_token(&self) -> Result<AccessToken<'static>, BoxError>;
-}
-
-impl TokenProvider for AccessToken<'static> {
-    fn access_token(&self) -> Result<AccessToken<'static>, BoxError> {
-        Ok(self.clone())
-    }
-}
-
-impl<F> TokenProvider for F
-where
-    F: Fn() -> Result<AccessToken<'static>, BoxError> + Send + Sync + 'static,
-{
-    fn access_token(&self) -> Result<AccessToken<'static>, BoxError> {
-        self()
-    }
+/// Where a client's bearer tokens come from.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Tokens {
+    /// One fixed token, obtained elsewhere.
+    Static(AccessToken<'static>),
+    /// Application tokens fetched with client credentials, cached and renewed ahead of expiry.
+    App(Arc<AppTokens>),
+    /// The transport's own token source, given to `FromConfig::from_config`.
+    Source,
 }
 
 /// Validated client settings, as a transport reads them. Only [`Builder::build`] makes one,
@@ -60,7 +54,7 @@ where
 #[derive(Clone)]
 pub struct Config {
     base_url: BaseUrl<'static>,
-    token: Arc<dyn TokenProvider>,
+    tokens: Tokens,
     connect_timeout: Duration,
     request_timeout: Duration,
     max_body_size: usize,
@@ -75,7 +69,7 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("base_url", &self.base_url)
-            .field("token", &"[redacted]")
+            .field("tokens", &self.tokens)
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("max_body_size", &self.max_body_size)
@@ -94,9 +88,9 @@ impl Config {
         &self.base_url
     }
 
-    /// The token for the next attempt, from the configured source.
-    pub fn access_token(&self) -> Result<AccessToken<'static>, Error> {
-        self.token.access_token().map_err(Error::Token)
+    /// Where bearer tokens come from.
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
     }
 
     /// See [`DEFAULT_CONNECT_TIMEOUT`].
@@ -172,17 +166,51 @@ impl Config {
 
 /// A transport's client, made from validated settings.
 pub trait FromConfig: Sized {
-    /// Builds the client (e.g. its connection pool and TLS setup).
-    fn from_config(config: Config) -> Result<Self, Error>;
+    /// The transport's own token-source trait (async for hyper, blocking for ureq), for
+    /// tokens that come from elsewhere and change.
+    type TokenSource: ?Sized + Send + Sync + 'static;
+
+    /// Builds the client (e.g. its connection pool and TLS setup); `source` is set when
+    /// `config.tokens()` is [`Tokens::Source`].
+    fn from_config(config: Config, source: Option<Arc<Self::TokenSource>>) -> Result<Self, Error>;
+}
+
+/// The token setting a builder holds until `build`.
+enum TokenSetting<S: ?Sized> {
+    Static(AccessToken<'static>),
+    Credentials(ClientCredentials),
+    Source(Arc<S>),
+}
+
+impl<S: ?Sized> Clone for TokenSetting<S> {
+    fn clone(&self) -> Self {
+        match self {
+            TokenSetting::Static(t) => TokenSetting::Static(t.clone()),
+            TokenSetting::Credentials(c) => TokenSetting::Credentials(c.clone()),
+            TokenSetting::Source(s) => TokenSetting::Source(s.clone()),
+        }
+    }
+}
+
+impl<S: ?Sized> fmt::Debug for TokenSetting<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenSetting::Static(t) => f.debug_tuple("Static").field(t).finish(),
+            TokenSetting::Credentials(c) => f.debug_tuple("Credentials").field(c).finish(),
+            TokenSetting::Source(_) => f.write_str("Source"),
+        }
+    }
 }
 
 /// The builder every transport's `Client::builder()` returns: the same setter names and
 /// defaults everywhere, so switching transports changes one dependency.
 ///
 /// Setters never fail; [`build`](Self::build) reports the first invalid value.
-pub struct Builder<C> {
+pub struct Builder<C: FromConfig> {
     base_url: BaseUrl<'static>,
-    token: Option<Arc<dyn TokenProvider>>,
+    token: Option<TokenSetting<C::TokenSource>>,
+    /// Checked when set, applied to the credentials at `build`.
+    token_url: Option<String>,
     connect_timeout: Duration,
     request_timeout: Duration,
     max_body_size: usize,
@@ -195,11 +223,12 @@ pub struct Builder<C> {
     client: PhantomData<fn() -> C>,
 }
 
-impl<C> Default for Builder<C> {
+impl<C: FromConfig> Default for Builder<C> {
     fn default() -> Self {
         Builder {
             base_url: BaseUrl::SMARTCAR,
             token: None,
+            token_url: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_body_size: DEFAULT_MAX_BODY_SIZE,
@@ -214,11 +243,12 @@ impl<C> Default for Builder<C> {
     }
 }
 
-impl<C> Clone for Builder<C> {
+impl<C: FromConfig> Clone for Builder<C> {
     fn clone(&self) -> Self {
         Builder {
             base_url: self.base_url.clone(),
             token: self.token.clone(),
+            token_url: self.token_url.clone(),
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout,
             max_body_size: self.max_body_size,
@@ -233,11 +263,12 @@ impl<C> Clone for Builder<C> {
     }
 }
 
-impl<C> fmt::Debug for Builder<C> {
+impl<C: FromConfig> fmt::Debug for Builder<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
             .field("base_url", &self.base_url)
-            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .field("token", &self.token)
+            .field("token_url", &self.token_url)
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("max_body_size", &self.max_body_size)
@@ -269,17 +300,49 @@ impl<C: FromConfig> Builder<C> {
         }
     }
 
-    /// Sets a fixed bearer token.
-    pub fn token(self, token: &str) -> Self {
+    /// Sets a fixed bearer token, obtained elsewhere. The last token setting wins.
+    pub fn token(mut self, token: &str) -> Self {
         match AccessToken::from_string(token.to_string()) {
-            Ok(token) => self.token_provider(token),
+            Ok(token) => {
+                self.token = Some(TokenSetting::Static(token));
+                self
+            }
             Err(e) => self.fail(ConfigError::Token(e)),
         }
     }
 
-    /// Sets a source of fresh tokens.
-    pub fn token_provider(mut self, provider: impl TokenProvider) -> Self {
-        self.token = Some(Arc::new(provider));
+    /// Fetches application tokens with the OAuth 2.0 client-credentials grant, as Smartcar v3
+    /// requires: one token request at a time however many requests need one, renewed ahead
+    /// of expiry, and fetched again (once) when the API answers 401. The last token setting
+    /// wins.
+    pub fn client_credentials(mut self, client_id: &str, client_secret: &str) -> Self {
+        let credentials = ClientSecret::new(client_secret)
+            .and_then(|secret| ClientCredentials::new(client_id, secret));
+        match credentials {
+            Ok(credentials) => {
+                self.token = Some(TokenSetting::Credentials(credentials));
+                self
+            }
+            Err(e) => self.fail(ConfigError::Credentials(e)),
+        }
+    }
+
+    /// Sets the token endpoint for [`client_credentials`](Self::client_credentials) (default
+    /// `https://iam.smartcar.com/oauth2/token`); plain `http` only for loopback hosts.
+    pub fn token_url(mut self, url: &str) -> Self {
+        match BaseUrl::parse(url) {
+            Ok(_) => {
+                self.token_url = Some(url.to_owned());
+                self
+            }
+            Err(e) => self.fail(ConfigError::TokenUrl(e)),
+        }
+    }
+
+    /// Takes tokens from the transport's own token source, asked before every attempt: it
+    /// should answer from a cache and renew ahead of expiry. The last token setting wins.
+    pub fn token_source(mut self, source: Arc<C::TokenSource>) -> Self {
+        self.token = Some(TokenSetting::Source(source));
         self
     }
 
@@ -344,6 +407,18 @@ impl<C: FromConfig> Builder<C> {
             return Err(Error::Config(problem));
         }
         let token = self.token.ok_or(Error::Config(ConfigError::MissingToken))?;
+        let (tokens, source) = match token {
+            TokenSetting::Static(token) => (Tokens::Static(token), None),
+            TokenSetting::Credentials(mut credentials) => {
+                if let Some(url) = self.token_url {
+                    credentials = credentials
+                        .with_token_url(&url)
+                        .map_err(|e| Error::Config(ConfigError::TokenUrl(e)))?;
+                }
+                (Tokens::App(AppTokens::new(credentials)), None)
+            }
+            TokenSetting::Source(source) => (Tokens::Source, Some(source)),
+        };
         if self.request_timeout.is_zero() || self.connect_timeout.is_zero() {
             return Err(Error::Config(ConfigError::ZeroTimeout));
         }
@@ -353,18 +428,21 @@ impl<C: FromConfig> Builder<C> {
         let page_concurrency = NonZeroUsize::new(self.page_concurrency)
             .filter(|n| n.get() <= limit)
             .ok_or(Error::Config(ConfigError::PageConcurrency { limit }))?;
-        C::from_config(Config {
-            base_url: self.base_url,
-            token,
-            connect_timeout: self.connect_timeout,
-            request_timeout: self.request_timeout,
-            max_body_size: self.max_body_size,
-            retry_policy: self.retry_policy,
-            max_pages,
-            page_concurrency,
-            user_agent: self.user_agent,
-            root_certificates: self.root_certificates,
-        })
+        C::from_config(
+            Config {
+                base_url: self.base_url,
+                tokens,
+                connect_timeout: self.connect_timeout,
+                request_timeout: self.request_timeout,
+                max_body_size: self.max_body_size,
+                retry_policy: self.retry_policy,
+                max_pages,
+                page_concurrency,
+                user_agent: self.user_agent,
+                root_certificates: self.root_certificates,
+            },
+            source,
+        )
     }
 }
 
@@ -376,8 +454,12 @@ pub enum ConfigError {
     BaseUrl(InvalidBaseUrl),
     /// The token was refused.
     Token(InvalidToken),
-    /// No token or token provider was set.
+    /// No token, client credentials or token source was set.
     MissingToken,
+    /// The client id or secret was refused.
+    Credentials(InvalidCredentials),
+    /// The token URL was refused.
+    TokenUrl(InvalidBaseUrl),
     /// A timeout of zero would fail every request.
     ZeroTimeout,
     /// A page cap of zero would fail every listing.
@@ -399,12 +481,15 @@ pub enum ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::BaseUrl(e) => e.fmt(f),
+            ConfigError::BaseUrl(e) => write!(f, "base URL: {e}"),
             ConfigError::Token(e) => e.fmt(f),
             ConfigError::MissingToken => f.write_str(
-                "no access token: set one with .token(..) or .token_provider(..) (the CLI reads \
-                 SMARTCAR_ACCESS_TOKEN)",
+                "no access token: set client credentials with .client_credentials(id, secret), \
+                 a token with .token(..) or a source with .token_source(..) (the CLI reads \
+                 SMARTCAR_CLIENT_ID and SMARTCAR_CLIENT_SECRET, or SMARTCAR_ACCESS_TOKEN)",
             ),
+            ConfigError::Credentials(e) => e.fmt(f),
+            ConfigError::TokenUrl(e) => write!(f, "token URL: {e}"),
             ConfigError::ZeroTimeout => {
                 f.write_str("timeouts must be longer than zero; pass a positive duration")
             }
@@ -431,8 +516,9 @@ impl std::error::Error for ConfigError {
     /// The wrapped error's cause: its text is already this error's text.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ConfigError::BaseUrl(e) => e.source(),
+            ConfigError::BaseUrl(e) | ConfigError::TokenUrl(e) => e.source(),
             ConfigError::Token(e) => e.source(),
+            ConfigError::Credentials(e) => e.source(),
             _ => None,
         }
     }
@@ -457,8 +543,11 @@ pub enum Timeout {
 pub enum Error {
     /// The client's settings are invalid.
     Config(ConfigError),
-    /// The token provider failed.
+    /// The token source failed, or a token request could not be made.
     Token(BoxError),
+    /// The token endpoint did not issue a token: it refused the credentials, or answered
+    /// with something that is not a token (after any retries).
+    TokenEndpoint(TokenError),
     /// The API answered with an error status (after any retries).
     Api(ApiError<Owned>),
     /// A response that is neither a page nor an API error: a redirect (never followed), a
@@ -488,6 +577,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api(e) => e.is_retryable(),
+            Error::TokenEndpoint(e) => e.is_retryable(),
             Error::Timeout(_) | Error::Connect(_) | Error::Connection(_) => true,
             _ => false,
         }
@@ -501,6 +591,27 @@ impl Error {
                 Some(&**e)
             }
             _ => None,
+        }
+    }
+}
+
+impl Error {
+    /// A copy to hand to every request that waited on the same failure: the same variant
+    /// and text; a transport library's error is kept as text only.
+    pub fn replica(&self) -> Error {
+        let text = |e: &BoxError| -> BoxError { e.to_string().into() };
+        match self {
+            Error::Config(e) => Error::Config(e.clone()),
+            Error::Token(e) => Error::Token(text(e)),
+            Error::TokenEndpoint(e) => Error::TokenEndpoint(e.clone()),
+            Error::Api(e) => Error::Api(e.clone()),
+            Error::InvalidResponse(e) => Error::InvalidResponse(e.clone()),
+            Error::BodyTooLarge { limit } => Error::BodyTooLarge { limit: *limit },
+            Error::Timeout(t) => Error::Timeout(*t),
+            Error::Connect(e) => Error::Connect(text(e)),
+            Error::Tls(e) => Error::Tls(text(e)),
+            Error::Connection(e) => Error::Connection(text(e)),
+            Error::Pagination(e) => Error::Pagination(*e),
         }
     }
 }
@@ -536,7 +647,8 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Config(e) => write!(f, "invalid client configuration: {e}"),
-            Error::Token(e) => write!(f, "the token provider failed: {e}"),
+            Error::Token(e) => write!(f, "no token: {e}"),
+            Error::TokenEndpoint(e) => e.fmt(f),
             Error::Api(e) => e.fmt(f),
             Error::InvalidResponse(e) => e.fmt(f),
             Error::BodyTooLarge { limit } => write!(
@@ -583,6 +695,7 @@ impl std::error::Error for Error {
             Error::Api(e) => e.source(),
             Error::InvalidResponse(e) => e.source(),
             Error::Pagination(e) => e.source(),
+            Error::TokenEndpoint(e) => e.source(),
             Error::Token(_)
             | Error::Connect(_)
             | Error::Tls(_)
@@ -593,20 +706,20 @@ impl std::error::Error for Error {
     }
 }
 
-/// The `http::Request` of one attempt, for transports built on the `http` crate's types: a
-/// token fresh from the provider, the `Authorization` value marked sensitive, and the
-/// configured `User-Agent` (with its suffix) in place of the core's default.
+/// The `http::Request` of one attempt, for transports built on the `http` crate's types:
+/// the `Authorization` value marked sensitive, and the configured `User-Agent` (with its
+/// suffix) in place of the core's default.
 pub fn http_request<B: Default>(
     config: &Config,
     request: &ListConnections<'_>,
+    token: &AccessToken<'_>,
 ) -> Result<http::Request<B>, Error> {
-    let token = config.access_token()?;
     let mut built = request
-        .parts(&config.base_url, &token)
+        .parts(&config.base_url, token)
         .to_http_request::<B>()
         // Every input was validated before this point (the token by `AccessToken`, the base
-        // URL by `BaseUrl`, the query by the core's encoder); the token provider is the only
-        // one that changes per attempt, so a failure is reported as its failure.
+        // URL by `BaseUrl`, the query by the core's encoder); the token is the only one that
+        // changes per attempt, so a failure is reported as its failure.
         .map_err(|e| Error::Token(Box::new(e)))?;
     if let Ok(agent) = http::HeaderValue::from_str(&config.user_agent) {
         built.headers_mut().insert(http::header::USER_AGENT, agent);
@@ -805,7 +918,9 @@ mod tests {
     struct Settings(Config);
 
     impl FromConfig for Settings {
-        fn from_config(config: Config) -> Result<Self, Error> {
+        type TokenSource = str;
+
+        fn from_config(config: Config, _: Option<Arc<str>>) -> Result<Self, Error> {
             Ok(Settings(config))
         }
     }
@@ -874,28 +989,47 @@ mod tests {
             panic!("valid settings refused")
         };
         assert!(!format!("{config:?}").contains("very-secret"));
-        assert_eq!(
-            config.access_token().unwrap().expose_secret(),
-            "very-secret-token"
-        );
+        let Tokens::Static(token) = config.tokens() else {
+            panic!("a fixed token")
+        };
+        assert_eq!(token.expose_secret(), "very-secret-token");
     }
 
     #[test]
-    fn token_providers_are_asked_each_time() {
-        let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
-        let seen = calls.clone();
-        let Ok(Settings(config)) = builder()
-            .token_provider(move || {
-                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                Ok(AccessToken::from_string("fresh".into())?)
-            })
-            .build()
-        else {
+    fn client_credentials_are_checked_and_never_shown() {
+        let b = builder()
+            .client_credentials("app-id", "very-secret-value")
+            .token_url("http://127.0.0.1:9/oauth2/token");
+        assert!(!format!("{b:?}").contains("very-secret"));
+        let Ok(Settings(config)) = b.build() else {
             panic!("valid settings refused")
         };
-        config.access_token().unwrap();
-        config.access_token().unwrap();
-        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert!(!format!("{config:?}").contains("very-secret"));
+        let Tokens::App(app) = config.tokens() else {
+            panic!("application tokens")
+        };
+        assert_eq!(app.credentials().client_id(), "app-id");
+        assert_eq!(app.credentials().token_url().port(), 9);
+
+        let insecure = builder()
+            .client_credentials("id", "s")
+            .token_url("http://iam.example.com/oauth2/token");
+        assert!(matches!(
+            insecure.build(),
+            Err(Error::Config(ConfigError::TokenUrl(
+                InvalidBaseUrl::InsecureScheme
+            )))
+        ));
+        let empty = builder().client_credentials("id", "");
+        let Err(Error::Config(e @ ConfigError::Credentials(_))) = empty.build() else {
+            panic!("an empty secret accepted")
+        };
+        assert!(e.to_string().contains("client secret is empty"), "{e}");
+        let last_wins = builder().client_credentials("id", "s").token("t");
+        assert!(matches!(
+            last_wins.build().map(|s| s.0.tokens().clone()),
+            Ok(Tokens::Static(_))
+        ));
     }
 
     #[test]

@@ -6,37 +6,55 @@ use std::fmt;
 
 use bytes::Bytes;
 use connections_client::{
-    BoxError, Config, Error, Exchanged, Timeout, find_cause, http_request, record_outcome,
+    BoxError, Config, Error, Exchanged, Timeout, Tokens, find_cause, http_request, record_outcome,
     record_response, request_id, request_span,
 };
-use connections_core::SendRequest;
-use http_body_util::{BodyExt, Empty};
+use connections_core::{AccessToken, SendRequest};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Incoming};
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::Client;
 use crate::connect::{ConnectTimedOut, Connector};
+use crate::token::bearer;
 
-/// The pooled hyper-util client every `Client` clone shares.
-pub(crate) type HttpClient = hyper_util::client::legacy::Client<Connector, Empty<Bytes>>;
+/// The pooled hyper-util client every `Client` clone shares, for the API and the token
+/// endpoint alike.
+pub(crate) type HttpClient = hyper_util::client::legacy::Client<Connector, Full<Bytes>>;
 
-/// Makes one attempt at `send`, in its own `connections.request` span, under the request
+/// Makes one attempt at `send` with a token from the configured source. An application
+/// token the API refuses (401) is dropped, and the request is sent once more with a fresh
+/// one; a second 401 is the answer.
+pub(crate) async fn attempt(client: &Client, send: &SendRequest) -> Result<Exchanged, Error> {
+    let (token, id) = bearer(client).await?;
+    let outcome = send_once(client, send, &token).await;
+    let refused = matches!(&outcome, Ok((head, _)) if head.status == 401);
+    match (client.config().tokens(), id) {
+        (Tokens::App(app), Some(id)) if refused => {
+            app.rejected(id);
+            let (token, _) = bearer(client).await?;
+            send_once(client, send, &token).await
+        }
+        _ => outcome,
+    }
+}
+
+/// One exchange for `send`, in its own `connections.request` span, under the request
 /// deadline: the response head and its complete, bounded body, or what went wrong.
-pub(crate) async fn attempt(
-    http: &HttpClient,
-    config: &Config,
+async fn send_once(
+    client: &Client,
     send: &SendRequest,
+    token: &AccessToken<'_>,
 ) -> Result<Exchanged, Error> {
-    let http_request = http_request::<Empty<Bytes>>(config, &send.request)?;
+    let (config, http) = (client.config(), &client.inner.http);
+    let http_request = http_request::<Full<Bytes>>(config, &send.request, token)?;
     let span = request_span(config, send);
     let recorder = span.clone();
     async move {
         let started = Instant::now();
-        let deadline = config.request_timeout();
         let exchanged =
-            tokio::time::timeout(deadline, exchange(http, http_request, config, &recorder))
-                .await
-                .unwrap_or(Err(Error::Timeout(Timeout::Request(deadline))));
+            within_deadline(config, exchange(http, http_request, config, &recorder)).await;
         record_outcome(&recorder, started.into_std(), &exchanged);
         exchanged
     }
@@ -44,10 +62,21 @@ pub(crate) async fn attempt(
     .await
 }
 
+/// `exchange` under the request deadline.
+pub(crate) async fn within_deadline(
+    config: &Config,
+    exchange: impl Future<Output = Result<Exchanged, Error>>,
+) -> Result<Exchanged, Error> {
+    let deadline = config.request_timeout();
+    tokio::time::timeout(deadline, exchange)
+        .await
+        .unwrap_or(Err(Error::Timeout(Timeout::Request(deadline))))
+}
+
 /// Sends the request and reads the complete body; the caller puts the deadline around it.
-async fn exchange(
+pub(crate) async fn exchange(
     http: &HttpClient,
-    request: http::Request<Empty<Bytes>>,
+    request: http::Request<Full<Bytes>>,
     config: &Config,
     span: &tracing::Span,
 ) -> Result<Exchanged, Error> {

@@ -41,6 +41,7 @@
 mod connect;
 mod exchange;
 mod listing;
+mod token;
 
 use std::fmt;
 use std::sync::Arc;
@@ -51,14 +52,15 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 pub use connections_client::{
     BoxError, Builder, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
-    DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Listed, Timeout, TokenProvider,
+    DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Listed, Timeout,
 };
 pub use connections_core;
 pub use connections_core::{
     AccessToken, ApiError, BaseUrl, Connection, ErrorType, InvalidBaseUrl, InvalidRequest,
-    InvalidToken, LinkError, ListConnections, ListConnectionsBuilder, Mode, Owned, Page,
-    PaginationError, ResponseError, RetryAfter, RetryPolicy,
+    InvalidToken, IssuedToken, LinkError, ListConnections, ListConnectionsBuilder, Mode, Owned,
+    Page, PaginationError, ResponseError, RetryAfter, RetryPolicy, TokenError,
 };
+pub use token::TokenSource;
 
 use exchange::HttpClient;
 use listing::Driver;
@@ -79,6 +81,7 @@ pub struct Client {
 struct Inner {
     config: Config,
     http: HttpClient,
+    source: Option<Arc<dyn TokenSource>>,
 }
 
 impl Client {
@@ -101,6 +104,13 @@ impl Client {
             // The machine yields the page or fails; it never ends empty-handed.
             None => Err(Error::Connection("the listing ended without a page".into())),
         }
+    }
+
+    /// Fetches a fresh application token with the client credentials, retrying as the
+    /// policy says, without caching it: for tools that hand the token to something else
+    /// (`connections token`). Listings never need this; they fetch and renew on their own.
+    pub async fn fetch_application_token(&self) -> Result<IssuedToken, Error> {
+        token::fetch_uncached(self).await
     }
 
     /// Every page of the listing from the request's page on, as the core's listing machine
@@ -144,7 +154,9 @@ impl Client {
 impl FromConfig for Client {
     /// Sets up TLS (web roots plus `root_certificates`) and the connection pool; fails only
     /// on an unusable extra root certificate (reported as [`Error::Connect`]).
-    fn from_config(config: Config) -> Result<Self, Error> {
+    type TokenSource = dyn TokenSource;
+
+    fn from_config(config: Config, source: Option<Arc<dyn TokenSource>>) -> Result<Self, Error> {
         let connector = connect::Connector::new(&config)?;
         let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             // Lets idle pooled connections expire (90 s by default) instead of lingering.
@@ -152,7 +164,11 @@ impl FromConfig for Client {
             .timer(TokioTimer::new())
             .build(connector);
         Ok(Client {
-            inner: Arc::new(Inner { config, http }),
+            inner: Arc::new(Inner {
+                config,
+                http,
+                source,
+            }),
         })
     }
 }

@@ -44,8 +44,7 @@ impl Driver {
                 Step::Send(send) => {
                     let client = self.client.clone();
                     self.exchanges.spawn(async move {
-                        let inner = &*client.inner;
-                        let outcome = exchange::attempt(&inner.http, &inner.config, &send).await;
+                        let outcome = exchange::attempt(&client, &send).await;
                         (send.id, outcome)
                     });
                 }

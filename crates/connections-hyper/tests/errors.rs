@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use connections_core::ErrorType;
 use connections_core::{AccessToken, InvalidBaseUrl};
-use connections_hyper::ConfigError;
+use connections_hyper::{BoxError, ConfigError, TokenSource};
 use connections_hyper::{Client, Error, ListConnections, ResponseError, RetryPolicy, Timeout};
 use connections_testkit::{Links, Reply, TestServer, listing, page_body};
 
@@ -337,10 +339,28 @@ async fn settings_are_checked_at_build() {
     assert!(matches!(error, Error::Config(ConfigError::Token(_))));
 }
 
+/// A token source that counts how often it is asked, or fails.
+struct Counting {
+    asked: AtomicU32,
+    fail: bool,
+}
+
+impl TokenSource for Counting {
+    fn access_token(
+        &self,
+    ) -> Pin<Box<dyn Future<Output = Result<AccessToken<'static>, BoxError>> + Send + '_>> {
+        Box::pin(async move {
+            if self.fail {
+                return Err("vault unreachable".into());
+            }
+            let n = self.asked.fetch_add(1, Ordering::SeqCst) + 1;
+            Ok(AccessToken::from_string(format!("{TOKEN}-{n}"))?)
+        })
+    }
+}
+
 #[tokio::test]
-async fn the_token_provider_is_asked_before_every_attempt() {
-    let asked = Arc::new(AtomicU32::new(0));
-    let count = asked.clone();
+async fn the_token_source_is_asked_before_every_attempt() {
     let calls = Arc::new(AtomicU32::new(0));
     let seen = calls.clone();
     let server = TestServer::start(move |_| {
@@ -350,15 +370,16 @@ async fn the_token_provider_is_asked_before_every_attempt() {
             Reply::json(200, page_with(&["c1"], "null"))
         }
     });
+    let source = Arc::new(Counting {
+        asked: AtomicU32::new(0),
+        fail: false,
+    });
     let client = builder(&server)
-        .token_provider(move || {
-            let n = count.fetch_add(1, Ordering::SeqCst) + 1;
-            Ok(AccessToken::from_string(format!("{TOKEN}-{n}"))?)
-        })
+        .token_source(source.clone())
         .build()
         .unwrap();
     client.list(&ListConnections::new()).await.unwrap();
-    assert_eq!(asked.load(Ordering::SeqCst), 2);
+    assert_eq!(source.asked.load(Ordering::SeqCst), 2);
     let auth: Vec<_> = server
         .requests()
         .iter()
@@ -370,7 +391,10 @@ async fn the_token_provider_is_asked_before_every_attempt() {
     );
 
     let failing = builder(&server)
-        .token_provider(|| Err("vault unreachable".into()))
+        .token_source(Arc::new(Counting {
+            asked: AtomicU32::new(0),
+            fail: true,
+        }))
         .build()
         .unwrap();
     let before = server.requests().len();

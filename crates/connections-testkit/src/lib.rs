@@ -20,6 +20,8 @@ pub struct Recorded {
     pub target: String,
     /// Headers, names lowercased.
     pub headers: Vec<(String, String)>,
+    /// The body, read by its `Content-Length` (at most 1 MiB).
+    pub body: Vec<u8>,
 }
 
 impl Recorded {
@@ -315,7 +317,7 @@ fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
     }
 }
 
-/// Reads the request line and headers; `None` if the client closed first.
+/// Reads the request line, headers and body; `None` if the client closed first.
 fn read_head<S: Read>(stream: &mut S) -> io::Result<Option<Recorded>> {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
@@ -335,10 +337,18 @@ fn read_head<S: Read>(stream: &mut S) -> io::Result<Option<Recorded>> {
             headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
         }
     }
+    let length = headers
+        .iter()
+        .find(|(name, _)| name == "content-length")
+        .and_then(|(_, value)| value.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length.min(1 << 20)];
+    reader.read_exact(&mut body)?;
     Ok(Some(Recorded {
         method,
         target,
         headers,
+        body,
     }))
 }
 

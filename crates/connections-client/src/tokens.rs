@@ -1,0 +1,416 @@
+//! Application tokens as both transports fetch them: the core's [`TokenCache`] behind a lock,
+//! one fetch at a time, waiters that get the fetch's outcome, and the tracing of each fetch.
+//!
+//! A transport only sends the token request ([`token_http_request`]) and waits
+//! ([`AppTokens::wait`] or [`AppTokens::wait_blocking`]); every rule lives here or in the core.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use connections_core::{
+    AccessToken, ClientCredentials, Failure, IssuedToken, Lookup, Response, TokenCache, TokenId,
+    UnixTime,
+};
+use event_listener::{Event, Listener};
+
+use crate::{Config, Error, Exchanged, random_seed};
+
+/// The application tokens of one client, shared by its clones and their requests.
+pub struct AppTokens {
+    credentials: ClientCredentials,
+    origin: Instant,
+    state: Mutex<State>,
+    settled: Event,
+}
+
+struct State {
+    cache: TokenCache,
+    /// The number of the latest fetch.
+    flight: u64,
+    /// The latest failed fetch and its error, for the requests that waited on it.
+    failed: Option<(u64, Error)>,
+    /// Whether the latest fetch has ended.
+    done: bool,
+}
+
+/// What a request does for its token, from [`AppTokens::need`].
+#[derive(Debug)]
+pub enum Need {
+    /// Send with this token. With a `refresh`, it is due for renewal: start that fetch in the
+    /// background (it does not hold up this request).
+    Use {
+        /// The token.
+        token: AccessToken<'static>,
+        /// Which token it is, for [`AppTokens::rejected`].
+        id: TokenId,
+        /// A renewal this request alone was asked to start.
+        refresh: Option<Fetch>,
+    },
+    /// No usable token: this request alone fetches one, then reports it with [`Fetch::finish`].
+    Fetch(Fetch),
+    /// Another request is fetching: wait for it ([`AppTokens::wait`]), then ask again.
+    Wait(Flight),
+}
+
+/// One fetch in progress, by number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flight(u64);
+
+/// The duty to fetch a token and report it. Dropped unfinished (a cancelled task, a panic),
+/// it ends the fetch as failed, so waiters never wait for a fetch nobody makes.
+#[must_use = "report the fetch with finish(), or waiters see it fail"]
+pub struct Fetch {
+    tokens: Arc<AppTokens>,
+    flight: Flight,
+    finished: bool,
+}
+
+impl fmt::Debug for Fetch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Fetch").field(&self.flight).finish()
+    }
+}
+
+impl Fetch {
+    /// Reports the outcome of the fetch whose first request was sent at `sent` (the token's
+    /// lifetime counts from there), wakes the waiters, and returns the token to use.
+    pub fn finish(
+        mut self,
+        sent: Instant,
+        outcome: Result<IssuedToken, Error>,
+    ) -> Result<(AccessToken<'static>, TokenId), Error> {
+        self.finished = true;
+        let tokens = &self.tokens;
+        let result = {
+            let mut state = tokens.lock();
+            state.done = true;
+            match outcome {
+                Ok(issued) => {
+                    let since = sent.saturating_duration_since(tokens.origin);
+                    Ok(state.cache.fetched(issued, since))
+                }
+                Err(error) => {
+                    state.cache.fetch_failed();
+                    state.failed = Some((self.flight.0, error.replica()));
+                    Err(error)
+                }
+            }
+        };
+        tokens.settled.notify(usize::MAX);
+        result
+    }
+}
+
+impl Drop for Fetch {
+    fn drop(&mut self) {
+        if !self.finished {
+            {
+                let mut state = self.tokens.lock();
+                state.done = true;
+                state.cache.fetch_failed();
+                let cancelled = Error::Token("the token fetch was cancelled".into());
+                state.failed = Some((self.flight.0, cancelled));
+            }
+            self.tokens.settled.notify(usize::MAX);
+        }
+    }
+}
+
+impl AppTokens {
+    /// An empty cache for `credentials`.
+    pub fn new(credentials: ClientCredentials) -> Arc<Self> {
+        Arc::new(AppTokens {
+            credentials,
+            origin: Instant::now(),
+            state: Mutex::new(State {
+                cache: TokenCache::new(random_seed()),
+                flight: 0,
+                failed: None,
+                done: true,
+            }),
+            settled: Event::new(),
+        })
+    }
+
+    /// The client id, secret and token endpoint.
+    pub fn credentials(&self) -> &ClientCredentials {
+        &self.credentials
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state stays consistent between statements, so a panic elsewhere leaves it usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What a request should do for its token now.
+    pub fn need(self: &Arc<Self>) -> Need {
+        let mut state = self.lock();
+        let now = self.origin.elapsed();
+        let start = |state: &mut State| {
+            state.flight += 1;
+            state.done = false;
+            Fetch {
+                tokens: self.clone(),
+                flight: Flight(state.flight),
+                finished: false,
+            }
+        };
+        match state.cache.lookup(now) {
+            Lookup::Use { token, id, refresh } => Need::Use {
+                token,
+                id,
+                refresh: refresh.then(|| start(&mut state)),
+            },
+            Lookup::Fetch => Need::Fetch(start(&mut state)),
+            Lookup::Wait => Need::Wait(Flight(state.flight)),
+        }
+    }
+
+    /// Whether `flight` has ended.
+    fn settled(&self, flight: Flight) -> bool {
+        let state = self.lock();
+        state.flight != flight.0 || state.done
+    }
+
+    /// Waits until `flight` ends; then its error, if it failed, which the waiting request
+    /// reports too instead of fetching again.
+    pub async fn wait(&self, flight: Flight) -> Result<(), Error> {
+        loop {
+            let listener = self.settled.listen();
+            if self.settled(flight) {
+                return self.outcome(flight);
+            }
+            listener.await;
+        }
+    }
+
+    /// [`wait`](Self::wait), blocking the thread.
+    pub fn wait_blocking(&self, flight: Flight) -> Result<(), Error> {
+        loop {
+            let listener = self.settled.listen();
+            if self.settled(flight) {
+                return self.outcome(flight);
+            }
+            listener.wait();
+        }
+    }
+
+    fn outcome(&self, flight: Flight) -> Result<(), Error> {
+        match &self.lock().failed {
+            Some((failed, error)) if *failed == flight.0 => Err(error.replica()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The API answered 401 to token `id`: drops it, once, so the next [`need`](Self::need)
+    /// fetches a fresh one. Returns whether this call dropped it.
+    pub fn rejected(&self, id: TokenId) -> bool {
+        let dropped = self.lock().cache.rejected(id);
+        if dropped {
+            tracing::info!(target: "connections", "the API refused the application token (401); fetching a new one");
+        }
+        dropped
+    }
+}
+
+impl fmt::Debug for AppTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppTokens")
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The token request as an `http::Request`, with the configured `User-Agent`.
+pub fn token_http_request<B: From<Vec<u8>>>(
+    config: &Config,
+    tokens: &AppTokens,
+) -> Result<http::Request<B>, Error> {
+    tokens
+        .credentials
+        .token_request()
+        .to_http_request(config.user_agent())
+        // The URL was checked by `BaseUrl` and the headers are constants.
+        .map_err(|e| Error::Token(Box::new(e)))
+}
+
+/// What the token endpoint's answer means: a token, or why there is none.
+pub fn read_token_answer((head, body): &Exchanged) -> Result<IssuedToken, Error> {
+    Response::from_http(head, body)
+        .issued_token()
+        .map_err(Error::TokenEndpoint)
+}
+
+/// How long to wait before asking the token endpoint again after `attempts_made` attempts
+/// ended with `error`, or `None` to give up: the client's retry policy, as for the API.
+pub fn token_retry_wait(config: &Config, attempts_made: u32, error: &Error) -> Option<Duration> {
+    let failure = match error {
+        Error::TokenEndpoint(e) => e.to_failure(UnixTime::from(std::time::SystemTime::now())),
+        other => Failure::Transport {
+            retryable: other.is_retryable(),
+        },
+    };
+    match config
+        .retry_policy()
+        .decide(attempts_made, &failure, random_seed())
+    {
+        connections_core::Decision::RetryAfter(wait) => Some(wait),
+        _ => None,
+    }
+}
+
+/// The tracing span of one token fetch: `connections.token` with the endpoint, and, recorded
+/// by [`record_token_outcome`], `attempts`, `status`, `elapsed_ms` and `expires_in`. It
+/// never holds the secret or the token.
+pub fn token_span(tokens: &AppTokens) -> tracing::Span {
+    use tracing::field::Empty;
+    let url = tokens.credentials.token_url();
+    tracing::info_span!(
+        "connections.token",
+        endpoint = %format_args!("{}://{}:{}{}", url.scheme(), url.host(), url.port(), url.prefix()),
+        attempts = Empty,
+        status = Empty,
+        elapsed_ms = Empty,
+        expires_in = Empty,
+    )
+}
+
+/// Records a token fetch's outcome on its span and logs it: `info` for a token, `warn` for
+/// a failure.
+pub fn record_token_outcome(
+    span: &tracing::Span,
+    started: Instant,
+    attempts: u32,
+    status: Option<u16>,
+    outcome: &Result<IssuedToken, Error>,
+) {
+    let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    span.record("elapsed_ms", elapsed);
+    span.record("attempts", attempts);
+    if let Some(status) = status {
+        span.record("status", status);
+    }
+    match outcome {
+        Ok(issued) => {
+            if let Some(life) = issued.expires_in {
+                span.record("expires_in", life.as_secs());
+            }
+            tracing::info!(target: "connections", parent: span, "fetched an application token");
+        }
+        // Errors never hold the secret or a token.
+        Err(error) => {
+            tracing::warn!(target: "connections", parent: span, %error, "token fetch failed")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use connections_core::ClientSecret;
+    use std::sync::Barrier;
+
+    fn tokens() -> Arc<AppTokens> {
+        let secret = ClientSecret::new("s").unwrap_or_else(|e| panic!("{e}"));
+        let credentials = ClientCredentials::new("id", secret).unwrap_or_else(|e| panic!("{e}"));
+        AppTokens::new(credentials)
+    }
+
+    fn issued(token: &str) -> IssuedToken {
+        let body =
+            format!(r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":3600}}"#);
+        Response::new(200, body.as_bytes())
+            .issued_token()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Eight threads need a token at once: one fetches, seven wait, all end with its token.
+    fn race(outcome: fn() -> Result<IssuedToken, Error>) -> Vec<Result<String, Error>> {
+        let tokens = tokens();
+        let start = Arc::new(Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (tokens, start) = (tokens.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    loop {
+                        match tokens.need() {
+                            Need::Use { token, .. } => return Ok(token.expose_secret().to_owned()),
+                            Need::Fetch(fetch) => {
+                                std::thread::sleep(Duration::from_millis(50));
+                                let (token, _) = fetch.finish(Instant::now(), outcome())?;
+                                return Ok(format!("fetched {}", token.expose_secret()));
+                            }
+                            Need::Wait(flight) => tokens.wait_blocking(flight)?,
+                        }
+                    }
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().unwrap_or_else(|_| panic!("a thread panicked")))
+            .collect()
+    }
+
+    #[test]
+    fn one_request_fetches_and_the_others_use_its_token() {
+        let results = race(|| Ok(issued("t1")));
+        let fetched = results
+            .iter()
+            .filter(|r| matches!(r, Ok(t) if t == "fetched t1"))
+            .count();
+        let used = results
+            .iter()
+            .filter(|r| matches!(r, Ok(t) if t == "t1"))
+            .count();
+        assert_eq!((fetched, used), (1, 7), "{results:?}");
+    }
+
+    #[test]
+    fn the_waiters_get_the_failure_of_the_fetch_they_waited_for() {
+        let results = race(|| {
+            Err(Error::Timeout(crate::Timeout::Request(
+                Duration::from_secs(1),
+            )))
+        });
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, Err(Error::Timeout(crate::Timeout::Request(_))))),
+            "{results:?}"
+        );
+    }
+
+    #[test]
+    fn a_fetch_dropped_unfinished_fails_its_waiters_and_frees_the_next_fetch() {
+        let tokens = tokens();
+        let Need::Fetch(fetch) = tokens.need() else {
+            panic!("a cold cache fetches")
+        };
+        let Need::Wait(flight) = tokens.need() else {
+            panic!("a fetch is in flight")
+        };
+        drop(fetch);
+        assert!(matches!(tokens.wait_blocking(flight), Err(Error::Token(_))));
+        assert!(matches!(tokens.need(), Need::Fetch(_)));
+    }
+
+    #[test]
+    fn a_rejected_token_is_fetched_again_once() {
+        let tokens = tokens();
+        let Need::Fetch(fetch) = tokens.need() else {
+            panic!("a cold cache fetches")
+        };
+        let (_, id) = fetch
+            .finish(Instant::now(), Ok(issued("t1")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(tokens.rejected(id));
+        assert!(!tokens.rejected(id));
+        let Need::Fetch(_held) = tokens.need() else {
+            panic!("a rejected token is fetched again")
+        };
+        assert!(matches!(tokens.need(), Need::Wait(_)));
+    }
+}
