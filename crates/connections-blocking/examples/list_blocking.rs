@@ -1,11 +1,16 @@
 //! Lists every connection of an application, one line each, with the blocking client.
 //!
 //! ```sh
+//! SMARTCAR_CLIENT_ID=... SMARTCAR_CLIENT_SECRET=... cargo run -p connections-blocking --example list_blocking
 //! SMARTCAR_ACCESS_TOKEN=... cargo run -p connections-blocking --example list_blocking
-//! SMARTCAR_BASE_URL=http://127.0.0.1:8080/v3 SMARTCAR_ACCESS_TOKEN=... cargo run -p connections-blocking --example list_blocking
+//! SMARTCAR_BASE_URL=http://127.0.0.1:8080/v3 SMARTCAR_TOKEN_URL=http://127.0.0.1:8080/oauth2/token \
+//!   SMARTCAR_CLIENT_ID=... SMARTCAR_CLIENT_SECRET=... cargo run -p connections-blocking --example list_blocking
 //! ```
 //!
-//! `SMARTCAR_BASE_URL` defaults to production (`https://vehicle.api.smartcar.com/v3`).
+//! With a client id and secret, application tokens are fetched (and renewed) as needed;
+//! otherwise `SMARTCAR_ACCESS_TOKEN` is used as it is. `SMARTCAR_BASE_URL` defaults to
+//! production (`https://vehicle.api.smartcar.com/v3`), `SMARTCAR_TOKEN_URL` to
+//! `https://iam.smartcar.com/oauth2/token`.
 #![allow(clippy::print_stdout)] // printing the listing is what this example is for
 
 use std::error::Error;
@@ -27,11 +32,23 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<usize, Box<dyn Error>> {
-    let token = std::env::var("SMARTCAR_ACCESS_TOKEN")
-        .map_err(|_| "set SMARTCAR_ACCESS_TOKEN to an access token")?;
-    let mut builder = Client::builder()
-        .token(&token)
-        .user_agent_suffix("connections-blocking-example");
+    let var = |name| std::env::var(name).ok();
+    let mut builder = Client::builder().user_agent_suffix("connections-blocking-example");
+    builder = match (var("SMARTCAR_CLIENT_ID"), var("SMARTCAR_CLIENT_SECRET")) {
+        (Some(id), Some(secret)) => {
+            let builder = builder.client_credentials(&id, &secret);
+            match var("SMARTCAR_TOKEN_URL") {
+                Some(url) => builder.token_url(&url),
+                None => builder,
+            }
+        }
+        _ => {
+            let token = var("SMARTCAR_ACCESS_TOKEN").ok_or(
+                "set SMARTCAR_CLIENT_ID and SMARTCAR_CLIENT_SECRET, or SMARTCAR_ACCESS_TOKEN",
+            )?;
+            builder.token(&token)
+        }
+    };
     if let Ok(base) = std::env::var("SMARTCAR_BASE_URL") {
         builder = builder.base_url(&base);
     }

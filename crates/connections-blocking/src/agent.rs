@@ -154,7 +154,9 @@ mod tests {
     fn config() -> Config {
         struct Settings(Config);
         impl connections_client::FromConfig for Settings {
-            fn from_config(config: Config) -> Result<Self, Error> {
+            type TokenSource = ();
+
+            fn from_config(config: Config, _: Option<Arc<()>>) -> Result<Self, Error> {
                 Ok(Settings(config))
             }
         }

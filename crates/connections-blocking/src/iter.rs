@@ -60,11 +60,16 @@ impl Driver {
                 }
                 Step::Send(send) => {
                     let (client, done) = (self.client.clone(), self.finished.0.clone());
+                    // The caller's span and subscriber (even a scoped one) follow the
+                    // exchange to its thread.
                     let span = tracing::Span::current();
+                    let dispatch = tracing::dispatcher::get_default(Clone::clone);
                     // Finishes its exchange even if the listing is dropped meanwhile; the
                     // result then goes nowhere.
                     thread::spawn(move || {
-                        let outcome = span.in_scope(|| client.attempt(&send));
+                        let outcome = tracing::dispatcher::with_default(&dispatch, || {
+                            span.in_scope(|| client.attempt(&send))
+                        });
                         let _ = done.send((send.id, outcome));
                     });
                 }

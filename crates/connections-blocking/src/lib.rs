@@ -3,16 +3,20 @@
 //!
 //! Everything that is not I/O comes from [`connections_core`]: the builder and its
 //! validation, request encoding, decoding of pages and API errors, redirect and origin rules,
-//! pagination and the retry policy. This crate sends the requests, bounds what it reads, and
-//! sleeps when the policy says so. [`connections-hyper`] offers the same builder, methods and
-//! [`Error`] for async code, so switching is a change of dependency.
+//! pagination, the retry policy and the application token cache. This crate sends the
+//! requests, bounds what it reads, and sleeps when the policy says so.
+//! [`connections-hyper`] offers the same builder, methods and [`Error`] for async code, so
+//! switching is a change of dependency.
 //!
 //! ```no_run
 //! use connections_blocking::{Client, ListConnections, Mode};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = Client::builder()
-//!     .token(&std::env::var("SMARTCAR_ACCESS_TOKEN")?)
+//!     .client_credentials(
+//!         &std::env::var("SMARTCAR_CLIENT_ID")?,
+//!         &std::env::var("SMARTCAR_CLIENT_SECRET")?,
+//!     )
 //!     .request_timeout(std::time::Duration::from_secs(10))
 //!     .user_agent_suffix("my-app/1.0")
 //!     .build()?;
@@ -31,11 +35,32 @@
 //! # }
 //! ```
 //!
+//! # Tokens
+//! Set one of:
+//! - [`client_credentials(id, secret)`](Builder::client_credentials): application tokens
+//!   fetched with the OAuth 2.0 client-credentials grant from
+//!   `https://iam.smartcar.com/oauth2/token` (or [`token_url`](Builder::token_url)), as
+//!   Smartcar v3 requires. The client, and its clones, fetch one token at a time however many
+//!   requests (or read-ahead threads) need one: the others wait for it. A token is renewed on
+//!   a background thread shortly before it expires, while requests go on with the valid one.
+//!   When the API answers 401, the token is dropped, a fresh one is fetched (once, for every
+//!   request that saw the 401) and the request is sent once more; a second 401 is the
+//!   answer, an [`Error::Api`]. The token request goes through the same agent as the API's:
+//!   no redirects, the same deadlines and body limit, and the retry policy for 429, 5xx and
+//!   network failures (a 4xx, such as a refused secret, is never retried). A refusal is an
+//!   [`Error::TokenEndpoint`] with the endpoint's OAuth error.
+//! - [`token(..)`](Builder::token): a fixed token obtained elsewhere.
+//! - [`token_source(..)`](Builder::token_source): a [`TokenSource`] asked before every
+//!   attempt (see [`token_source_fn`] for closures); its errors are [`Error::Token`].
+//!
+//! A fixed token or a source's token is never retried on a 401.
+//!
 //! # What is bounded
 //! - **Time**: `request_timeout` (default 30 s) is a deadline for the whole exchange: DNS,
 //!   connect, TLS, headers and the complete body. A server sending one byte every quarter
 //!   second is cut off at the deadline ([`Timeout::Request`]). DNS and connecting are each
-//!   also bounded by `connect_timeout` ([`Timeout::Connect`]).
+//!   also bounded by `connect_timeout` ([`Timeout::Connect`]). Each token request has the
+//!   same deadlines.
 //! - **Memory**: the body is read up to `max_body_size` (default 8 MiB), with or without
 //!   `Content-Length`; one byte more is [`Error::BodyTooLarge`], and a declared length over
 //!   the limit is refused before reading.
@@ -43,45 +68,60 @@
 //!   the server's `Retry-After` with [`std::thread::sleep`].
 //! - **Pages**: `max_pages` (default 1000), checked before the extra request is made.
 //!
-//! # Where the token goes
-//! Only to the configured base URL's origin: redirects are never followed (the 3xx is an
-//! [`Error::InvalidResponse`] naming the `Location`), and a `next` link to another origin is
-//! an [`Error::Pagination`] raised before any request. Plain `http://` is refused unless the
-//! host is loopback. Proxies are taken from the environment (`HTTPS_PROXY`, `ALL_PROXY`,
-//! `NO_PROXY`, ...) as ureq does. Neither errors, `Debug` output nor tracing spans contain the
-//! token.
+//! # Where the token and the secret go
+//! The token only to the configured base URL's origin, the client secret only to the token
+//! URL (in the form body, never in the URL): redirects are never followed (the 3xx is an
+//! [`Error::InvalidResponse`], or an [`Error::TokenEndpoint`], naming the `Location`), and a
+//! `next` link to another origin is an [`Error::Pagination`] raised before any request. Plain
+//! `http://` is refused unless the host is loopback. Proxies are taken from the environment
+//! (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`, ...) as ureq does. Neither errors, `Debug`
+//! output nor this crate's tracing spans and events contain the token or the secret.
+//!
+//! ureq's own wire logging is another matter: at the `log` crate's `TRACE` level,
+//! `ureq_proto` writes every byte sent and received as hex, `Authorization` headers, the
+//! token request's form (with the secret) and the issued token included. Keep the
+//! `ureq_proto` target below `TRACE` (e.g. `RUST_LOG=trace,ureq_proto=debug`) wherever logs
+//! are kept.
 //!
 //! # Tracing
 //! Each attempt runs in an `info` span `connections.request` with `method`, `path` (without
-//! the query), `page`, `attempt`, then `status`, `request_id` and `elapsed_ms`. A retry is a
-//! `warn` event with the error and the wait.
+//! the query), `page`, `attempt`, then `status`, `request_id` and `elapsed_ms`; a resend
+//! after a 401 has a span of its own. A retry is an `info` event with the error and the
+//! wait. Each token fetch runs in an `info` span `connections.token` with the `endpoint`,
+//! then `attempts`, `status`, `elapsed_ms` and `expires_in`, and ends with an `info` event
+//! (a token) or a `warn` event (the error). Threads this crate starts (read-ahead pages,
+//! token renewals) log to the subscriber of the thread that started them.
 //!
 //! [ureq]: https://docs.rs/ureq/3
 //! [`connections-hyper`]: https://docs.rs/connections-hyper
 
-use connections_client::{Exchanged, record_outcome, record_response, request_id, request_span};
-use connections_core::SendRequest;
+use connections_client::{
+    Exchanged, Tokens, record_outcome, record_response, request_id, request_span,
+};
+use connections_core::{SendRequest, TokenId};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
 mod agent;
 mod iter;
+mod token;
 
 use agent::Phase;
 
 pub use connections_client::{
     BoxError, Builder, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
-    DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Listed, Timeout, TokenProvider,
+    DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Listed, Timeout,
 };
 /// The core, for everything not re-exported here (models, error details, the listing
 /// machine).
 pub use connections_core;
 pub use connections_core::{
-    AccessToken, ApiError, BaseUrl, Connection, ErrorType, InvalidBaseUrl, InvalidRequest,
-    InvalidToken, LinkError, ListConnections, ListConnectionsBuilder, Mode, Owned, Page,
-    PaginationError, ResponseError, RetryAfter, RetryPolicy,
+    AccessToken, ApiError, BaseUrl, Connection, ErrorType, InvalidBaseUrl, InvalidCredentials,
+    InvalidRequest, InvalidToken, LinkError, ListConnections, ListConnectionsBuilder, Mode,
+    OAuthError, Owned, Page, PaginationError, ResponseError, RetryAfter, RetryPolicy, TokenError,
 };
+pub use token::{TokenSource, token_source_fn};
 
 /// The builder of a [`Client`]: the core's [`Builder`], so every setting has the same name
 /// and default as in the other transports.
@@ -89,9 +129,9 @@ pub type ClientBuilder = Builder<Client>;
 
 /// A blocking client for `GET /connections`.
 ///
-/// Cheap to clone (one shared ureq agent, its connection pool and the settings) and usable
-/// from many threads at once; each call blocks its thread until the response is complete or
-/// a deadline passes.
+/// Cheap to clone (one shared ureq agent, its connection pool, the settings and the
+/// application token cache) and usable from many threads at once; each call blocks its
+/// thread until the response is complete or a deadline passes.
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -100,11 +140,13 @@ pub struct Client {
 struct Inner {
     config: Config,
     agent: ureq::Agent,
+    /// Set when the config's tokens are [`Tokens::Source`].
+    source: Option<Arc<dyn TokenSource>>,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // `Config`'s Debug redacts the token provider.
+        // `Config`'s Debug redacts the token and the client secret; the source is opaque.
         f.debug_struct("Client")
             .field("config", &self.inner.config)
             .finish_non_exhaustive()
@@ -112,10 +154,19 @@ impl fmt::Debug for Client {
 }
 
 impl FromConfig for Client {
-    fn from_config(config: Config) -> Result<Self, Error> {
+    type TokenSource = dyn TokenSource;
+
+    fn from_config(config: Config, source: Option<Arc<dyn TokenSource>>) -> Result<Self, Error> {
+        if matches!(config.tokens(), Tokens::Source) && source.is_none() {
+            return Err(Error::Config(ConfigError::MissingToken));
+        }
         let agent = agent::agent(&config)?;
         Ok(Client {
-            inner: Arc::new(Inner { config, agent }),
+            inner: Arc::new(Inner {
+                config,
+                agent,
+                source,
+            }),
         })
     }
 }
@@ -179,31 +230,57 @@ impl Client {
         )))
     }
 
-    /// One attempt, in its own tracing span: the response head and its bounded body.
+    /// One attempt as the listing machine sees it. An application token the API refuses
+    /// (401) is dropped and the request is sent once more with a fresh one (fetched once for
+    /// every request that saw the 401); a second 401 is the answer. Fixed tokens and token
+    /// sources are never retried on a 401.
     fn attempt(&self, send: &SendRequest) -> Result<Exchanged, Error> {
-        let span = request_span(&self.inner.config, send);
-        let _entered = span.enter();
-        let started = Instant::now();
-        let outcome = self.exchange(&send.request, &span);
-        record_outcome(&span, started, &outcome);
-        outcome
+        let (outcome, id) = self.send_once(send);
+        let refused = matches!(&outcome, Ok((head, _)) if head.status == 401);
+        match (self.inner.config.tokens(), id) {
+            (Tokens::App(app), Some(id)) if refused => {
+                app.rejected(id);
+                self.send_once(send).0
+            }
+            _ => outcome,
+        }
     }
 
-    /// Sends the request and reads the bounded response; the core decides what it means.
-    fn exchange(
+    /// One exchange in its own tracing span, with the token of the moment: the response head
+    /// and its bounded body, and which application token was sent.
+    fn send_once(&self, send: &SendRequest) -> (Result<Exchanged, Error>, Option<TokenId>) {
+        let config = &self.inner.config;
+        let span = request_span(config, send);
+        let _entered = span.enter();
+        let started = Instant::now();
+        let mut sent_id = None;
+        let outcome = token::bearer(self).and_then(|(token, id)| {
+            sent_id = id;
+            let call = connections_client::http_request::<()>(config, &send.request, &token)?;
+            self.send(call, |head| {
+                record_response(&span, head.status.as_u16(), request_id(head));
+            })
+        });
+        record_outcome(&span, started, &outcome);
+        (outcome, sent_id)
+    }
+
+    /// Sends a request through the shared agent (no redirects, statuses are not errors, the
+    /// request deadline) and reads the bounded body; `on_head` sees the head first. The core
+    /// decides what the answer means.
+    fn send(
         &self,
-        request: &ListConnections<'_>,
-        span: &tracing::Span,
+        request: ureq::http::Request<impl ureq::AsSendBody>,
+        on_head: impl FnOnce(&ureq::http::response::Parts),
     ) -> Result<Exchanged, Error> {
         let config = &self.inner.config;
-        let call = connections_client::http_request::<()>(config, request)?;
         let response = self
             .inner
             .agent
-            .run(call)
+            .run(request)
             .map_err(|e| agent::map_error(e, Phase::Call, config))?;
         let (head, mut body) = response.into_parts();
-        record_response(span, head.status.as_u16(), request_id(&head));
+        on_head(&head);
         let body = read_body(&mut body, config)?;
         Ok((head, body))
     }

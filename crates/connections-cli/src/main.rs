@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 use connections_client::{Builder, Error, FromConfig};
-use connections_core::{ListConnections, Mode, Owned, Page, RetryPolicy};
+use connections_core::{
+    ListConnections, Mode, Owned, Page, ResponseError, RetryPolicy, TokenError,
+};
 use connections_sandbox::{Sandbox, SandboxConfig};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -20,8 +22,9 @@ use output::{Format, Printer};
 
 const EXIT_CODES: &str = "Exit codes:
   0  success
-  2  usage or invalid input (bad flag, id, base URL or token)
-  3  the API answered with an error (status, type, code, detail, request id on stderr)
+  2  usage or invalid input (bad flag, id, URL, token or credentials)
+  3  the API or the token endpoint answered with an error (status, type, code, detail,
+     request id on stderr)
   4  network, TLS or timeout
   5  invalid response or pagination error (not JSON, malformed, redirect, cross-origin link,
      loop, page cap)
@@ -42,6 +45,10 @@ enum Command {
     /// List vehicle connections (GET {base-url}/connections).
     #[command(after_help = EXIT_CODES)]
     List(ListArgs),
+    /// Fetch an application token with client credentials: the token on stdout, its expiry
+    /// on stderr (for scripts and curl).
+    #[command(after_help = EXIT_CODES)]
+    Token(TokenArgs),
     /// Serve a local Smartcar-compatible API; prints its base URL on the first line of stdout.
     Sandbox(SandboxArgs),
 }
@@ -51,9 +58,8 @@ struct ListArgs {
     /// The API base; requests go to {base-url}/connections.
     #[arg(long, default_value = "https://vehicle.api.smartcar.com/v3")]
     base_url: String,
-    /// The access token (better: set SMARTCAR_ACCESS_TOKEN, which stays out of shell history).
-    #[arg(long, env = "SMARTCAR_ACCESS_TOKEN", hide_env_values = true)]
-    token: Option<String>,
+    #[command(flatten)]
+    credentials: CredentialArgs,
     /// Only this user's connections.
     #[arg(long)]
     user_id: Option<String>,
@@ -94,6 +100,68 @@ struct ListArgs {
     /// Start the built-in sandbox and list from it (no token needed).
     #[arg(long)]
     sandbox: bool,
+}
+
+/// Where the bearer token comes from: an application's client credentials (fetched and
+/// renewed as needed), or a token obtained elsewhere.
+#[derive(clap::Args, Debug)]
+struct CredentialArgs {
+    /// The application's client id (or set SMARTCAR_CLIENT_ID).
+    #[arg(long, env = "SMARTCAR_CLIENT_ID", requires = "client_secret")]
+    client_id: Option<String>,
+    /// The application's client secret (better: set SMARTCAR_CLIENT_SECRET, which stays out of
+    /// shell history).
+    #[arg(
+        long,
+        env = "SMARTCAR_CLIENT_SECRET",
+        hide_env_values = true,
+        requires = "client_id"
+    )]
+    client_secret: Option<String>,
+    /// The OAuth token endpoint [default: `https://iam.smartcar.com/oauth2/token`].
+    #[arg(long, env = "SMARTCAR_TOKEN_URL", requires = "client_id")]
+    token_url: Option<String>,
+    /// An access token obtained elsewhere (better: set SMARTCAR_ACCESS_TOKEN).
+    #[arg(
+        long,
+        env = "SMARTCAR_ACCESS_TOKEN",
+        hide_env_values = true,
+        conflicts_with_all = ["client_id", "client_secret", "token_url"]
+    )]
+    token: Option<String>,
+}
+
+impl CredentialArgs {
+    /// Applies the credentials to a builder; `None` when none were given.
+    fn apply<C: FromConfig>(&self, builder: Builder<C>) -> Option<Builder<C>> {
+        match (&self.client_id, &self.client_secret, &self.token) {
+            (Some(id), Some(secret), _) => {
+                let builder = builder.client_credentials(id, secret);
+                Some(match &self.token_url {
+                    Some(url) => builder.token_url(url),
+                    None => builder,
+                })
+            }
+            (_, _, Some(token)) => Some(builder.token(token)),
+            _ => None,
+        }
+    }
+}
+
+const NO_CREDENTIALS: &str = "no credentials: pass --client-id and --client-secret (or set \
+     SMARTCAR_CLIENT_ID and SMARTCAR_CLIENT_SECRET), or an access token with --token (or \
+     SMARTCAR_ACCESS_TOKEN)";
+
+#[derive(clap::Args, Debug)]
+struct TokenArgs {
+    #[command(flatten)]
+    credentials: CredentialArgs,
+    /// Deadline for each request, in seconds (connect, headers and body).
+    #[arg(long, default_value_t = 30.0)]
+    timeout: f64,
+    /// Retries after the first attempt, for 429, 5xx and network failures.
+    #[arg(long, default_value_t = 2)]
+    retries: u32,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -140,6 +208,16 @@ struct SandboxArgs {
     /// top, so a listing in progress sees its data move.
     #[arg(long, value_name = "N", default_value_t = 0)]
     churn: u32,
+    /// Serve POST {origin}/oauth2/token for this client id (with --client-secret), issuing
+    /// application tokens the API accepts until they expire.
+    #[arg(long, requires = "client_secret")]
+    client_id: Option<String>,
+    /// The client secret the token endpoint accepts.
+    #[arg(long, requires = "client_id")]
+    client_secret: Option<String>,
+    /// Lifetime of issued tokens, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    token_lifetime: u64,
 }
 
 fn main() -> ExitCode {
@@ -158,6 +236,7 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::List(args) => list(args),
+        Command::Token(args) => token(args),
         Command::Sandbox(args) => sandbox(args),
     }
 }
@@ -182,15 +261,24 @@ fn list(args: ListArgs) -> ExitCode {
             return ExitCode::from(4);
         }
     };
-    let (base_url, token) = match &embedded {
-        Some(s) => (s.base_url().to_owned(), Some(s.token().to_owned())),
-        None => (args.base_url.clone(), args.token.clone()),
+    let credentials = match &embedded {
+        Some(s) => CredentialArgs {
+            client_id: None,
+            client_secret: None,
+            token_url: None,
+            token: Some(s.token().to_owned()),
+        },
+        None => args.credentials,
     };
-    let Some(token) = token else {
-        return usage(
-            "no access token: pass --token or set SMARTCAR_ACCESS_TOKEN (or use --sandbox)",
-        );
-    };
+    let base_url = embedded
+        .as_ref()
+        .map_or(args.base_url.clone(), |s| s.base_url().to_owned());
+    if credentials
+        .apply(connections_hyper::Client::builder())
+        .is_none()
+    {
+        return usage(format!("{NO_CREDENTIALS} (or use --sandbox)"));
+    }
     let mut request = ListConnections::builder();
     if let Some(id) = &args.user_id {
         request = request.user_id(id);
@@ -234,7 +322,7 @@ fn list(args: ListArgs) -> ExitCode {
     };
     let settings = Settings {
         base_url: &base_url,
-        token: &token,
+        credentials: &credentials,
         timeout: Duration::from_secs_f64(args.timeout),
         retries: args.retries,
         max_pages: args.max_pages,
@@ -270,7 +358,7 @@ fn list(args: ListArgs) -> ExitCode {
 /// The client settings `list` takes from its flags.
 struct Settings<'a> {
     base_url: &'a str,
-    token: &'a str,
+    credentials: &'a CredentialArgs,
     timeout: Duration,
     retries: u32,
     max_pages: u32,
@@ -279,9 +367,10 @@ struct Settings<'a> {
 
 impl Settings<'_> {
     fn builder<C: FromConfig>(&self, builder: Builder<C>) -> Builder<C> {
+        let builder = builder.base_url(self.base_url);
+        // Checked by the caller: credentials were given.
+        let builder = self.credentials.apply(builder.clone()).unwrap_or(builder);
         builder
-            .base_url(self.base_url)
-            .token(self.token)
             .request_timeout(self.timeout)
             .retry_policy(RetryPolicy::new().with_max_attempts(self.retries.saturating_add(1)))
             .max_pages(self.max_pages)
@@ -355,11 +444,57 @@ fn output_failed(e: &io::Error) -> ExitCode {
     ExitCode::from(1)
 }
 
+/// Fetches an application token and prints it for scripts: the token on stdout, its expiry
+/// on stderr.
+fn token(args: TokenArgs) -> ExitCode {
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        return usage("--timeout must be a positive number of seconds");
+    }
+    if args.credentials.client_id.is_none() {
+        return usage(
+            "no client credentials: pass --client-id and --client-secret (or set \
+             SMARTCAR_CLIENT_ID and SMARTCAR_CLIENT_SECRET)",
+        );
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return output_failed(&e),
+    };
+    let fetched = runtime.block_on(async {
+        let builder = connections_hyper::Client::builder()
+            .request_timeout(Duration::from_secs_f64(args.timeout))
+            .retry_policy(RetryPolicy::new().with_max_attempts(args.retries.saturating_add(1)))
+            .user_agent_suffix(concat!("connections-cli/", env!("CARGO_PKG_VERSION")));
+        let builder = args.credentials.apply(builder.clone()).unwrap_or(builder);
+        builder.build()?.fetch_application_token().await
+    });
+    match fetched {
+        Ok(issued) => {
+            let mut out = io::stdout().lock();
+            if let Err(e) = writeln!(out, "{}", issued.access_token.expose_secret()) {
+                return output_failed(&e);
+            }
+            match issued.expires_in {
+                Some(life) => eprintln!("expires in {} s", life.as_secs()),
+                None => eprintln!("the token endpoint did not say when it expires"),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => report(&e),
+    }
+}
+
 /// Prints a client error on stderr and picks the exit code.
 fn report(error: &Error) -> ExitCode {
     let code = match error {
         Error::Config(_) => 2,
-        Error::Api(_) => 3,
+        Error::Api(_)
+        | Error::TokenEndpoint(
+            TokenError::OAuth(_) | TokenError::Response(ResponseError::Api(_)),
+        ) => 3,
         Error::Timeout(_)
         | Error::Connect(_)
         | Error::Tls(_)
@@ -369,6 +504,13 @@ fn report(error: &Error) -> ExitCode {
     };
     let mut err = io::stderr().lock();
     let _ = writeln!(err, "error: {error}");
+    if let Error::TokenEndpoint(TokenError::OAuth(oauth)) = error {
+        let _ = writeln!(err, "  status: {}", oauth.status);
+        let _ = writeln!(err, "  error: {}", oauth.error);
+        if let Some(description) = &oauth.description {
+            let _ = writeln!(err, "  error_description: {description}");
+        }
+    }
     if let Error::Api(api) = error {
         let _ = writeln!(err, "  status: {}", api.status);
         if let Some(e) = api.first() {
@@ -397,6 +539,9 @@ fn sandbox(args: SandboxArgs) -> ExitCode {
     if !(0.0..=1.0).contains(&args.failure_rate) {
         return usage("--failure-rate must be between 0 and 1");
     }
+    if args.token_lifetime == 0 {
+        return usage("--token-lifetime must be at least 1 second");
+    }
     let config = SandboxConfig {
         listen: args.listen,
         connections: args.connections,
@@ -407,8 +552,12 @@ fn sandbox(args: SandboxArgs) -> ExitCode {
         rate_limit: args.rate_limit,
         absolute_links: args.absolute_links,
         churn: args.churn,
+        client_id: args.client_id,
+        client_secret: args.client_secret,
+        token_lifetime: Duration::from_secs(args.token_lifetime),
         ..SandboxConfig::default()
     };
+    let credentials = config.client_id.is_some();
     let sandbox = match Sandbox::spawn(config) {
         Ok(sandbox) => sandbox,
         Err(e) => {
@@ -418,6 +567,9 @@ fn sandbox(args: SandboxArgs) -> ExitCode {
     };
     println!("{}", sandbox.base_url());
     let _ = io::stdout().flush();
+    if credentials {
+        eprintln!("token URL: {}", sandbox.token_url());
+    }
     eprintln!(
         "serving {} connections at {} (token: {}); stop with Ctrl-C",
         sandbox.dataset().connections().len(),

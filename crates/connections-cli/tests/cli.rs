@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 
-use connections_sandbox::{Dataset, Filters, Mode, SandboxConfig};
+use connections_sandbox::{Dataset, Filters, Mode, Sandbox, SandboxConfig};
 use connections_testkit::{Reply, TestServer};
 
 fn connections(args: &[&str]) -> Output {
@@ -366,5 +366,210 @@ fn data_moving_mid_listing_warns_on_stderr_and_repeats_nothing() {
             err.contains("WARN") && err.contains("the data moved during the listing"),
             "{transport}: no warning in {err}"
         );
+    }
+}
+
+const CLIENT_ID: &str = "cli-app-id";
+const SECRET: &str = "cli-app-s3cret-value";
+
+fn sandbox_with_credentials(connections: usize, lifetime: u64, latency_ms: u64) -> Sandbox {
+    Sandbox::spawn(SandboxConfig {
+        connections,
+        client_id: Some(CLIENT_ID.to_owned()),
+        client_secret: Some(SECRET.to_owned()),
+        token_lifetime: std::time::Duration::from_secs(lifetime),
+        latency: std::time::Duration::from_millis(latency_ms),
+        ..SandboxConfig::default()
+    })
+    .unwrap()
+}
+
+/// `connections list --all` with the sandbox's client credentials, and `extra` flags.
+fn list_with_credentials(sandbox: &Sandbox, extra: &[&str]) -> Output {
+    let token_url = sandbox.token_url();
+    let mut args = vec![
+        "list",
+        "--all",
+        "--base-url",
+        sandbox.base_url(),
+        "--client-id",
+        CLIENT_ID,
+        "--client-secret",
+        SECRET,
+        "--token-url",
+        &token_url,
+        "--format",
+        "ndjson",
+    ];
+    args.extend_from_slice(extra);
+    connections(&args)
+}
+
+/// No 32-hex-digit run (the sandbox's issued tokens) and not the secret.
+fn assert_no_secrets(text: &str) {
+    assert!(!text.contains(SECRET), "the secret leaked: {text}");
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c.is_ascii_hexdigit() { run + 1 } else { 0 };
+        assert!(run < 32, "something token-like leaked: {text}");
+    }
+}
+
+#[test]
+fn client_credentials_outlast_tokens_that_expire_mid_listing() {
+    let run = |transport: &'static str| {
+        // 2 s tokens; 12 pages at 450 ms each take over 5 s.
+        let sandbox = sandbox_with_credentials(60, 2, 450);
+        let out = list_with_credentials(
+            &sandbox,
+            &["--page-size", "5", "--transport", transport, "-vv"],
+        );
+        assert_eq!(out.status.code(), Some(0), "{transport}: {}", stderr(&out));
+        let ids: std::collections::BTreeSet<String> =
+            ids_from_ndjson(&stdout(&out)).into_iter().collect();
+        assert_eq!(ids, served_ids(&sandbox), "{transport}");
+        let issued = sandbox.tokens_issued();
+        assert!((3..=8).contains(&issued), "{transport}: {issued} tokens");
+        assert_no_secrets(&stderr(&out));
+    };
+    let hyper = std::thread::spawn(move || run("hyper"));
+    run("blocking");
+    hyper.join().unwrap();
+}
+
+#[test]
+fn credentials_are_checked_before_any_connection() {
+    let both = connections(&[
+        "list",
+        "--base-url",
+        "http://127.0.0.1:1/v3",
+        "--token",
+        "t",
+        "--client-id",
+        "id",
+        "--client-secret",
+        "s",
+    ]);
+    assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
+    let id_alone = connections(&["list", "--client-id", "id"]);
+    assert_eq!(id_alone.status.code(), Some(2), "{}", stderr(&id_alone));
+    let plain = connections(&[
+        "token",
+        "--client-id",
+        "id",
+        "--client-secret",
+        SECRET,
+        "--token-url",
+        "http://iam.example.com/oauth2/token",
+    ]);
+    assert_eq!(plain.status.code(), Some(2), "{}", stderr(&plain));
+    assert!(stderr(&plain).contains("token URL"), "{}", stderr(&plain));
+    assert_no_secrets(&stderr(&plain));
+}
+
+#[test]
+fn refused_credentials_exit_3_with_the_oauth_error_and_no_api_request() {
+    let sandbox = sandbox_with_credentials(10, 3600, 0);
+    let token_url = sandbox.token_url();
+    for transport in ["hyper", "blocking"] {
+        let before = sandbox.requests();
+        let out = connections(&[
+            "list",
+            "--base-url",
+            sandbox.base_url(),
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret",
+            "wrong-secret-value",
+            "--token-url",
+            &token_url,
+            "--transport",
+            transport,
+        ]);
+        assert_eq!(out.status.code(), Some(3), "{transport}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("invalid_client") && err.contains("client secret"),
+            "{err}"
+        );
+        assert!(!err.contains("wrong-secret-value"), "{err}");
+        assert_eq!(
+            sandbox.requests() - before,
+            1,
+            "{transport}: one token request only"
+        );
+    }
+}
+
+#[test]
+fn the_token_command_prints_a_token_that_lists() {
+    let sandbox = sandbox_with_credentials(7, 3600, 0);
+    let out = connections(&[
+        "token",
+        "--client-id",
+        CLIENT_ID,
+        "--client-secret",
+        SECRET,
+        "--token-url",
+        &sandbox.token_url(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("expires in 3600 s"),
+        "{}",
+        stderr(&out)
+    );
+    let token = stdout(&out).trim().to_owned();
+    assert_eq!(sandbox.tokens_issued(), 1);
+    let listed = connections(&[
+        "list",
+        "--all",
+        "--base-url",
+        sandbox.base_url(),
+        "--token",
+        &token,
+        "--format",
+        "ndjson",
+    ]);
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+    assert_eq!(ids_from_ndjson(&stdout(&listed)).len(), 7);
+}
+
+#[test]
+fn a_401_that_persists_with_a_fresh_token_exits_3_after_two_api_requests() {
+    let server = TestServer::start(|request| {
+        if request.path() == "/oauth2/token" {
+            Reply::json(
+                200,
+                r#"{"access_token":"tok","token_type":"Bearer","expires_in":3600}"#,
+            )
+        } else {
+            Reply::json(
+                401,
+                r#"{"errors":[{"status":"401","type":"AUTHENTICATION","code":"UNAUTHORIZED"}]}"#,
+            )
+        }
+    });
+    for transport in ["hyper", "blocking"] {
+        let before = server.requests().len();
+        let out = connections(&[
+            "list",
+            "--base-url",
+            &server.base_url(),
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret",
+            SECRET,
+            "--token-url",
+            &format!("{}/oauth2/token", server.origin()),
+            "--transport",
+            transport,
+        ]);
+        assert_eq!(out.status.code(), Some(3), "{transport}: {}", stderr(&out));
+        let api = server.requests()[before..]
+            .iter()
+            .filter(|r| r.path() != "/oauth2/token")
+            .count();
+        assert_eq!(api, 2, "{transport}");
     }
 }

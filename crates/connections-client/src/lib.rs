@@ -577,7 +577,8 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api(e) => e.is_retryable(),
-            Error::TokenEndpoint(e) => e.is_retryable(),
+            // Retried already while fetching the token, as the policy says.
+            Error::TokenEndpoint(_) => false,
             Error::Timeout(_) | Error::Connect(_) | Error::Connection(_) => true,
             _ => false,
         }

@@ -91,6 +91,7 @@ impl Fetch {
                     Ok(state.cache.fetched(issued, since))
                 }
                 Err(error) => {
+                    let error = tokens.final_error(error);
                     state.cache.fetch_failed();
                     state.failed = Some((self.flight.0, error.replica()));
                     Err(error)
@@ -200,6 +201,29 @@ impl AppTokens {
         match &self.lock().failed {
             Some((failed, error)) if *failed == flight.0 => Err(error.replica()),
             _ => Ok(()),
+        }
+    }
+
+    /// What a token fetch that failed after its retries means for the request that needed
+    /// it: final, so the listing does not retry the page and multiply the token endpoint's
+    /// retries. A network failure becomes [`Error::Token`] naming the token endpoint (still
+    /// exit 4 in the CLI); the endpoint's own answers stay [`Error::TokenEndpoint`].
+    pub fn final_error(&self, error: Error) -> Error {
+        match error {
+            Error::Timeout(_) | Error::Connect(_) | Error::Connection(_) | Error::Tls(_) => {
+                let url = self.credentials.token_url();
+                Error::Token(
+                    format!(
+                        "could not get a token from the token endpoint {}://{}:{}{}: {error}",
+                        url.scheme(),
+                        url.host(),
+                        url.port(),
+                        url.prefix()
+                    )
+                    .into(),
+                )
+            }
+            other => other,
         }
     }
 
@@ -375,10 +399,11 @@ mod tests {
                 Duration::from_secs(1),
             )))
         });
+        // Final for every request (retried already while fetching), naming the endpoint.
         assert!(
-            results
-                .iter()
-                .all(|r| matches!(r, Err(Error::Timeout(crate::Timeout::Request(_))))),
+            results.iter().all(|r| matches!(r, Err(e @ Error::Token(_))
+                if !e.is_retryable() && e.to_string().contains("token endpoint https://iam.smartcar.com:443/oauth2/token")
+                    && e.to_string().contains("did not complete"))),
             "{results:?}"
         );
     }

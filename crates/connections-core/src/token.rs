@@ -33,7 +33,7 @@ use zeroize::Zeroizing;
 
 use crate::decode::{Alloc, DecodeError, Decoder, ErrorKind};
 use crate::parts::{AccessToken, InvalidToken};
-use crate::response::{Response, ResponseError, is_json, snippet};
+use crate::response::{Response, ResponseError, is_json};
 use crate::retry::{Failure, is_retryable_status};
 use crate::retry_after::{RetryAfter, UnixTime};
 use crate::storage::Owned;
@@ -286,10 +286,12 @@ impl Response<'_> {
         match status {
             200..=299 => {
                 if let Some(ct) = self.content_type.filter(|ct| !is_json(ct)) {
+                    // No snippet: a token endpoint's body may well be a token in another
+                    // format (`access_token=...`).
                     return Err(TokenError::Response(ResponseError::NotJson {
                         status,
                         content_type: ct.into(),
-                        body_snippet: snippet(self.body).map(Into::into),
+                        body_snippet: None,
                     }));
                 }
                 let malformed =
@@ -337,9 +339,13 @@ impl Response<'_> {
                         description,
                         retry_after: self.retry_after.and_then(|v| RetryAfter::parse(v).ok()),
                     })),
-                    None => Err(TokenError::Response(ResponseError::Api(
-                        self.api_error(&mut Alloc::<Owned>::default()),
-                    ))),
+                    None => {
+                        // No snippet either: a gateway's error page may echo the request,
+                        // secret included.
+                        let mut error = self.api_error(&mut Alloc::<Owned>::default());
+                        error.body_snippet = None;
+                        Err(TokenError::Response(ResponseError::Api(error)))
+                    }
                 }
             }
         }
@@ -400,6 +406,28 @@ impl fmt::Display for TokenError {
                 f,
                 "the token endpoint's HTTP {status} body is not a valid token response: {error}"
             ),
+            TokenError::Response(ResponseError::NotJson {
+                status,
+                content_type,
+                ..
+            }) => write!(
+                f,
+                "the token endpoint answered HTTP {status} with content type {content_type:?} \
+                 instead of JSON: check the token URL"
+            ),
+            TokenError::Response(ResponseError::Redirect { status, location }) => {
+                write!(
+                    f,
+                    "the token endpoint answered with an HTTP {status} redirect"
+                )?;
+                if let Some(location) = location {
+                    write!(f, " to {location:?}")?;
+                }
+                f.write_str(
+                    ", not followed so the secret is never sent elsewhere: configure the \
+                     token URL it points to",
+                )
+            }
             TokenError::Response(e) => write!(f, "the token endpoint answered: {e}"),
             TokenError::Unusable(e) => e.fmt(f),
         }
@@ -835,14 +863,29 @@ mod tests {
             TokenError::Response(ResponseError::Malformed { error, .. })
                 if error.kind == ErrorKind::MissingField { field: "access_token" }
         ));
-        let not_json = Response::new(200, b"token=abc")
-            .header("content-type", "text/plain")
+        let not_json = Response::new(200, b"access_token=abc-secret")
+            .header("content-type", "application/x-www-form-urlencoded")
             .issued_token()
             .unwrap_err();
         assert!(matches!(
             not_json,
             TokenError::Response(ResponseError::NotJson { .. })
         ));
+        let shown = alloc::format!("{not_json} {not_json:?}");
+        assert!(
+            !shown.contains("abc-secret") && shown.contains("token URL"),
+            "{shown}"
+        );
+        let echo = Response::new(
+            502,
+            b"<html>grant_type=client_credentials&client_secret=s3</html>",
+        )
+        .issued_token()
+        .unwrap_err();
+        assert!(
+            !alloc::format!("{echo} {echo:?}").contains("s3<"),
+            "{echo:?}"
+        );
         let truncated = json(200, r#"{"access_token":"ab"#)
             .issued_token()
             .unwrap_err();

@@ -130,5 +130,5 @@ pub(crate) async fn fetch_uncached(client: &Client) -> Result<IssuedToken, Error
         .instrument(span.clone())
         .await;
     record_token_outcome(&span, started.into_std(), attempts, status, &outcome);
-    outcome
+    outcome.map_err(|e| app.final_error(e))
 }

@@ -9,6 +9,17 @@
 //! [`Sandbox::insert_connections`], [`Sandbox::remove_connections`], and
 //! [`SandboxConfig::churn`], which changes it before every page request but the first.
 //!
+//! Given a [`SandboxConfig::client_id`] and [`SandboxConfig::client_secret`], it also serves
+//! Smartcar's OAuth 2.0 client-credentials token endpoint at [`Sandbox::token_url`]
+//! (`POST {origin}/oauth2/token`, form body `grant_type=client_credentials&client_id=…&
+//! client_secret=…`, or the credentials in HTTP Basic auth). It answers `{"access_token",
+//! "token_type": "Bearer", "expires_in"}`, or an RFC 6749 error (`invalid_request` 400,
+//! `invalid_client` 401, 405 for other methods, 413 above 64 KiB). `/connections` accepts
+//! the static [`SandboxConfig::token`] always, and each issued token until it expires after
+//! [`SandboxConfig::token_lifetime`] (then 401 with code `TOKEN_EXPIRED`) or until
+//! [`Sandbox::revoke_tokens`]. Issued tokens are 32 hex digits drawn from the seed and a
+//! counter: distinct, but reproducible by anyone who knows the seed — a test server's secret.
+//!
 //! The sandbox writes its JSON from its own wire types, made from the contract, not from the
 //! client's models, so a mistake in those models shows up as a disagreement in tests.
 //!
@@ -25,8 +36,27 @@
 //! assert_eq!(sandbox.remove_connections(&new), 2);
 //! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+//! With application tokens that expire:
+//!
+//! ```
+//! use std::time::Duration;
+//! use connections_sandbox::{Sandbox, SandboxConfig};
+//!
+//! let sandbox = Sandbox::spawn(SandboxConfig {
+//!     client_id: Some("my-client".to_owned()),
+//!     client_secret: Some("my-secret".to_owned()),
+//!     token_lifetime: Duration::from_secs(60),
+//!     ..SandboxConfig::default()
+//! })?;
+//! assert_eq!(sandbox.token_url(), format!("http://{}/oauth2/token", sandbox.addr()));
+//! // POST grant_type=client_credentials&client_id=my-client&client_secret=my-secret there.
+//! assert_eq!(sandbox.tokens_issued(), 0);
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 mod dataset;
+mod oauth;
 mod server;
 mod wire;
 
@@ -56,21 +86,36 @@ pub struct SandboxConfig {
     pub connections: usize,
     /// Seed of the dataset and of injected faults: the same seed gives the same answers.
     pub seed: u64,
-    /// The bearer token requests must carry.
+    /// A bearer token `/connections` always accepts, besides unexpired tokens from the token
+    /// endpoint.
     pub token: String,
     /// Path before `/connections`, like the API's `/v3`.
     pub prefix: String,
     /// Write links as absolute URLs instead of the contract's `/connections?...` form.
     pub absolute_links: bool,
-    /// Delay before every answer.
+    /// Delay before every answer, the token endpoint's included (a slow identity server is
+    /// part of what a client must survive).
     pub latency: Duration,
-    /// Share of requests (0.0 to 1.0) answered with an injected 500 or 503.
+    /// Share of `/connections` requests (0.0 to 1.0) answered with an injected 500 or 503.
+    /// The token endpoint never fails on purpose, so a test of API faults is not also a test
+    /// of token fetching; failures are rolled per request number, and token requests take
+    /// numbers too.
     pub failure_rate: f64,
-    /// Requests allowed per second; beyond that the answer is 429 with `retry-after: 1`.
+    /// `/connections` requests allowed per second; beyond that the answer is 429 with
+    /// `retry-after: 1`. Token requests neither count nor get limited (Smartcar limits its
+    /// token endpoint separately from the API).
     pub rate_limit: Option<u32>,
     /// Before every page request but the first, remove this many connections picked from
     /// the seed and add as many new ones on top, so a listing in progress sees its data move.
     pub churn: u32,
+    /// The OAuth client id the token endpoint accepts. The endpoint is enabled only when
+    /// this and [`client_secret`](Self::client_secret) are both set and non-empty; otherwise
+    /// it answers every request 401 `invalid_client`.
+    pub client_id: Option<String>,
+    /// The OAuth client secret the token endpoint accepts (compared in constant time).
+    pub client_secret: Option<String>,
+    /// How long an issued token works; its `expires_in` is the whole seconds of this.
+    pub token_lifetime: Duration,
 }
 
 impl Default for SandboxConfig {
@@ -86,6 +131,9 @@ impl Default for SandboxConfig {
             failure_rate: 0.0,
             rate_limit: None,
             churn: 0,
+            client_id: None,
+            client_secret: None,
+            token_lifetime: Duration::from_secs(3600),
         }
     }
 }
@@ -94,6 +142,7 @@ impl Default for SandboxConfig {
 pub struct Sandbox {
     addr: SocketAddr,
     base_url: String,
+    token_url: String,
     token: String,
     state: Arc<State>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -120,6 +169,7 @@ impl Sandbox {
         let addr = listener.local_addr()?;
         let origin = format!("http://{addr}");
         let base_url = format!("{origin}{}", config.prefix);
+        let token_url = format!("{origin}{}", oauth::TOKEN_PATH);
         let token = config.token.clone();
         let dataset = Dataset::generate(config.connections, config.seed);
         let state = Arc::new(State::new(config, dataset, origin));
@@ -136,6 +186,7 @@ impl Sandbox {
         Ok(Sandbox {
             addr,
             base_url,
+            token_url,
             token,
             state,
             shutdown: Some(shutdown),
@@ -153,9 +204,37 @@ impl Sandbox {
         self.addr
     }
 
-    /// The bearer token it accepts.
+    /// The static bearer token it accepts.
     pub fn token(&self) -> &str {
         &self.token
+    }
+
+    /// The OAuth token endpoint to give a client, e.g. `http://127.0.0.1:41234/oauth2/token`:
+    /// at the origin, not under the API's prefix, as Smartcar's sits apart from the API.
+    pub fn token_url(&self) -> String {
+        self.token_url.clone()
+    }
+
+    /// How many tokens the token endpoint has issued (200 answers), so a test can check a
+    /// client fetched a token once and reused it, or fetched a new one after expiry.
+    pub fn tokens_issued(&self) -> u64 {
+        self.state.issuer.issued()
+    }
+
+    /// How many requests reached the token endpoint, refused ones and other methods included,
+    /// so a test can tell a client that never asked from one whose requests were refused.
+    pub fn token_requests(&self) -> u64 {
+        self.state
+            .issuer
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Makes every token issued so far stop working at once (tokens issued later work), so a
+    /// test can make a client meet a 401 before its token's `expires_in` runs out, as when an
+    /// application's credentials are rotated.
+    pub fn revoke_tokens(&self) {
+        self.state.issuer.revoke_all();
     }
 
     /// The connections it serves now, to compare listings against. A snapshot: later
@@ -179,7 +258,8 @@ impl Sandbox {
         self.state.mutate(|d| d.without(ids))
     }
 
-    /// How many HTTP requests it has received so far, on any path, answered or not yet.
+    /// How many HTTP requests it has received so far, on any path (the token endpoint's
+    /// included), answered or not yet: the total a client cost it.
     pub fn requests(&self) -> u64 {
         self.state
             .requests

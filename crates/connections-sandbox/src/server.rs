@@ -1,4 +1,5 @@
-//! The HTTP side: `GET {prefix}/connections` per the API contract, plus fault injection.
+//! The HTTP side: `GET {prefix}/connections` per the API contract, plus fault injection, and
+//! `POST /oauth2/token` (in [`crate::oauth`]), whose tokens `/connections` also accepts.
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
@@ -15,6 +16,7 @@ use serde::Serialize;
 
 use crate::SandboxConfig;
 use crate::dataset::{Dataset, Filters, Mode, mix};
+use crate::oauth::{self, Issuer, Standing};
 use crate::wire::{
     self, ErrorBody, ErrorType, PageBody, PagingLinks, PagingMeta, Problem, ResolutionType,
 };
@@ -38,11 +40,14 @@ pub(crate) struct State {
     started: Instant,
     /// (second since start, requests in it), for rate limiting.
     window: Mutex<(u64, u32)>,
+    /// The token endpoint and the tokens it issued.
+    pub(crate) issuer: Issuer,
 }
 
 impl State {
     pub(crate) fn new(config: SandboxConfig, dataset: Dataset, origin: String) -> Self {
         State {
+            issuer: Issuer::new(&config),
             config,
             dataset: RwLock::new(Arc::new(dataset)),
             writer: Mutex::new(()),
@@ -76,7 +81,8 @@ impl State {
 
 type Reply = Response<Full<Bytes>>;
 
-/// Serves one request.
+/// Serves one request. Latency applies to every path; the other faults only to
+/// `/connections` (see [`route`]).
 pub(crate) async fn handle(
     state: Arc<State>,
     request: Request<Incoming>,
@@ -86,13 +92,19 @@ pub(crate) async fn handle(
     if !state.config.latency.is_zero() {
         tokio::time::sleep(state.config.latency).await;
     }
-    let mut reply = route(&state, &request, number).unwrap_or_else(|p| error(&p, &request_id));
+    let mut reply = if request.uri().path() == oauth::TOKEN_PATH {
+        oauth::token(&state.issuer, request).await
+    } else {
+        route(&state, &request, number).unwrap_or_else(|p| error(&p, &request_id))
+    };
     if let Ok(value) = header::HeaderValue::from_str(&request_id) {
         reply.headers_mut().insert("sc-request-id", value);
     }
     Ok(reply)
 }
 
+/// Answers `{prefix}/connections` (404 elsewhere): method, token, then the injected rate limit
+/// and failures, which the token endpoint never sees, then the listing.
 fn route(state: &State, request: &Request<Incoming>, number: u64) -> Result<Reply, Problem> {
     let path = request.uri().path();
     let endpoint = format!("{}/connections", state.config.prefix);
@@ -116,21 +128,7 @@ fn route(state: &State, request: &Request<Incoming>, number: u64) -> Result<Repl
             resolution: None,
         });
     }
-    let expected = format!("Bearer {}", state.config.token);
-    let authorized = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .is_some_and(|v| v.as_bytes() == expected.as_bytes());
-    if !authorized {
-        return Err(Problem {
-            status: 401,
-            kind: ErrorType::Authentication,
-            code: "UNAUTHORIZED",
-            title: "Unauthorized",
-            detail: "The Authorization token is missing or invalid.".to_owned(),
-            resolution: Some(ResolutionType::Reauthenticate),
-        });
-    }
+    authorize(state, request)?;
     if let Some(limit) = state.config.rate_limit
         && over_limit(state, limit)
     {
@@ -177,6 +175,46 @@ fn route(state: &State, request: &Request<Incoming>, number: u64) -> Result<Repl
         resolution: None,
     })?;
     Ok(page(state, &query))
+}
+
+/// Lets through the static token, or a token from the token endpoint that has neither expired
+/// nor been revoked.
+fn authorize(state: &State, request: &Request<Incoming>) -> Result<(), Problem> {
+    let expected = format!("Bearer {}", state.config.token);
+    let given = request.headers().get(header::AUTHORIZATION);
+    if given.is_some_and(|v| v.as_bytes() == expected.as_bytes()) {
+        return Ok(());
+    }
+    let standing = given
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .and_then(|t| std::str::from_utf8(t).ok())
+        .map_or(Standing::Unknown, |t| state.issuer.standing(t));
+    let (code, title, detail) = match standing {
+        Standing::Valid => return Ok(()),
+        Standing::Expired => (
+            "TOKEN_EXPIRED",
+            "Token Expired",
+            "The access token has expired; request a new one from the token endpoint.",
+        ),
+        Standing::Revoked => (
+            "UNAUTHORIZED",
+            "Unauthorized",
+            "The access token has been revoked; request a new one from the token endpoint.",
+        ),
+        Standing::Unknown => (
+            "UNAUTHORIZED",
+            "Unauthorized",
+            "The Authorization token is missing or invalid.",
+        ),
+    };
+    Err(Problem {
+        status: 401,
+        kind: ErrorType::Authentication,
+        code,
+        title,
+        detail: detail.to_owned(),
+        resolution: Some(ResolutionType::Reauthenticate),
+    })
 }
 
 /// Fixed one-second windows: cheap and predictable for tests.
@@ -313,13 +351,18 @@ fn page(state: &State, query: &Query) -> Reply {
     json(200, &body)
 }
 
-/// A v3 error body; a 429 also says when to come back.
+/// A v3 error body; a 429 also says when to come back, a 405 what is allowed.
 fn error(problem: &Problem, request_id: &str) -> Reply {
     let mut reply = json(problem.status, &ErrorBody::new(problem, request_id));
     if problem.status == 429 {
         reply
             .headers_mut()
             .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    if problem.status == 405 {
+        reply
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("GET"));
     }
     reply
 }

@@ -266,3 +266,19 @@ impl<'a> ErrorBody<'a> {
         }
     }
 }
+
+/// A successful token answer (RFC 6749 §5.1, as Smartcar's `POST /oauth2/token` gives it).
+#[derive(Serialize)]
+pub(crate) struct TokenBody<'a> {
+    pub(crate) access_token: &'a str,
+    pub(crate) token_type: &'static str,
+    /// Seconds the token stays valid.
+    pub(crate) expires_in: u64,
+}
+
+/// A token endpoint error (RFC 6749 §5.2); not the v3 `errors[]` shape.
+#[derive(Serialize)]
+pub(crate) struct OAuthError<'a> {
+    pub(crate) error: &'static str,
+    pub(crate) error_description: &'a str,
+}

@@ -124,7 +124,7 @@ fn sends_the_token_accept_and_user_agent() {
 }
 
 #[test]
-fn asks_the_token_provider_before_each_attempt() {
+fn asks_the_token_source_before_each_attempt() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -142,12 +142,12 @@ fn asks_the_token_provider_before_each_attempt() {
     let calls = Arc::new(AtomicU32::new(0));
     let seen = calls.clone();
     let client = crate::common::builder(&server)
-        .token_provider(move || {
+        .token_source(connections_blocking::token_source_fn(move || {
             let n = seen.fetch_add(1, Ordering::SeqCst);
             Ok(connections_blocking::AccessToken::from_string(format!(
                 "fresh-{n}"
             ))?)
-        })
+        }))
         .build()
         .unwrap();
     let error = failure(client.list(&ListConnections::new()));

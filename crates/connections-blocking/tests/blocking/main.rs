@@ -1,6 +1,6 @@
 //! Integration tests of the blocking transport against `connections-testkit` servers on
 //! 127.0.0.1: the happy path, API errors and retries, hostile servers, pagination rules, TLS,
-//! and tracing. Every error a test sees is checked for the token (see `common::checked`).
+//! application tokens and tracing. Every error a test sees is checked for the token (see `common::checked`).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -9,4 +9,5 @@ mod hostile;
 mod listing;
 mod pagination;
 mod tls;
+mod tokens;
 mod tracing_spans;

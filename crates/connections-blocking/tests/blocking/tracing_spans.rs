@@ -3,13 +3,14 @@
 
 use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use connections_blocking::{ListConnections, RetryPolicy};
 use connections_testkit::{Links, Reply, TestServer, listing};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
+use tracing::subscriber::NoSubscriber;
+use tracing::{Dispatch, Event, Metadata, Subscriber};
 
 use crate::common::{TOKEN, builder};
 
@@ -60,12 +61,24 @@ impl Subscriber for Capture {
     fn exit(&self, _: &Id) {}
 }
 
-/// Runs `f` with a capturing subscriber on this thread and returns what it wrote.
-fn captured(f: impl FnOnce()) -> Vec<String> {
+/// Runs `f` with a subscriber capturing everything, down to `TRACE`, on this thread (and on
+/// the threads the client starts, which inherit it), and returns what it wrote.
+pub(crate) fn capture_all(f: impl FnOnce()) -> Vec<String> {
+    // tracing caches each callsite's interest. While only one dispatcher is registered, a
+    // callsite first hit on a thread without a subscriber (another test) is cached as
+    // "never", and a capture alive at the time would miss its events. A second dispatcher,
+    // registered for good, makes tracing ask every live dispatcher instead.
+    static PINNED: OnceLock<Dispatch> = OnceLock::new();
+    PINNED.get_or_init(|| Dispatch::new(NoSubscriber::default()));
     let capture = Capture::default();
     let lines = capture.lines.clone();
     tracing::subscriber::with_default(capture, f);
-    let lines = lines.lock().unwrap().clone();
+    lines.lock().unwrap().clone()
+}
+
+/// [`capture_all`], checked for the token.
+fn captured(f: impl FnOnce()) -> Vec<String> {
+    let lines = capture_all(f);
     for line in &lines {
         assert!(!line.contains(TOKEN), "the token leaked into {line:?}");
     }

@@ -3,6 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::time::Duration;
 
 use connections_core::{Owned, Page, Response, ResponseError};
 use connections_sandbox::Sandbox;
@@ -33,13 +34,22 @@ impl Answer {
 }
 
 pub(crate) fn get(sandbox: &Sandbox, target: &str, token: Option<&str>) -> Answer {
-    let mut stream = TcpStream::connect(sandbox.addr()).unwrap();
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        stream,
-        "GET {target} HTTP/1.1\r\nHost: sandbox\r\n{auth}Connection: close\r\n\r\n"
+    exchange(
+        sandbox,
+        format!("GET {target} HTTP/1.1\r\nHost: sandbox\r\n{auth}Connection: close\r\n\r\n")
+            .as_bytes(),
     )
-    .unwrap();
+}
+
+/// Sends `request` as it is on a new connection and reads the answer until the server closes.
+pub(crate) fn exchange(sandbox: &Sandbox, request: &[u8]) -> Answer {
+    let mut stream = TcpStream::connect(sandbox.addr()).unwrap();
+    // A server that waits for more than it was sent fails the test instead of hanging it.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(request).unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();

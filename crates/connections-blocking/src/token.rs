@@ -1,0 +1,188 @@
+//! The bearer token of each attempt: fixed, from the user's [`TokenSource`], or an
+//! application token fetched with client credentials through the client's own ureq agent
+//! (same deadlines, body limit and no redirects as the API's requests).
+//!
+//! The rules (one fetch at a time, waiters, refresh ahead of expiry, one refetch per refused
+//! token) live in `connections_client::AppTokens` and the core; this module only sends the
+//! token request, sleeps between its retries, and runs background renewals on a thread.
+
+use std::sync::Arc;
+use std::thread;
+use std::time::Instant;
+
+use connections_client::{
+    AppTokens, BoxError, Error, Exchanged, Fetch, Need, Tokens, read_token_answer,
+    record_token_outcome, token_http_request, token_retry_wait, token_span,
+};
+use connections_core::{AccessToken, IssuedToken, ResponseError, TokenError, TokenId};
+use zeroize::Zeroizing;
+
+use crate::Client;
+
+/// A source of bearer tokens obtained elsewhere, asked before every attempt (so it should
+/// answer from a cache, and renew ahead of expiry itself). For Smartcar's application
+/// tokens, use [`Builder::client_credentials`](crate::Builder::client_credentials) instead:
+/// the client then fetches, caches and renews them.
+///
+/// Closures `Fn() -> Result<AccessToken<'static>, BoxError>` are token sources; see
+/// [`token_source_fn`] for one that needs no type annotations.
+///
+/// A source's error ends the attempt with [`Error::Token`], which is not retried; it must not
+/// hold the token, since errors are displayed and logged.
+pub trait TokenSource: Send + Sync + 'static {
+    /// A token valid now.
+    fn access_token(&self) -> Result<AccessToken<'static>, BoxError>;
+}
+
+impl<F> TokenSource for F
+where
+    F: Fn() -> Result<AccessToken<'static>, BoxError> + Send + Sync + 'static,
+{
+    fn access_token(&self) -> Result<AccessToken<'static>, BoxError> {
+        self()
+    }
+}
+
+/// Makes a closure a token source for
+/// [`Builder::token_source`](crate::Builder::token_source), with its signature inferred:
+///
+/// ```
+/// use connections_blocking::{AccessToken, Client, token_source_fn};
+///
+/// let client = Client::builder()
+///     .token_source(token_source_fn(|| {
+///         // e.g. read it from a file another process keeps fresh
+///         Ok(AccessToken::from_string("token-from-elsewhere".to_owned())?)
+///     }))
+///     .build()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn token_source_fn<F>(source: F) -> Arc<dyn TokenSource>
+where
+    F: Fn() -> Result<AccessToken<'static>, BoxError> + Send + Sync + 'static,
+{
+    Arc::new(source)
+}
+
+/// The token for the next attempt, and which application token it is (to drop it on a 401).
+pub(crate) fn bearer(client: &Client) -> Result<(AccessToken<'static>, Option<TokenId>), Error> {
+    let app = match client.config().tokens() {
+        Tokens::App(app) => app,
+        Tokens::Static(token) => return Ok((token.clone(), None)),
+        Tokens::Source => {
+            // `from_config` refuses a `Source` setting without a source.
+            let Some(source) = &client.inner.source else {
+                return Err(Error::Token("no token source was given".into()));
+            };
+            return source
+                .access_token()
+                .map(|token| (token, None))
+                .map_err(Error::Token);
+        }
+        _ => {
+            return Err(Error::Token(
+                "this kind of token setting is not supported by connections-blocking".into(),
+            ));
+        }
+    };
+    loop {
+        match app.need() {
+            Need::Use { token, id, refresh } => {
+                if let Some(fetch) = refresh {
+                    // Due for renewal but still valid: this request goes on with it.
+                    renew_in_background(client, app, fetch);
+                }
+                return Ok((token, Some(id)));
+            }
+            Need::Fetch(fetch) => {
+                let (token, id) = fetch_token(client, app, fetch)?;
+                return Ok((token, Some(id)));
+            }
+            Need::Wait(flight) => app.wait_blocking(flight)?,
+        }
+    }
+}
+
+/// Runs `fetch` on a thread of its own, logging to the caller's subscriber.
+fn renew_in_background(client: &Client, app: &Arc<AppTokens>, fetch: Fetch) {
+    let (client, app) = (client.clone(), app.clone());
+    let dispatch = tracing::dispatcher::get_default(Clone::clone);
+    let spawned = thread::Builder::new()
+        .name("connections-token".into())
+        .spawn(move || {
+            tracing::dispatcher::with_default(&dispatch, || {
+                // The outcome is in the cache and the log; nobody waits for this thread.
+                let _ = fetch_token(&client, &app, fetch);
+            });
+        });
+    if let Err(error) = spawned {
+        // The closure, and the fetch with it, was dropped: the cache counts the fetch as
+        // failed, and a later request renews the token.
+        tracing::warn!(target: "connections", %error, "could not start a thread to renew the application token");
+    }
+}
+
+/// Fetches a token in a `connections.token` span, with retries as the policy says, and
+/// reports it to the cache (which wakes the requests waiting for it).
+fn fetch_token(
+    client: &Client,
+    app: &AppTokens,
+    fetch: Fetch,
+) -> Result<(AccessToken<'static>, TokenId), Error> {
+    let span = token_span(app);
+    let _entered = span.enter();
+    let sent = Instant::now();
+    let (outcome, attempts, status) = request_token(client, app);
+    record_token_outcome(&span, sent, attempts, status, &outcome);
+    fetch.finish(sent, outcome)
+}
+
+/// Asks the token endpoint until it issues a token, refuses for good (a 4xx), or the retry
+/// policy gives up; returns the outcome, the attempts made and the last status.
+fn request_token(
+    client: &Client,
+    app: &AppTokens,
+) -> (Result<IssuedToken, Error>, u32, Option<u16>) {
+    let config = client.config();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let mut status = None;
+        let outcome = post_form(client, app).and_then(|exchanged| {
+            status = Some(exchanged.0.status.as_u16());
+            read_token_answer(&exchanged).map_err(without_success_body)
+        });
+        let Err(error) = &outcome else {
+            return (outcome, attempts, status);
+        };
+        match token_retry_wait(config, attempts, error) {
+            Some(wait) => {
+                tracing::info!(target: "connections", %error, "token request failed, retrying in {wait:?}");
+                thread::sleep(wait);
+            }
+            None => return (outcome, attempts, status),
+        }
+    }
+}
+
+/// Drops the start of the body the core keeps in a [`ResponseError::NotJson`]: from a token
+/// endpoint, a success that is not JSON most likely holds a token in another format
+/// (`access_token=...`), which must reach neither errors nor logs.
+fn without_success_body(mut error: Error) -> Error {
+    if let Error::TokenEndpoint(TokenError::Response(ResponseError::NotJson {
+        body_snippet, ..
+    })) = &mut error
+    {
+        *body_snippet = None;
+    }
+    error
+}
+
+/// One token request through the client's agent, under the request deadline and body limit.
+/// The form body (which holds the secret) is overwritten once sent.
+fn post_form(client: &Client, app: &AppTokens) -> Result<Exchanged, Error> {
+    let request = token_http_request::<Zeroizing<Vec<u8>>>(client.config(), app)?;
+    let (head, form) = request.into_parts();
+    let request = ureq::http::Request::from_parts(head, form.as_slice());
+    client.send(request, |_| {})
+}
