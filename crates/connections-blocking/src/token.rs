@@ -14,7 +14,7 @@ use connections_client::{
     AppTokens, BoxError, Error, Exchanged, Fetch, Need, Tokens, read_token_answer,
     record_token_outcome, token_http_request, token_retry_wait, token_span,
 };
-use connections_core::{AccessToken, IssuedToken, ResponseError, TokenError, TokenId};
+use connections_core::{AccessToken, IssuedToken, TokenId};
 use zeroize::Zeroizing;
 
 use crate::Client;
@@ -150,7 +150,7 @@ fn request_token(
         let mut status = None;
         let outcome = post_form(client, app).and_then(|exchanged| {
             status = Some(exchanged.0.status.as_u16());
-            read_token_answer(&exchanged).map_err(without_success_body)
+            read_token_answer(&exchanged)
         });
         let Err(error) = &outcome else {
             return (outcome, attempts, status);
@@ -163,19 +163,6 @@ fn request_token(
             None => return (outcome, attempts, status),
         }
     }
-}
-
-/// Drops the start of the body the core keeps in a [`ResponseError::NotJson`]: from a token
-/// endpoint, a success that is not JSON most likely holds a token in another format
-/// (`access_token=...`), which must reach neither errors nor logs.
-fn without_success_body(mut error: Error) -> Error {
-    if let Error::TokenEndpoint(TokenError::Response(ResponseError::NotJson {
-        body_snippet, ..
-    })) = &mut error
-    {
-        *body_snippet = None;
-    }
-    error
 }
 
 /// One token request through the client's agent, under the request deadline and body limit.
