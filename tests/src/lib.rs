@@ -37,6 +37,8 @@ pub struct Consumer {
     pub max_attempts: u32,
     /// How long the consumer works on each page before it asks for the next.
     pub per_page: Duration,
+    /// Client credentials for the sandbox's token endpoint, instead of its static token.
+    pub credentials: Option<(&'static str, &'static str)>,
 }
 
 impl Default for Consumer {
@@ -46,6 +48,7 @@ impl Default for Consumer {
             timeout: Duration::from_secs(10),
             max_attempts: 10,
             per_page: Duration::ZERO,
+            credentials: None,
         }
     }
 }
@@ -60,9 +63,14 @@ fn configure<C: FromConfig>(
         Via::HyperConcurrent(n) | Via::BlockingConcurrent(n) => n,
         Via::HyperSequential | Via::Blocking => 1,
     };
+    let builder = builder.base_url(sandbox.base_url());
+    let builder = match consumer.credentials {
+        Some((id, secret)) => builder
+            .client_credentials(id, secret)
+            .token_url(&sandbox.token_url()),
+        None => builder.token(sandbox.token()),
+    };
     builder
-        .base_url(sandbox.base_url())
-        .token(sandbox.token())
         .request_timeout(consumer.timeout)
         .page_concurrency(concurrency)
         .retry_policy(

@@ -32,6 +32,7 @@ fn list_slowly(via: Via) {
         timeout: Duration::from_millis(250),
         max_attempts: 1,
         per_page: Duration::from_millis(500),
+        ..Consumer::default()
     };
     let request = ListConnections::builder()
         .page_size(PAGE_SIZE)
