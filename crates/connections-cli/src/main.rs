@@ -91,9 +91,8 @@ struct ListArgs {
     /// How requests are made.
     #[arg(long, value_enum, default_value_t = Transport::Hyper)]
     transport: Transport,
-    /// Deadline for each request, in seconds (connect, headers and body).
-    #[arg(long, default_value_t = 30.0)]
-    timeout: f64,
+    #[command(flatten)]
+    network: NetworkArgs,
     /// Retries after the first attempt, for 429, 5xx and network failures.
     #[arg(long, default_value_t = 2)]
     retries: u32,
@@ -152,13 +151,75 @@ const NO_CREDENTIALS: &str = "no credentials: pass --client-id and --client-secr
      SMARTCAR_CLIENT_ID and SMARTCAR_CLIENT_SECRET), or an access token with --token (or \
      SMARTCAR_ACCESS_TOKEN)";
 
+/// How requests reach the server: deadlines, proxies and trusted certificate authorities.
+#[derive(clap::Args, Debug)]
+struct NetworkArgs {
+    /// Deadline for each request, in seconds (connect, headers and body).
+    #[arg(long, default_value_t = 30.0)]
+    timeout: f64,
+    /// Longest wait for a TCP and TLS connection, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    connect_timeout: f64,
+    /// Send requests through this proxy (http://[user:password@]host:port) instead of
+    /// HTTPS_PROXY / HTTP_PROXY / ALL_PROXY; NO_PROXY still applies, loopback never proxied.
+    #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
+    proxy: Option<String>,
+    /// Ignore proxies, including those from the environment.
+    #[arg(long)]
+    no_proxy: bool,
+    /// Trust the certificate authorities in this PEM file too (e.g. a company's
+    /// TLS-inspecting proxy, or the sandbox's --tls-ca-out).
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Option<std::path::PathBuf>,
+    /// Trust only the bundled Mozilla roots (and --ca-cert), not the operating system's.
+    #[arg(long)]
+    no_system_roots: bool,
+}
+
+impl NetworkArgs {
+    /// Checks the numbers and reads the CA file; a usage error names what is wrong.
+    fn check(&self) -> Result<Option<Vec<u8>>, String> {
+        for (name, value) in [
+            ("--timeout", self.timeout),
+            ("--connect-timeout", self.connect_timeout),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(format!("{name} must be a positive number of seconds"));
+            }
+        }
+        self.ca_cert
+            .as_ref()
+            .map(|path| {
+                std::fs::read(path)
+                    .map_err(|e| format!("cannot read --ca-cert {}: {e}", path.display()))
+            })
+            .transpose()
+    }
+
+    fn apply<C: FromConfig>(&self, builder: Builder<C>, ca_pem: Option<&[u8]>) -> Builder<C> {
+        let mut builder = builder
+            .request_timeout(Duration::from_secs_f64(self.timeout))
+            .connect_timeout(Duration::from_secs_f64(self.connect_timeout))
+            .system_roots(!self.no_system_roots);
+        if let Some(url) = &self.proxy {
+            builder = builder.proxy(url);
+        }
+        if self.no_proxy {
+            builder = builder.no_proxy();
+        }
+        if let Some(pem) = ca_pem {
+            builder = builder.add_root_certificates_pem(pem);
+        }
+        builder
+    }
+}
+
 #[derive(clap::Args, Debug)]
 struct TokenArgs {
     #[command(flatten)]
     credentials: CredentialArgs,
-    /// Deadline for each request, in seconds (connect, headers and body).
-    #[arg(long, default_value_t = 30.0)]
-    timeout: f64,
+    #[command(flatten)]
+    network: NetworkArgs,
     /// Retries after the first attempt, for 429, 5xx and network failures.
     #[arg(long, default_value_t = 2)]
     retries: u32,
@@ -247,9 +308,10 @@ fn usage(message: impl std::fmt::Display) -> ExitCode {
 }
 
 fn list(args: ListArgs) -> ExitCode {
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
-        return usage("--timeout must be a positive number of seconds");
-    }
+    let ca_pem = match args.network.check() {
+        Ok(pem) => pem,
+        Err(e) => return usage(e),
+    };
     let embedded = match args
         .sandbox
         .then(|| Sandbox::spawn(SandboxConfig::default()))
@@ -323,7 +385,8 @@ fn list(args: ListArgs) -> ExitCode {
     let settings = Settings {
         base_url: &base_url,
         credentials: &credentials,
-        timeout: Duration::from_secs_f64(args.timeout),
+        network: &args.network,
+        ca_pem: ca_pem.as_deref(),
         retries: args.retries,
         max_pages: args.max_pages,
         concurrency: args.concurrency,
@@ -359,7 +422,8 @@ fn list(args: ListArgs) -> ExitCode {
 struct Settings<'a> {
     base_url: &'a str,
     credentials: &'a CredentialArgs,
-    timeout: Duration,
+    network: &'a NetworkArgs,
+    ca_pem: Option<&'a [u8]>,
     retries: u32,
     max_pages: u32,
     concurrency: usize,
@@ -370,8 +434,8 @@ impl Settings<'_> {
         let builder = builder.base_url(self.base_url);
         // Checked by the caller: credentials were given.
         let builder = self.credentials.apply(builder.clone()).unwrap_or(builder);
-        builder
-            .request_timeout(self.timeout)
+        self.network
+            .apply(builder, self.ca_pem)
             .retry_policy(RetryPolicy::new().with_max_attempts(self.retries.saturating_add(1)))
             .max_pages(self.max_pages)
             .page_concurrency(self.concurrency)
@@ -447,9 +511,10 @@ fn output_failed(e: &io::Error) -> ExitCode {
 /// Fetches an application token and prints it for scripts: the token on stdout, its expiry
 /// on stderr.
 fn token(args: TokenArgs) -> ExitCode {
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
-        return usage("--timeout must be a positive number of seconds");
-    }
+    let ca_pem = match args.network.check() {
+        Ok(pem) => pem,
+        Err(e) => return usage(e),
+    };
     if args.credentials.client_id.is_none() {
         return usage(
             "no client credentials: pass --client-id and --client-secret (or set \
@@ -464,8 +529,9 @@ fn token(args: TokenArgs) -> ExitCode {
         Err(e) => return output_failed(&e),
     };
     let fetched = runtime.block_on(async {
-        let builder = connections_hyper::Client::builder()
-            .request_timeout(Duration::from_secs_f64(args.timeout))
+        let builder = args
+            .network
+            .apply(connections_hyper::Client::builder(), ca_pem.as_deref())
             .retry_policy(RetryPolicy::new().with_max_attempts(args.retries.saturating_add(1)))
             .user_agent_suffix(concat!("connections-cli/", env!("CARGO_PKG_VERSION")));
         let builder = args.credentials.apply(builder.clone()).unwrap_or(builder);
@@ -499,6 +565,8 @@ fn report(error: &Error) -> ExitCode {
         | Error::Connect(_)
         | Error::Tls(_)
         | Error::Connection(_)
+        | Error::Proxy(_)
+        | Error::UnknownHost(_)
         | Error::Token(_) => 4,
         _ => 5,
     };

@@ -21,6 +21,12 @@ use connections_core::{
 
 pub use connections_core::Listed;
 
+mod network;
+pub use network::{
+    ACCEPT_ENCODING, Proxies, Proxy, ProxyProblem, decoded_body, system_root_certificates,
+};
+use network::{ProxySetting, certificates_from_pem};
+
 mod tokens;
 pub use tokens::{
     AppTokens, Fetch, Flight, Need, read_token_answer, record_token_outcome, token_http_request,
@@ -63,6 +69,8 @@ pub struct Config {
     page_concurrency: NonZeroUsize,
     user_agent: String,
     root_certificates: Vec<Vec<u8>>,
+    system_roots: bool,
+    proxies: Proxies,
 }
 
 impl fmt::Debug for Config {
@@ -78,6 +86,8 @@ impl fmt::Debug for Config {
             .field("page_concurrency", &self.page_concurrency)
             .field("user_agent", &self.user_agent)
             .field("root_certificates", &self.root_certificates.len())
+            .field("system_roots", &self.system_roots)
+            .field("proxies", &self.proxies)
             .finish()
     }
 }
@@ -132,6 +142,17 @@ impl Config {
     /// Extra trusted certificate authorities (DER), besides the built-in web roots.
     pub fn root_certificates(&self) -> &[Vec<u8>] {
         &self.root_certificates
+    }
+
+    /// Whether the operating system's trusted certificate authorities are trusted too,
+    /// besides the bundled Mozilla roots and any added ones (default: yes).
+    pub fn system_roots(&self) -> bool {
+        self.system_roots
+    }
+
+    /// The proxies requests go through (never for loopback destinations).
+    pub fn proxies(&self) -> &Proxies {
+        &self.proxies
     }
 
     /// The listing machine's options from these settings.
@@ -219,6 +240,8 @@ pub struct Builder<C: FromConfig> {
     page_concurrency: usize,
     user_agent: String,
     root_certificates: Vec<Vec<u8>>,
+    system_roots: bool,
+    proxy: ProxySetting,
     problem: Option<ConfigError>,
     client: PhantomData<fn() -> C>,
 }
@@ -237,6 +260,8 @@ impl<C: FromConfig> Default for Builder<C> {
             page_concurrency: 1,
             user_agent: String::from(USER_AGENT),
             root_certificates: Vec::new(),
+            system_roots: true,
+            proxy: ProxySetting::Environment,
             problem: None,
             client: PhantomData,
         }
@@ -257,6 +282,8 @@ impl<C: FromConfig> Clone for Builder<C> {
             page_concurrency: self.page_concurrency,
             user_agent: self.user_agent.clone(),
             root_certificates: self.root_certificates.clone(),
+            system_roots: self.system_roots,
+            proxy: self.proxy.clone(),
             problem: self.problem.clone(),
             client: PhantomData,
         }
@@ -277,6 +304,8 @@ impl<C: FromConfig> fmt::Debug for Builder<C> {
             .field("page_concurrency", &self.page_concurrency)
             .field("user_agent", &self.user_agent)
             .field("root_certificates", &self.root_certificates.len())
+            .field("system_roots", &self.system_roots)
+            .field("proxy", &self.proxy.to_string())
             .field("problem", &self.problem)
             .finish()
     }
@@ -401,12 +430,56 @@ impl<C: FromConfig> Builder<C> {
         self
     }
 
+    /// Trusts every certificate in PEM text (one or more `-----BEGIN CERTIFICATE-----`
+    /// sections), e.g. the CA of a TLS-inspecting corporate proxy; a PEM without one is
+    /// refused at [`build`](Self::build).
+    pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Self {
+        match certificates_from_pem(pem) {
+            Ok(found) => {
+                self.root_certificates.extend(found);
+                self
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// Whether to trust the operating system's certificate authorities too (default yes):
+    /// where IT installs a company CA, as TLS-inspecting proxies need. The bundled Mozilla
+    /// roots are always trusted.
+    pub fn system_roots(mut self, trust: bool) -> Self {
+        self.system_roots = trust;
+        self
+    }
+
+    /// Sends requests through this proxy (`http://host:port`, credentials as
+    /// `http://user:password@host:port`) instead of the one `HTTPS_PROXY`, `HTTP_PROXY` or
+    /// `ALL_PROXY` names; `NO_PROXY` still applies, and loopback hosts never use a proxy.
+    pub fn proxy(mut self, url: &str) -> Self {
+        self.proxy = ProxySetting::Url(url.to_owned());
+        self
+    }
+
+    /// Ignores proxies, from the environment or not.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = ProxySetting::Off;
+        self
+    }
+
     /// Validates the settings and builds the client.
     pub fn build(self) -> Result<C, Error> {
         if let Some(problem) = self.problem {
             return Err(Error::Config(problem));
         }
         let token = self.token.ok_or(Error::Config(ConfigError::MissingToken))?;
+        let proxies = {
+            let token_url = match &token {
+                TokenSetting::Credentials(c) => Some(c.token_url().clone()),
+                _ => None,
+            };
+            let mut destinations = vec![&self.base_url];
+            destinations.extend(token_url.as_ref());
+            Proxies::new(&self.proxy, &destinations).map_err(Error::Config)?
+        };
         let (tokens, source) = match token {
             TokenSetting::Static(token) => (Tokens::Static(token), None),
             TokenSetting::Credentials(mut credentials) => {
@@ -440,6 +513,8 @@ impl<C: FromConfig> Builder<C> {
                 page_concurrency,
                 user_agent: self.user_agent,
                 root_certificates: self.root_certificates,
+                system_roots: self.system_roots,
+                proxies,
             },
             source,
         )
@@ -471,6 +546,10 @@ pub enum ConfigError {
     },
     /// The User-Agent suffix was empty or not printable ASCII.
     UserAgentSuffix,
+    /// The proxy setting cannot be used.
+    Proxy(ProxyProblem),
+    /// A PEM file of certificate authorities held no readable certificate.
+    CaCertificate(String),
     /// An extra root certificate is not a usable DER certificate.
     RootCertificate {
         /// Its position among the added roots, from 0.
@@ -501,6 +580,12 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::UserAgentSuffix => f.write_str(
                 "the User-Agent suffix must be non-empty printable ASCII, e.g. \"my-app/1.2\"",
+            ),
+            ConfigError::Proxy(problem) => problem.fmt(f),
+            ConfigError::CaCertificate(reason) => write!(
+                f,
+                "the CA certificate file is not usable PEM ({reason}): pass the certificate \
+                 authority as PEM text with -----BEGIN CERTIFICATE----- sections"
             ),
             ConfigError::RootCertificate { index } => write!(
                 f,
@@ -568,6 +653,14 @@ pub enum Error {
     Tls(BoxError),
     /// The connection failed during the exchange, e.g. a body cut off before its length.
     Connection(BoxError),
+    /// The proxy refused to open a tunnel (or could not be reached); its text names the
+    /// proxy, never its credentials. Retrying cannot help.
+    Proxy(BoxError),
+    /// The host name does not resolve. Retrying cannot help.
+    UnknownHost(BoxError),
+    /// The body's `Content-Encoding` could not be decoded (corrupt gzip, or an encoding
+    /// that was not asked for).
+    ContentEncoding(BoxError),
     /// A `next` link could not be followed; no request was made to it.
     Pagination(PaginationError),
 }
@@ -588,9 +681,13 @@ impl Error {
     /// error, to inspect or downcast (its text is already in this error's `Display`).
     pub fn transport_cause(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
         match self {
-            Error::Token(e) | Error::Connect(e) | Error::Tls(e) | Error::Connection(e) => {
-                Some(&**e)
-            }
+            Error::Token(e)
+            | Error::Connect(e)
+            | Error::Tls(e)
+            | Error::Connection(e)
+            | Error::Proxy(e)
+            | Error::UnknownHost(e)
+            | Error::ContentEncoding(e) => Some(&**e),
             _ => None,
         }
     }
@@ -612,6 +709,9 @@ impl Error {
             Error::Connect(e) => Error::Connect(text(e)),
             Error::Tls(e) => Error::Tls(text(e)),
             Error::Connection(e) => Error::Connection(text(e)),
+            Error::Proxy(e) => Error::Proxy(text(e)),
+            Error::UnknownHost(e) => Error::UnknownHost(text(e)),
+            Error::ContentEncoding(e) => Error::ContentEncoding(text(e)),
             Error::Pagination(e) => Error::Pagination(*e),
         }
     }
@@ -683,6 +783,16 @@ impl fmt::Display for Error {
                 )
             }
             Error::Pagination(e) => e.fmt(f),
+            Error::Proxy(e) => write!(
+                f,
+                "the proxy did not open a tunnel: {e}; check --proxy / HTTPS_PROXY and \
+                 NO_PROXY, or the proxy's credentials"
+            ),
+            Error::UnknownHost(e) => write!(
+                f,
+                "the host name does not resolve: {e}; check the base URL (and the token URL)"
+            ),
+            Error::ContentEncoding(e) => write!(f, "the response body could not be decoded: {e}"),
         }
     }
 }
@@ -701,6 +811,9 @@ impl std::error::Error for Error {
             | Error::Connect(_)
             | Error::Tls(_)
             | Error::Connection(_)
+            | Error::Proxy(_)
+            | Error::UnknownHost(_)
+            | Error::ContentEncoding(_)
             | Error::BodyTooLarge { .. }
             | Error::Timeout(_) => None,
         }
@@ -725,6 +838,10 @@ pub fn http_request<B: Default>(
     if let Ok(agent) = http::HeaderValue::from_str(&config.user_agent) {
         built.headers_mut().insert(http::header::USER_AGENT, agent);
     }
+    built.headers_mut().insert(
+        http::header::ACCEPT_ENCODING,
+        http::HeaderValue::from_static(ACCEPT_ENCODING),
+    );
     Ok(built)
 }
 
