@@ -1,7 +1,8 @@
 //! Local HTTP and HTTPS servers for the transports' tests, scripted per request and able to
 //! misbehave on purpose: drip bytes, stall after the headers, cut a body short, lie about its
 //! length, redirect. Each server listens on `127.0.0.1` on an ephemeral port, records every
-//! request, and stops when dropped.
+//! request, and stops when dropped. [`TestProxy`] is a forward proxy in the same style, to check
+//! what a proxy gets to see.
 #![allow(clippy::unwrap_used)] // a poisoned lock or a failed bind is a broken test machine
 
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -10,6 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+
+mod proxy;
+pub use proxy::{ProxyRequest, TestProxy};
 
 /// A request as the server received it.
 #[derive(Clone, Debug)]
@@ -160,10 +164,16 @@ impl TestServer {
         Self::spawn(Arc::new(handler), None)
     }
 
-    /// Serves HTTPS with a fresh self-signed certificate for `localhost` and `127.0.0.1`;
-    /// trust it with [`certificate_der`](Self::certificate_der).
+    /// Serves HTTPS with a fresh self-signed certificate for `localhost`, `127.0.0.1` and
+    /// `api.test`; trust it with [`certificate_der`](Self::certificate_der).
     pub fn start_tls(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Self {
-        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+        // `api.test` is for clients that reach this server through a `TestProxy`, which
+        // resolves `.test` names to 127.0.0.1 (loopback names are never proxied).
+        let names = vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "api.test".to_owned(),
+        ];
         let cert = rcgen::generate_simple_self_signed(names).unwrap();
         let der = cert.cert.der().to_vec();
         let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
@@ -361,6 +371,7 @@ fn reason(status: u16) -> &'static str {
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
+        407 => "Proxy Authentication Required",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
         502 => "Bad Gateway",
