@@ -279,6 +279,16 @@ struct SandboxArgs {
     /// Lifetime of issued tokens, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 3600)]
     token_lifetime: u64,
+    /// Serve HTTPS (HTTP/2 or HTTP/1.1 by ALPN) with a fresh self-signed certificate.
+    #[arg(long)]
+    tls: bool,
+    /// With --tls, write the certificate authority's PEM here, for `list --ca-cert FILE`
+    /// (implies --tls).
+    #[arg(long, value_name = "FILE")]
+    tls_ca_out: Option<std::path::PathBuf>,
+    /// Answer every page with a small gzip body that inflates to 300 MB, to test body limits.
+    #[arg(long)]
+    gzip_bomb: bool,
 }
 
 fn main() -> ExitCode {
@@ -623,6 +633,9 @@ fn sandbox(args: SandboxArgs) -> ExitCode {
         client_id: args.client_id,
         client_secret: args.client_secret,
         token_lifetime: Duration::from_secs(args.token_lifetime),
+        tls: args.tls || args.tls_ca_out.is_some(),
+        tls_ca_out: args.tls_ca_out.clone(),
+        gzip_bomb: args.gzip_bomb,
         ..SandboxConfig::default()
     };
     let credentials = config.client_id.is_some();
@@ -637,6 +650,11 @@ fn sandbox(args: SandboxArgs) -> ExitCode {
     let _ = io::stdout().flush();
     if credentials {
         eprintln!("token URL: {}", sandbox.token_url());
+    }
+    if let Some(path) = &args.tls_ca_out {
+        eprintln!("CA certificate: {} (pass it to --ca-cert)", path.display());
+    } else if let Some(pem) = sandbox.ca_certificate_pem() {
+        eprintln!("CA certificate (pass it to --ca-cert, or use --tls-ca-out FILE):\n{pem}");
     }
     eprintln!(
         "serving {} connections at {} (token: {}); stop with Ctrl-C",

@@ -23,6 +23,31 @@
 //! The sandbox writes its JSON from its own wire types, made from the contract, not from the
 //! client's models, so a mistake in those models shows up as a disagreement in tests.
 //!
+//! ## TLS and HTTP/2
+//!
+//! With [`SandboxConfig::tls`] it serves HTTPS on the same `127.0.0.1` address: at spawn it
+//! makes a new CA (self-signed, ECDSA P-256) and a server certificate that CA signs for
+//! `localhost`, `127.0.0.1` and `::1`. ALPN offers `h2` and `http/1.1`; a connection that
+//! negotiates `h2` is served HTTP/2, any other HTTP/1.1. A client trusts the server by
+//! trusting [`Sandbox::ca_certificate_pem`], or the file [`SandboxConfig::tls_ca_out`] names
+//! (written at spawn, for a command line's `--ca-cert`). Plain HTTP, the default, speaks
+//! HTTP/1.1 only. [`Sandbox::connections_accepted`] and [`Sandbox::requests_over_h2`] let a
+//! test check that a listing went over HTTP/2 and reused one connection.
+//!
+//! ## Compression
+//!
+//! Every answer (listings, errors, tokens) is gzip-compressed when the request's
+//! `Accept-Encoding` allows `gzip` (`gzip;q=0` refuses it), with `content-encoding: gzip`;
+//! every answer carries `vary: accept-encoding`. [`Sandbox::body_bytes_sent`] counts body
+//! bytes as sent, after compression, so a benchmark can compare the bytes a listing costs
+//! with and without gzip. [`SandboxConfig::gzip_bomb`] turns every authorized `/connections`
+//! answer into a gzip bomb (about 300 KB inflating to about 315 MB), whatever the client
+//! accepts, to check that a client bounds what it inflates.
+//!
+//! If accepting a connection fails for a reason not tied to that connection (out of file
+//! descriptors, say), the sandbox waits 50 ms before accepting again rather than spinning; see
+//! [`Sandbox::accept_errors`].
+//!
 //! ```
 //! use connections_sandbox::{Sandbox, SandboxConfig};
 //!
@@ -54,22 +79,47 @@
 //! assert_eq!(sandbox.tokens_issued(), 0);
 //! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+//! Over HTTPS, with the CA a client needs:
+//!
+//! ```
+//! use connections_sandbox::{Sandbox, SandboxConfig};
+//!
+//! let ca_file = std::env::temp_dir().join(format!("sandbox-doc-ca-{}.pem", std::process::id()));
+//! let sandbox = Sandbox::spawn(SandboxConfig {
+//!     tls: true,
+//!     tls_ca_out: Some(ca_file.clone()),
+//!     ..SandboxConfig::default()
+//! })?;
+//! assert!(sandbox.base_url().starts_with("https://127.0.0.1:"));
+//! let ca = sandbox.ca_certificate_pem().expect("a TLS sandbox has a CA");
+//! assert_eq!(std::fs::read_to_string(&ca_file)?, ca);
+//! assert_eq!(sandbox.connections_accepted(), 0);
+//! # std::fs::remove_file(&ca_file)?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 mod dataset;
+mod gzip;
 mod oauth;
 mod server;
+mod tls;
 mod wire;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
+use tokio_rustls::TlsAcceptor;
 
 pub use dataset::{Churn, ConnectionRecord, Dataset, Filters, Mode, UnknownMode};
 use server::State;
@@ -116,6 +166,16 @@ pub struct SandboxConfig {
     pub client_secret: Option<String>,
     /// How long an issued token works; its `expires_in` is the whole seconds of this.
     pub token_lifetime: Duration,
+    /// Serve HTTPS instead of plain HTTP, with HTTP/2 and HTTP/1.1 offered by ALPN; see
+    /// [TLS](crate#tls-and-http2). Plain HTTP (the default) speaks HTTP/1.1 only.
+    pub tls: bool,
+    /// With [`tls`](Self::tls), write the CA certificate (PEM) to this file at spawn, for a
+    /// client's `--ca-cert`; spawning fails if it cannot be written, or if `tls` is off.
+    pub tls_ca_out: Option<PathBuf>,
+    /// Answer every authorized `/connections` request with a gzip bomb: a few hundred KB that
+    /// inflate to about 315 MB of JSON-looking bytes, sent with `content-encoding: gzip`
+    /// whatever the request's `Accept-Encoding`. Counted in [`Faults::gzip_bombs`].
+    pub gzip_bomb: bool,
 }
 
 impl Default for SandboxConfig {
@@ -134,6 +194,9 @@ impl Default for SandboxConfig {
             client_id: None,
             client_secret: None,
             token_lifetime: Duration::from_secs(3600),
+            tls: false,
+            tls_ca_out: None,
+            gzip_bomb: false,
         }
     }
 }
@@ -144,6 +207,7 @@ pub struct Sandbox {
     base_url: String,
     token_url: String,
     token: String,
+    ca_pem: Option<String>,
     state: Arc<State>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<io::Result<()>>>,
@@ -159,44 +223,94 @@ pub struct Faults {
     pub rate_limited: u64,
     /// Page requests answered after moving the data ([`SandboxConfig::churn`]).
     pub churned: u64,
+    /// `/connections` requests answered with the gzip bomb ([`SandboxConfig::gzip_bomb`]).
+    pub gzip_bombs: u64,
 }
+
+/// How long the accept loop pauses after an error that is not about one connection (running
+/// out of file descriptors, say), instead of retrying at once and spinning a core.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// How long a TLS client may take over its handshake before the connection is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Sandbox {
     /// Binds `config.listen`, generates the dataset and starts serving on a new thread.
+    ///
+    /// With [`SandboxConfig::tls`] it first makes a new CA and server certificate (and writes
+    /// the CA to [`SandboxConfig::tls_ca_out`]); with [`SandboxConfig::gzip_bomb`] it builds
+    /// the bomb once, here.
     pub fn spawn(config: SandboxConfig) -> io::Result<Sandbox> {
+        if config.tls_ca_out.is_some() && !config.tls {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "tls_ca_out needs tls: a plain HTTP sandbox has no CA to write",
+            ));
+        }
+        // Bound first: a port in use fails the spawn before any file is written.
         let listener = TcpListener::bind(config.listen)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let origin = format!("http://{addr}");
+        let tls = config.tls.then(tls::Tls::generate).transpose()?;
+        if let (Some(tls), Some(path)) = (&tls, &config.tls_ca_out) {
+            std::fs::write(path, &tls.ca_pem).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "could not write the CA certificate to {}: {e}",
+                        path.display()
+                    ),
+                )
+            })?;
+        }
+        let bomb = config.gzip_bomb.then(gzip::bomb).transpose()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let origin = format!("{scheme}://{addr}");
         let base_url = format!("{origin}{}", config.prefix);
         let token_url = format!("{origin}{}", oauth::TOKEN_PATH);
         let token = config.token.clone();
         let dataset = Dataset::generate(config.connections, config.seed);
-        let state = Arc::new(State::new(config, dataset, origin));
+        let state = Arc::new(State::new(config, dataset, origin, bomb));
         let serving = state.clone();
+        let (ca_pem, acceptor) = match tls {
+            Some(tls) => (Some(tls.ca_pem), Some(TlsAcceptor::from(tls.config))),
+            None => (None, None),
+        };
+        // The runtime is built and the listener registered here, so a failure (out of file
+        // descriptors, say) is spawn's error rather than a sandbox thread that quietly exits.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let listener = {
+            let _entered = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)?
+        };
         let (shutdown, stopped) = oneshot::channel();
         let thread = std::thread::Builder::new()
             .name("connections-sandbox".to_owned())
-            .spawn(move || {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?
-                    .block_on(serve(listener, serving, stopped))
-            })?;
+            .spawn(move || runtime.block_on(serve(listener, acceptor, serving, stopped)))?;
         Ok(Sandbox {
             addr,
             base_url,
             token_url,
             token,
+            ca_pem,
             state,
             shutdown: Some(shutdown),
             thread: Some(thread),
         })
     }
 
-    /// The API base to give a client, e.g. `http://127.0.0.1:41234/v3`.
+    /// The API base to give a client, e.g. `http://127.0.0.1:41234/v3`, or
+    /// `https://127.0.0.1:41234/v3` with [`SandboxConfig::tls`].
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The PEM of the CA that signed the server certificate, with [`SandboxConfig::tls`]:
+    /// what a client must trust to reach it. `None` for plain HTTP.
+    pub fn ca_certificate_pem(&self) -> Option<String> {
+        self.ca_pem.clone()
     }
 
     /// The address it listens on.
@@ -266,13 +380,38 @@ impl Sandbox {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// How many TCP connections it has accepted (TLS or not, counted before the handshake), so
+    /// a test can check a client reused its connections.
+    pub fn connections_accepted(&self) -> u64 {
+        self.state.connections.load(Ordering::Relaxed)
+    }
+
+    /// How many requests arrived over HTTP/2 (only possible with [`SandboxConfig::tls`]);
+    /// the rest of [`requests`](Self::requests) came over HTTP/1.x.
+    pub fn requests_over_h2(&self) -> u64 {
+        self.state.h2_requests.load(Ordering::Relaxed)
+    }
+
+    /// How many response body bytes it has sent, after compression: what went over the wire
+    /// for bodies (headers and TLS framing aside), every path included.
+    pub fn body_bytes_sent(&self) -> u64 {
+        self.state.body_bytes.load(Ordering::Relaxed)
+    }
+
+    /// How many times accepting a connection failed, e.g. with too many open files; after such
+    /// an error the sandbox pauses 50 ms before accepting again.
+    pub fn accept_errors(&self) -> u64 {
+        self.state.accept_errors.load(Ordering::Relaxed)
+    }
+
     /// The faults injected so far.
     pub fn faults(&self) -> Faults {
-        let count = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+        let count = |n: &AtomicU64| n.load(Ordering::Relaxed);
         Faults {
             failures: count(&self.state.injected),
             rate_limited: count(&self.state.limited),
             churned: count(&self.state.churned),
+            gzip_bombs: count(&self.state.bombs),
         }
     }
 
@@ -299,24 +438,66 @@ impl Drop for Sandbox {
 }
 
 async fn serve(
-    listener: TcpListener,
+    listener: tokio::net::TcpListener,
+    tls: Option<TlsAcceptor>,
     state: Arc<State>,
     mut stopped: oneshot::Receiver<()>,
 ) -> io::Result<()> {
-    let listener = tokio::net::TcpListener::from_std(listener)?;
     loop {
-        tokio::select! {
+        let accepted = tokio::select! {
             _ = &mut stopped => return Ok(()),
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let state = state.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| server::handle(state.clone(), request));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                state.connections.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(connection(stream, tls.clone(), state.clone()));
+            }
+            Err(e) => {
+                state.accept_errors.fetch_add(1, Ordering::Relaxed);
+                // An error about one connection (reset before it was accepted) says nothing
+                // about the next; others (EMFILE, ENFILE, ENOBUFS) would recur at once.
+                if !matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionAborted
+                        | io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::ConnectionRefused
+                        | io::ErrorKind::Interrupted
+                ) {
+                    tokio::select! {
+                        _ = &mut stopped => return Ok(()),
+                        () = tokio::time::sleep(ACCEPT_BACKOFF) => {}
+                    }
+                }
             }
         }
+    }
+}
+
+/// Serves one connection: HTTP/1.1 on plain TCP; over TLS, HTTP/2 when ALPN chose `h2`,
+/// HTTP/1.1 otherwise.
+async fn connection(stream: TcpStream, tls: Option<TlsAcceptor>, state: Arc<State>) {
+    let service = service_fn(move |request| server::handle(state.clone(), request));
+    let Some(acceptor) = tls else {
+        let _ = http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), service)
+            .await;
+        return;
+    };
+    // HTTP/2 sends several small frames per answer: without this, Nagle's algorithm can hold
+    // one back for a delayed ACK.
+    let _ = stream.set_nodelay(true);
+    let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+    else {
+        return;
+    };
+    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+        let _ = http2::Builder::new(TokioExecutor::new())
+            .serve_connection(TokioIo::new(stream), service)
+            .await;
+    } else {
+        let _ = http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), service)
+            .await;
     }
 }

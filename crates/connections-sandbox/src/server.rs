@@ -1,21 +1,25 @@
 //! The HTTP side: `GET {prefix}/connections` per the API contract, plus fault injection, and
 //! `POST /oauth2/token` (in [`crate::oauth`]), whose tokens `/connections` also accepts.
+//! Answers are gzip-compressed when the request asks (see [`crate::gzip`]).
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode, header};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::{Request, Response, StatusCode, Version, header};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 
 use crate::SandboxConfig;
 use crate::dataset::{Dataset, Filters, Mode, mix};
+use crate::gzip;
 use crate::oauth::{self, Issuer, Standing};
 use crate::wire::{
     self, ErrorBody, ErrorType, PageBody, PagingLinks, PagingMeta, Problem, ResolutionType,
@@ -42,10 +46,27 @@ pub(crate) struct State {
     window: Mutex<(u64, u32)>,
     /// The token endpoint and the tokens it issued.
     pub(crate) issuer: Issuer,
+    /// TCP connections accepted, TLS or not (counted before any handshake).
+    pub(crate) connections: AtomicU64,
+    /// Failed `accept` calls (the loop backs off after those that are not about one
+    /// connection, such as running out of file descriptors).
+    pub(crate) accept_errors: AtomicU64,
+    /// Requests that arrived over HTTP/2.
+    pub(crate) h2_requests: AtomicU64,
+    /// Response body bytes handed to the connection, after compression.
+    pub(crate) body_bytes: AtomicU64,
+    /// The gzip bomb every `/connections` answer is, when [`SandboxConfig::gzip_bomb`] is set.
+    bomb: Option<Bytes>,
+    pub(crate) bombs: AtomicU64,
 }
 
 impl State {
-    pub(crate) fn new(config: SandboxConfig, dataset: Dataset, origin: String) -> Self {
+    pub(crate) fn new(
+        config: SandboxConfig,
+        dataset: Dataset,
+        origin: String,
+        bomb: Option<Bytes>,
+    ) -> Self {
         State {
             issuer: Issuer::new(&config),
             config,
@@ -59,6 +80,12 @@ impl State {
             churned: AtomicU64::new(0),
             started: Instant::now(),
             window: Mutex::new((0, 0)),
+            connections: AtomicU64::new(0),
+            accept_errors: AtomicU64::new(0),
+            h2_requests: AtomicU64::new(0),
+            body_bytes: AtomicU64::new(0),
+            bomb,
+            bombs: AtomicU64::new(0),
         }
     }
 
@@ -82,13 +109,18 @@ impl State {
 type Reply = Response<Full<Bytes>>;
 
 /// Serves one request. Latency applies to every path; the other faults only to
-/// `/connections` (see [`route`]).
+/// `/connections` (see [`route`]). Every answer is JSON, compressed when the request's
+/// `Accept-Encoding` allows gzip (the bomb is gzip whatever was asked).
 pub(crate) async fn handle(
     state: Arc<State>,
     request: Request<Incoming>,
-) -> Result<Reply, Infallible> {
+) -> Result<Response<Counted>, Infallible> {
     let number = state.requests.fetch_add(1, Ordering::Relaxed);
+    if request.version() == Version::HTTP_2 {
+        state.h2_requests.fetch_add(1, Ordering::Relaxed);
+    }
     let request_id = format!("sbx-{:016x}", mix(state.config.seed, number));
+    let gzip = gzip::accepts_gzip(request.headers());
     if !state.config.latency.is_zero() {
         tokio::time::sleep(state.config.latency).await;
     }
@@ -97,14 +129,78 @@ pub(crate) async fn handle(
     } else {
         route(&state, &request, number).unwrap_or_else(|p| error(&p, &request_id))
     };
+    if !reply.headers().contains_key(header::CONTENT_ENCODING) {
+        reply = negotiate(reply, gzip);
+    }
     if let Ok(value) = header::HeaderValue::from_str(&request_id) {
         reply.headers_mut().insert("sc-request-id", value);
     }
-    Ok(reply)
+    Ok(reply.map(|body| Counted { body, state }))
 }
 
-/// Answers `{prefix}/connections` (404 elsewhere): method, token, then the injected rate limit
-/// and failures, which the token endpoint never sees, then the listing.
+/// Compresses the answer when the client accepts gzip. Either way the answer says it depends
+/// on `Accept-Encoding`, so a cache between the two does not hand one client's encoding to
+/// another (RFC 9110 §12.5.5).
+fn negotiate(reply: Reply, gzip: bool) -> Reply {
+    let (mut parts, body) = reply.into_parts();
+    parts.headers.insert(
+        header::VARY,
+        header::HeaderValue::from_static("accept-encoding"),
+    );
+    if !gzip {
+        return Response::from_parts(parts, body);
+    }
+    let plain = body.into_inner().unwrap_or_default();
+    match gzip::compress(&plain) {
+        Ok(compressed) => {
+            parts.headers.insert(
+                header::CONTENT_ENCODING,
+                header::HeaderValue::from_static("gzip"),
+            );
+            Response::from_parts(parts, Full::new(Bytes::from(compressed)))
+        }
+        // Writing to a Vec does not fail; should it, the plain answer is still an answer.
+        Err(_) => Response::from_parts(parts, Full::new(plain)),
+    }
+}
+
+/// A response body that counts its bytes into [`State::body_bytes`] as the connection takes
+/// them, so the count is what went to the wire (after compression), not what was planned.
+pub(crate) struct Counted {
+    body: Full<Bytes>,
+    state: Arc<State>,
+}
+
+impl Body for Counted {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            self.state
+                .body_bytes
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Answers `{prefix}/connections` (404 elsewhere): method, token, then the gzip bomb if set,
+/// the injected rate limit and failures, which the token endpoint never sees, then the listing.
 fn route(state: &State, request: &Request<Incoming>, number: u64) -> Result<Reply, Problem> {
     let path = request.uri().path();
     let endpoint = format!("{}/connections", state.config.prefix);
@@ -129,6 +225,20 @@ fn route(state: &State, request: &Request<Incoming>, number: u64) -> Result<Repl
         });
     }
     authorize(state, request)?;
+    if let Some(bomb) = &state.bomb {
+        state.bombs.fetch_add(1, Ordering::Relaxed);
+        let mut reply = Response::new(Full::new(bomb.clone()));
+        let headers = reply.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        );
+        headers.insert(
+            header::CONTENT_ENCODING,
+            header::HeaderValue::from_static("gzip"),
+        );
+        return Ok(reply);
+    }
     if let Some(limit) = state.config.rate_limit
         && over_limit(state, limit)
     {
