@@ -45,10 +45,12 @@
 //!   a background thread shortly before it expires, while requests go on with the valid one.
 //!   When the API answers 401, the token is dropped, a fresh one is fetched (once, for every
 //!   request that saw the 401) and the request is sent once more; a second 401 is the
-//!   answer, an [`Error::Api`]. The token request goes through the same agent as the API's:
-//!   no redirects, the same deadlines and body limit, and the retry policy for 429, 5xx and
-//!   network failures (a 4xx, such as a refused secret, is never retried). A refusal is an
-//!   [`Error::TokenEndpoint`] with the endpoint's OAuth error.
+//!   answer, an [`Error::Api`]. The token request goes through the same exchange as the
+//!   API's (through its own proxy, if the [proxy](#proxies) settings pick another for the
+//!   token URL): no redirects, the same deadlines, body limit and gzip handling, and the
+//!   retry policy for 429, 5xx and network failures (a 4xx, such as a refused secret, is
+//!   never retried). A refusal is an [`Error::TokenEndpoint`] with the endpoint's OAuth
+//!   error.
 //! - [`token(..)`](Builder::token): a fixed token obtained elsewhere.
 //! - [`token_source(..)`](Builder::token_source): a [`TokenSource`] asked before every
 //!   attempt (see [`token_source_fn`] for closures); its errors are [`Error::Token`].
@@ -63,7 +65,8 @@
 //!   same deadlines.
 //! - **Memory**: the body is read up to `max_body_size` (default 8 MiB), with or without
 //!   `Content-Length`; one byte more is [`Error::BodyTooLarge`], and a declared length over
-//!   the limit is refused before reading.
+//!   the limit is refused before reading. A gzip body is held to the same limit once
+//!   inflated, while inflating (see [Compression](#compression)).
 //! - **Attempts**: as the [`RetryPolicy`] says (default 3), waiting its jittered backoff or
 //!   the server's `Retry-After` with [`std::thread::sleep`].
 //! - **Pages**: `max_pages` (default 1000), checked before the extra request is made.
@@ -73,15 +76,58 @@
 //! URL (in the form body, never in the URL): redirects are never followed (the 3xx is an
 //! [`Error::InvalidResponse`], or an [`Error::TokenEndpoint`], naming the `Location`), and a
 //! `next` link to another origin is an [`Error::Pagination`] raised before any request. Plain
-//! `http://` is refused unless the host is loopback. Proxies are taken from the environment
-//! (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`, ...) as ureq does. Neither errors, `Debug`
-//! output nor this crate's tracing spans and events contain the token or the secret.
+//! `http://` is refused unless the host is loopback. Neither errors, `Debug` output nor this
+//! crate's tracing spans and events contain the token, the secret or a proxy's password.
 //!
 //! ureq's own wire logging is another matter: at the `log` crate's `TRACE` level,
 //! `ureq_proto` writes every byte sent and received as hex, `Authorization` headers, the
 //! token request's form (with the secret) and the issued token included. Keep the
 //! `ureq_proto` target below `TRACE` (e.g. `RUST_LOG=trace,ureq_proto=debug`) wherever logs
 //! are kept.
+//!
+//! # Proxies
+//! Requests go through an HTTP proxy when [`proxy(url)`](Builder::proxy) names one
+//! (`http://host:port`, or `http://user:password@host:port`), or else when the environment
+//! does, as curl reads it: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`, upper or
+//! lower case, read once when the client is built ([`no_proxy()`](Builder::no_proxy) ignores
+//! them all). ureq's own reading of those variables is off: the choice is made per origin by
+//! the settings ([`Config::proxies`]), for the API's base URL and for the token URL apart,
+//! and each choice has an agent (and a connection pool) of its own. Loopback hosts
+//! (`localhost`, `127.0.0.0/8`, `[::1]`) never go through a proxy, so a local server's token
+//! stays on the machine; `NO_PROXY` names the others to reach directly.
+//!
+//! Through a proxy, an `https://` request is a `CONNECT host:port` tunnel with TLS end to end:
+//! the proxy sees the host, the port, the `User-Agent` and, when the URL has credentials,
+//! `Proxy-Authorization: Basic …`, never the path, the query or the token; the proxy resolves
+//! the host. A proxy that refuses the tunnel (a 403, a 407 for missing or wrong credentials)
+//! or cannot be reached is an [`Error::Proxy`] naming it as `http://host:port`, never with its
+//! credentials, and is not retried. Only `http://` proxies are supported (the build refuses
+//! others).
+//!
+//! # Trust
+//! A server's certificate must chain to one of: the Mozilla roots (bundled), the operating
+//! system's trusted roots (read when the client is built;
+//! [`system_roots(false)`](Builder::system_roots) leaves them out), and any added with
+//! [`add_root_certificate`](Builder::add_root_certificate) (DER) or
+//! [`add_root_certificates_pem`](Builder::add_root_certificates_pem), e.g. the CA of a
+//! TLS-inspecting proxy. A refused certificate is an [`Error::Tls`], not retried, and no
+//! request is sent. ureq speaks HTTP/1.1 only (over TLS too), and keeps connections open for
+//! the next request: a sequential listing uses one connection.
+//!
+//! # Compression
+//! Every request (API and token) asks for `Accept-Encoding: gzip`. ureq decodes nothing
+//! itself (its `gzip` feature is off): the body is read as sent within `max_body_size`, then
+//! inflated by [`connections_client::decoded_body`], the same code for every transport, which
+//! stops at `max_body_size` inflated bytes: a gzip bomb of a few hundred KB is an
+//! [`Error::BodyTooLarge`] after at most that much memory. A corrupt gzip body, or an encoding
+//! that was not asked for, is an [`Error::ContentEncoding`]. (Should another crate of the
+//! application turn ureq's `gzip` feature on, ureq inflates instead, within the same limit
+//! and with the same errors.)
+//!
+//! # Unknown hosts
+//! A host name that does not resolve is an [`Error::UnknownHost`] naming it, not retried.
+//! Through a proxy the proxy resolves the API's host (and answers an error status if it
+//! cannot, an [`Error::Proxy`]); the proxy's own name not resolving is an [`Error::Proxy`].
 //!
 //! # Tracing
 //! Each attempt runs in an `info` span `connections.request` with `method`, `path` (without
@@ -96,7 +142,7 @@
 //! [`connections-hyper`]: https://docs.rs/connections-hyper
 
 use connections_client::{
-    Exchanged, Tokens, record_outcome, record_response, request_id, request_span,
+    Exchanged, Tokens, decoded_body, record_outcome, record_response, request_id, request_span,
 };
 use connections_core::{SendRequest, TokenId};
 use std::fmt;
@@ -107,7 +153,7 @@ mod agent;
 mod iter;
 mod token;
 
-use agent::Phase;
+use agent::{Origin, Phase, Routes};
 
 pub use connections_client::{
     BoxError, Builder, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
@@ -129,7 +175,7 @@ pub type ClientBuilder = Builder<Client>;
 
 /// A blocking client for `GET /connections`.
 ///
-/// Cheap to clone (one shared ureq agent, its connection pool, the settings and the
+/// Cheap to clone (the shared ureq agents and their connection pools, the settings and the
 /// application token cache) and usable from many threads at once; each call blocks its
 /// thread until the response is complete or a deadline passes.
 #[derive(Clone)]
@@ -139,7 +185,8 @@ pub struct Client {
 
 struct Inner {
     config: Config,
-    agent: ureq::Agent,
+    /// The agent of each origin: directly or through its proxy.
+    routes: Routes,
     /// Set when the config's tokens are [`Tokens::Source`].
     source: Option<Arc<dyn TokenSource>>,
 }
@@ -160,11 +207,11 @@ impl FromConfig for Client {
         if matches!(config.tokens(), Tokens::Source) && source.is_none() {
             return Err(Error::Config(ConfigError::MissingToken));
         }
-        let agent = agent::agent(&config)?;
+        let routes = Routes::new(&config)?;
         Ok(Client {
             inner: Arc::new(Inner {
                 config,
-                agent,
+                routes,
                 source,
             }),
         })
@@ -257,7 +304,7 @@ impl Client {
         let outcome = token::bearer(self).and_then(|(token, id)| {
             sent_id = id;
             let call = connections_client::http_request::<()>(config, &send.request, &token)?;
-            self.send(call, |head| {
+            self.send(Origin::Api, call, |head| {
                 record_response(&span, head.status.as_u16(), request_id(head));
             })
         });
@@ -265,30 +312,38 @@ impl Client {
         (outcome, sent_id)
     }
 
-    /// Sends a request through the shared agent (no redirects, statuses are not errors, the
-    /// request deadline) and reads the bounded body; `on_head` sees the head first. The core
-    /// decides what the answer means.
+    /// The one exchange of API and token requests alike: sends a request through the agent
+    /// of its origin (directly or through its proxy; no redirects, statuses are not errors,
+    /// the request deadline), reads the body as it came (at most `max_body_size` bytes), and
+    /// inflates it if it came gzip-encoded (at most `max_body_size` bytes once inflated);
+    /// `on_head` sees the head first. The core decides what the answer means.
     fn send(
         &self,
+        origin: Origin,
         request: ureq::http::Request<impl ureq::AsSendBody>,
         on_head: impl FnOnce(&ureq::http::response::Parts),
     ) -> Result<Exchanged, Error> {
         let config = &self.inner.config;
-        let response = self
-            .inner
+        let route = self.inner.routes.to(origin);
+        let response = route
             .agent
             .run(request)
-            .map_err(|e| agent::map_error(e, Phase::Call, config))?;
-        let (head, mut body) = response.into_parts();
+            .map_err(|e| agent::map_error(e, Phase::Call, route, config))?;
+        let (mut head, mut body) = response.into_parts();
         on_head(&head);
-        let body = read_body(&mut body, config)?;
+        let body = read_body(&mut body, route, config)?;
+        let body = decoded_body(&mut head, body, config.max_body_size())?;
         Ok((head, body))
     }
 }
 
-/// Reads the whole body, at most `max_body_size` bytes; a declared length over the limit is
-/// refused without reading. The request deadline keeps running while reading.
-fn read_body(body: &mut ureq::Body, config: &Config) -> Result<Vec<u8>, Error> {
+/// Reads the whole body as sent, at most `max_body_size` bytes; a declared length over the
+/// limit is refused without reading. The request deadline keeps running while reading.
+fn read_body(
+    body: &mut ureq::Body,
+    route: &agent::Route,
+    config: &Config,
+) -> Result<Vec<u8>, Error> {
     let limit = config.max_body_size();
     let limit_u64 = u64::try_from(limit).unwrap_or(u64::MAX);
     if body.content_length().is_some_and(|len| len > limit_u64) {
@@ -297,7 +352,7 @@ fn read_body(body: &mut ureq::Body, config: &Config) -> Result<Vec<u8>, Error> {
     body.with_config()
         .limit(limit_u64)
         .read_to_vec()
-        .map_err(|e| agent::map_error(e, Phase::Body, config))
+        .map_err(|e| agent::map_error(e, Phase::Body, route, config))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The bearer token of each attempt: fixed, from the user's [`TokenSource`], or an
-//! application token fetched with client credentials through the client's own ureq agent
-//! (same deadlines, body limit and no redirects as the API's requests).
+//! application token fetched with client credentials through the client's own exchange (same
+//! deadlines, body limit, gzip handling and no redirects as the API's requests; the agent of
+//! the token URL's origin, with its proxy if it has one).
 //!
 //! The rules (one fetch at a time, waiters, refresh ahead of expiry, one refetch per refused
 //! token) live in `connections_client::AppTokens` and the core; this module only sends the
@@ -165,11 +166,12 @@ fn request_token(
     }
 }
 
-/// One token request through the client's agent, under the request deadline and body limit.
+/// One token request through the agent of the token URL, under the request deadline and body
+/// limit.
 /// The form body (which holds the secret) is overwritten once sent.
 fn post_form(client: &Client, app: &AppTokens) -> Result<Exchanged, Error> {
     let request = token_http_request::<Zeroizing<Vec<u8>>>(client.config(), app)?;
     let (head, form) = request.into_parts();
     let request = ureq::http::Request::from_parts(head, form.as_slice());
-    client.send(request, |_| {})
+    client.send(crate::agent::Origin::Token, request, |_| {})
 }

@@ -573,3 +573,242 @@ fn a_401_that_persists_with_a_fresh_token_exits_3_after_two_api_requests() {
         assert_eq!(api, 2, "{transport}");
     }
 }
+
+/// A TLS sandbox and its CA written to a file in a fresh temporary directory.
+fn tls_sandbox(config: SandboxConfig) -> (Sandbox, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!(
+        "connections-cli-tls-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    let sandbox = Sandbox::spawn(SandboxConfig {
+        tls: true,
+        tls_ca_out: Some(ca.clone()),
+        ..config
+    })
+    .unwrap();
+    (sandbox, ca)
+}
+
+#[test]
+fn https_with_a_private_ca_and_one_connection_per_listing() {
+    let (sandbox, ca) = tls_sandbox(SandboxConfig {
+        connections: 30,
+        ..SandboxConfig::default()
+    });
+    let ca = ca.to_str().unwrap();
+    for transport in ["hyper", "blocking"] {
+        let accepted = sandbox.connections_accepted();
+        let out = connections(&[
+            "list",
+            "--all",
+            "--base-url",
+            sandbox.base_url(),
+            "--token",
+            sandbox.token(),
+            "--page-size",
+            "5",
+            "--ca-cert",
+            ca,
+            "--format",
+            "ndjson",
+            "--transport",
+            transport,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{transport}: {}", stderr(&out));
+        assert_eq!(ids_from_ndjson(&stdout(&out)).len(), 30, "{transport}");
+        assert_eq!(
+            sandbox.connections_accepted() - accepted,
+            1,
+            "{transport}: six pages over one kept-alive connection"
+        );
+    }
+    assert!(sandbox.requests_over_h2() >= 6, "hyper spoke HTTP/2");
+
+    let before = sandbox.requests();
+    let untrusted = connections(&[
+        "list",
+        "--base-url",
+        sandbox.base_url(),
+        "--token",
+        sandbox.token(),
+        "--no-system-roots",
+    ]);
+    assert_eq!(untrusted.status.code(), Some(4), "{}", stderr(&untrusted));
+    assert_eq!(sandbox.requests(), before, "no HTTP request without trust");
+
+    let garbage = std::env::temp_dir().join(format!("not-a-ca-{}.pem", std::process::id()));
+    std::fs::write(&garbage, "hello").unwrap();
+    let bad_pem = connections(&[
+        "list",
+        "--base-url",
+        sandbox.base_url(),
+        "--token",
+        sandbox.token(),
+        "--ca-cert",
+        garbage.to_str().unwrap(),
+    ]);
+    assert_eq!(bad_pem.status.code(), Some(2), "{}", stderr(&bad_pem));
+}
+
+#[test]
+fn proxies_see_only_connect_and_never_loopback() {
+    let (sandbox, ca) = tls_sandbox(SandboxConfig {
+        connections: 12,
+        ..SandboxConfig::default()
+    });
+    let ca = ca.to_str().unwrap();
+    let port = sandbox.addr().port();
+    let proxied_base = format!("https://sandbox.test:{port}/v3");
+    for transport in ["hyper", "blocking"] {
+        let proxy = connections_testkit::TestProxy::start();
+        // From the environment, as curl reads it.
+        let out = Command::new(env!("CARGO_BIN_EXE_connections"))
+            .args([
+                "list",
+                "--all",
+                "--base-url",
+                &proxied_base,
+                "--token",
+                sandbox.token(),
+                "--ca-cert",
+                ca,
+                "--format",
+                "ndjson",
+                "--transport",
+                transport,
+            ])
+            .env_remove("SMARTCAR_ACCESS_TOKEN")
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .env("HTTPS_PROXY", proxy.url())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{transport}: {}", stderr(&out));
+        assert_eq!(ids_from_ndjson(&stdout(&out)).len(), 12, "{transport}");
+        let seen = proxy.connects();
+        assert!(
+            !seen.is_empty(),
+            "{transport}: the listing went through the proxy"
+        );
+        for request in &seen {
+            assert_eq!(request.method, "CONNECT", "{transport}");
+            assert_eq!(
+                request.target,
+                format!("sandbox.test:{port}"),
+                "{transport}"
+            );
+            assert!(request.header("authorization").is_none(), "{transport}");
+        }
+
+        // Loopback never goes through the proxy, even when the environment names one.
+        let direct = Command::new(env!("CARGO_BIN_EXE_connections"))
+            .args([
+                "list",
+                "--base-url",
+                sandbox.base_url(),
+                "--token",
+                sandbox.token(),
+                "--ca-cert",
+                ca,
+                "--transport",
+                transport,
+            ])
+            .env_remove("SMARTCAR_ACCESS_TOKEN")
+            .env("HTTPS_PROXY", proxy.url())
+            .env("ALL_PROXY", proxy.url())
+            .output()
+            .unwrap();
+        assert_eq!(
+            direct.status.code(),
+            Some(0),
+            "{transport}: {}",
+            stderr(&direct)
+        );
+        // --no-proxy and NO_PROXY bypass it too.
+        for bypass in [&["--no-proxy"][..], &[]] {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_connections"));
+            command
+                .args([
+                    "list",
+                    "--base-url",
+                    &proxied_base,
+                    "--token",
+                    sandbox.token(),
+                    "--ca-cert",
+                    ca,
+                    "--transport",
+                    transport,
+                    "--connect-timeout",
+                    "2",
+                    "--retries",
+                    "0",
+                ])
+                .args(bypass)
+                .env_remove("SMARTCAR_ACCESS_TOKEN")
+                .env("HTTPS_PROXY", proxy.url());
+            if bypass.is_empty() {
+                command.env("NO_PROXY", ".test");
+            }
+            let out = command.output().unwrap();
+            // Direct, sandbox.test does not resolve: an unknown host, exit 4, not retried.
+            assert_eq!(out.status.code(), Some(4), "{transport}: {}", stderr(&out));
+        }
+        assert_eq!(
+            proxy.connections(),
+            seen.len(),
+            "{transport}: loopback, --no-proxy and NO_PROXY never reached the proxy"
+        );
+    }
+
+    let refusing = connections_testkit::TestProxy::refusing(403);
+    for transport in ["hyper", "blocking"] {
+        let out = connections(&[
+            "list",
+            "--base-url",
+            &proxied_base,
+            "--token",
+            sandbox.token(),
+            "--ca-cert",
+            ca,
+            "--proxy",
+            &refusing.url(),
+            "--transport",
+            transport,
+        ]);
+        assert_eq!(out.status.code(), Some(4), "{transport}: {}", stderr(&out));
+        assert!(stderr(&out).contains(&refusing.url()), "{}", stderr(&out));
+    }
+    assert_eq!(
+        refusing.connects().len(),
+        2,
+        "one CONNECT per transport, not retried"
+    );
+}
+
+#[test]
+fn a_gzip_bomb_is_refused_with_exit_5() {
+    let sandbox = Sandbox::spawn(SandboxConfig {
+        gzip_bomb: true,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    for transport in ["hyper", "blocking"] {
+        let out = connections(&[
+            "list",
+            "--base-url",
+            sandbox.base_url(),
+            "--token",
+            sandbox.token(),
+            "--transport",
+            transport,
+        ]);
+        assert_eq!(out.status.code(), Some(5), "{transport}: {}", stderr(&out));
+        assert!(stderr(&out).contains("larger than"), "{}", stderr(&out));
+    }
+}

@@ -774,7 +774,7 @@ impl fmt::Display for Error {
             Error::Tls(e) => write!(
                 f,
                 "the server's TLS certificate was refused: {e}; check the base URL, or trust a \
-                 private certificate authority with add_root_certificate"
+                 private certificate authority (--ca-cert FILE, add_root_certificates_pem)"
             ),
             Error::Connection(e) => {
                 write!(

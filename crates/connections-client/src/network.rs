@@ -6,7 +6,7 @@ use std::fmt;
 use std::io::Read;
 use std::sync::Arc;
 
-use connections_core::BaseUrl;
+use connections_core::{BaseUrl, is_loopback_host};
 use hyper_util::client::proxy::matcher::Matcher;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -74,12 +74,12 @@ impl Proxies {
         };
         let matcher = matcher.map(Arc::new);
         let proxies = Proxies { matcher };
-        for destination in destinations {
-            if let Some(proxy) = proxies.for_base(destination) {
-                if proxy.uri.scheme_str() != Some("http") {
-                    return Err(ConfigError::Proxy(ProxyProblem::Scheme));
-                }
-            }
+        let unusable = destinations
+            .iter()
+            .filter_map(|destination| proxies.for_base(destination))
+            .any(|proxy| proxy.uri.scheme_str() != Some("http"));
+        if unusable {
+            return Err(ConfigError::Proxy(ProxyProblem::Scheme));
         }
         Ok(proxies)
     }
@@ -87,7 +87,8 @@ impl Proxies {
     /// The proxy for requests to `uri`, or `None` to connect directly.
     pub fn for_uri(&self, uri: &http::Uri) -> Option<Proxy> {
         let host = uri.host()?;
-        if is_loopback(host) {
+        // Never proxied, so a local server's token stays on the machine.
+        if is_loopback_host(host) {
             return None;
         }
         let intercept = self.matcher.as_ref()?.intercept(uri)?;
@@ -112,16 +113,6 @@ impl fmt::Debug for Proxies {
             .field("matcher", &self.matcher)
             .finish()
     }
-}
-
-/// `localhost`, `127.0.0.0/8` or `[::1]`: never proxied, so a local server's token stays on
-/// the machine.
-fn is_loopback(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || bare
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// One proxy: where to connect, and the `Proxy-Authorization` from the URL's credentials.

@@ -78,7 +78,7 @@ pub use request::{
     Field, InvalidMode, InvalidRequest, ListConnections, ListConnectionsBuilder, Mode,
     RequestProblem,
 };
-pub use url::{BaseUrl, InvalidBaseUrl, LinkError, PageLink};
+pub use url::{BaseUrl, InvalidBaseUrl, LinkError, PageLink, is_loopback_host};
 
 // Deciding retries.
 mod retry;

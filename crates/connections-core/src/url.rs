@@ -365,12 +365,16 @@ fn is_valid_host(host: &str) -> bool {
     is_name && (!looks_numeric || host.parse::<Ipv4Addr>().is_ok())
 }
 
-/// `localhost`, `127.0.0.0/8` or `[::1]`.
-fn is_loopback_host(host: &str) -> bool {
+/// Whether a URL's host is this machine: `localhost` (with or without the root's trailing
+/// dot), `127.0.0.0/8`, `[::1]` or an IPv4-mapped `[::ffff:127.x.y.z]`. Plain `http` is
+/// allowed to such hosts only, and clients never send their requests through a proxy.
+pub fn is_loopback_host(host: &str) -> bool {
     let v6 = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
-    host.eq_ignore_ascii_case("localhost")
+    let v6_loopback =
+        |ip: Ipv6Addr| ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback());
+    host.trim_end_matches('.').eq_ignore_ascii_case("localhost")
         || host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
-        || v6.is_some_and(|ip| ip.parse::<Ipv6Addr>().is_ok_and(|ip| ip.is_loopback()))
+        || v6.is_some_and(|ip| ip.parse::<Ipv6Addr>().is_ok_and(v6_loopback))
 }
 
 /// Empty, or `/segment…` of RFC 3986 path characters, without empty or dot segments.

@@ -6,8 +6,8 @@ use std::fmt;
 
 use bytes::Bytes;
 use connections_client::{
-    BoxError, Config, Error, Exchanged, Timeout, Tokens, find_cause, http_request, record_outcome,
-    record_response, request_id, request_span,
+    BoxError, Config, Error, Exchanged, Timeout, Tokens, decoded_body, find_cause, http_request,
+    record_outcome, record_response, request_id, request_span,
 };
 use connections_core::{AccessToken, SendRequest};
 use http_body_util::{BodyExt, Full};
@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::Client;
-use crate::connect::{ConnectTimedOut, Connector};
+use crate::connect::{ConnectTimedOut, Connector, HostNotFound, ProxyFailed};
 use crate::token::bearer;
 
 /// The pooled hyper-util client every `Client` clone shares, for the API and the token
@@ -73,7 +73,8 @@ pub(crate) async fn within_deadline(
         .unwrap_or(Err(Error::Timeout(Timeout::Request(deadline))))
 }
 
-/// Sends the request and reads the complete body; the caller puts the deadline around it.
+/// Sends the request and reads the complete body, inflated if the server sent it gzipped;
+/// the caller puts the deadline around it. API and token requests alike come through here.
 pub(crate) async fn exchange(
     http: &HttpClient,
     request: http::Request<Full<Bytes>>,
@@ -81,9 +82,11 @@ pub(crate) async fn exchange(
     span: &tracing::Span,
 ) -> Result<Exchanged, Error> {
     let response = http.request(request).await.map_err(send_error)?;
-    let (head, body) = response.into_parts();
+    let (mut head, body) = response.into_parts();
     record_response(span, head.status.as_u16(), request_id(&head));
+    // The limit bounds the body as sent (compressed or not), then as decoded.
     let body = read_body(body, config.max_body_size()).await?;
+    let body = decoded_body(&mut head, body, config.max_body_size())?;
     Ok((head, body))
 }
 
@@ -111,19 +114,29 @@ async fn read_body(mut body: Incoming, limit: usize) -> Result<Vec<u8>, Error> {
     Ok(bytes)
 }
 
-/// Sorts a client error: the connect timeout, a failure to connect (DNS, TCP, TLS), or a
-/// failure on an established connection.
+/// Sorts a client error: the connect timeout, a proxy that did not open the tunnel, a host
+/// name that does not resolve, a refused certificate, another failure to connect (TCP, TLS),
+/// or a failure on an established connection. Each is recognized by the type the connector
+/// put in the chain of causes, not by message text.
 fn send_error(error: hyper_util::client::legacy::Error) -> Error {
     if let Some(ConnectTimedOut(after)) = find_cause::<ConnectTimedOut>(&error) {
         return Error::Timeout(Timeout::Connect(*after));
     }
+    let proxy = find_cause::<ProxyFailed>(&error).is_some();
+    let unknown_host = find_cause::<HostNotFound>(&error).is_some();
     let connect = error.is_connect();
     let certificate = matches!(
         find_cause::<rustls::Error>(&error),
         Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
     );
     let described = Box::new(Described::new(error));
-    if certificate {
+    // Checked first: failing to reach the proxy, even for lack of its address, is the
+    // proxy's problem.
+    if proxy {
+        Error::Proxy(described)
+    } else if unknown_host {
+        Error::UnknownHost(described)
+    } else if certificate {
         Error::Tls(described)
     } else if connect {
         Error::Connect(described)

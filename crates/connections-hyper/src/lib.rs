@@ -1,11 +1,30 @@
 //! Async transport for the Smartcar connections client: hyper 1, hyper-util's pooled client,
-//! rustls (webpki roots, HTTP/2 and HTTP/1.1 by ALPN) and tokio.
+//! rustls (HTTP/2 or HTTP/1.1 by ALPN) and tokio.
 //!
 //! Everything that is not I/O comes from [`connections_core`]: the request, decoding, typed
 //! errors, pagination (which never sends the token to another origin) and the retry policy.
-//! This crate moves bytes under three bounds: a connect timeout (DNS, TCP and TLS), a deadline
-//! for each whole exchange (sending, headers and the complete body), and a body size limit
-//! enforced while reading. Redirects are never followed.
+//! This crate moves bytes under three bounds: a connect timeout (DNS, TCP, the proxy's
+//! tunnel and TLS), a deadline for each whole exchange (sending, headers and the complete
+//! body), and a body size limit enforced while reading and again while inflating a gzip
+//! body (`Accept-Encoding: gzip` is sent). Redirects are never followed.
+//!
+//! On real networks:
+//!
+//! - **Proxies.** `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` are honoured as curl
+//!   reads them, unless [`Builder::proxy`] or [`Builder::no_proxy`] says otherwise; loopback
+//!   hosts never go through a proxy. A proxied request opens an HTTP `CONNECT host:port`
+//!   tunnel (with `Proxy-Authorization` when the proxy URL has credentials) and runs TLS to
+//!   the real host inside it, so the proxy sees neither the path nor the token. A proxy
+//!   that cannot be reached or refuses the tunnel is [`Error::Proxy`], not retried; its text
+//!   names the proxy, never its credentials.
+//! - **Trust.** The Mozilla roots of `webpki-roots`, the operating system's store (unless
+//!   [`Builder::system_roots`] is `false`), and any authority added with
+//!   [`Builder::add_root_certificate`] or [`Builder::add_root_certificates_pem`], e.g. a
+//!   TLS-inspecting proxy's. A refused certificate is [`Error::Tls`], not retried.
+//! - **Names.** A host name that does not resolve is [`Error::UnknownHost`], not retried; a
+//!   resolver that calls its failure temporary gives a retried [`Error::Connect`].
+//! - **HTTP/2.** Used whenever the server offers it by ALPN, one connection carrying every
+//!   request to an origin; HTTP/1.1 otherwise, its connections kept alive and reused.
 //!
 //! ```no_run
 //! use connections_hyper::{Client, ListConnections, Mode};
@@ -152,8 +171,9 @@ impl Client {
 }
 
 impl FromConfig for Client {
-    /// Sets up TLS (web roots plus `root_certificates`) and the connection pool; fails only
-    /// on an unusable extra root certificate (reported as [`Error::Connect`]).
+    /// Sets up TLS (web roots, the system's unless turned off, plus `root_certificates`),
+    /// the proxies and the connection pool; fails only on an unusable extra root
+    /// certificate ([`Error::Config`]).
     type TokenSource = dyn TokenSource;
 
     fn from_config(config: Config, source: Option<Arc<dyn TokenSource>>) -> Result<Self, Error> {

@@ -11,8 +11,10 @@ use rustls::ServerConfig;
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::{Duration, OffsetDateTime};
 
-/// The names the server certificate is valid for.
-const NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+/// The names the server certificate is valid for. `sandbox.test` is for clients that reach
+/// it through a test proxy resolving `.test` names to 127.0.0.1, since loopback names are
+/// never proxied.
+const NAMES: [&str; 4] = ["localhost", "127.0.0.1", "::1", "sandbox.test"];
 
 /// A CA made for one sandbox, and the server configuration its certificate goes in.
 pub(crate) struct Tls {

@@ -115,9 +115,12 @@ impl Drop for Registered {
 ///
 /// let server = TestServer::start_tls(|_| Reply::json(200, "{}"));
 /// let proxy = TestProxy::start();
-/// // ... point the client at server.base_url() through proxy.url(), then:
+/// // Loopback names are never proxied: reach the server as `api.test`, which the proxy
+/// // resolves to 127.0.0.1.
+/// let base = format!("https://api.test:{}/v3", server.addr().port());
+/// // ... point the client at `base` through proxy.url(), then:
 /// let seen = proxy.connects();
-/// assert_eq!(seen[0].target, format!("localhost:{}", server.addr().port()));
+/// assert_eq!(seen[0].target, format!("api.test:{}", server.addr().port()));
 /// ```
 pub struct TestProxy {
     addr: SocketAddr,
