@@ -160,7 +160,7 @@ struct NetworkArgs {
     /// Longest wait for a TCP and TLS connection, in seconds.
     #[arg(long, default_value_t = 10.0)]
     connect_timeout: f64,
-    /// Send requests through this proxy (http://[user:password@]host:port) instead of
+    /// Send requests through this proxy (`http://[user:password@]host:port`) instead of
     /// HTTPS_PROXY / HTTP_PROXY / ALL_PROXY; NO_PROXY still applies, loopback never proxied.
     #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
     proxy: Option<String>,
