@@ -1,4 +1,4 @@
-//! `list_all/<variant>`: listing 2,000 connections at page size 100 (20 pages) from the
+//! `list_all/<variant>`: listing 2,000 (live) connections at page size 100 (20 pages) from the
 //! in-process sandbox, which waits 20 ms before every answer, with both transports and with
 //! the loop a user would write by hand (ureq + serde_json).
 //!
@@ -15,27 +15,27 @@ mod variants;
 
 use std::time::Duration;
 
-use connections_sandbox::{Filters, Sandbox, SandboxConfig};
+use connections_sandbox::{Sandbox, SandboxConfig};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 
-use variants::{CONNECTIONS, Lister, Variant};
+use variants::{DATASET, LISTED, Lister, Variant};
 
 /// What the sandbox waits before every answer, standing in for the network and the API.
 const LATENCY: Duration = Duration::from_millis(20);
 
 fn list_all(c: &mut Criterion) {
     let sandbox = Sandbox::spawn(SandboxConfig {
-        connections: CONNECTIONS,
+        connections: DATASET,
         latency: LATENCY,
         ..SandboxConfig::default()
     })
     .expect("the sandbox starts");
-    let expected = sandbox.dataset().expected_ids(Filters::default());
-    assert_eq!(expected.len(), CONNECTIONS);
+    let expected = variants::expected_ids(&sandbox);
+    assert_eq!(expected.len(), LISTED);
 
     let mut group = c.benchmark_group("list_all");
     group.sampling_mode(SamplingMode::Flat);
-    group.throughput(Throughput::Elements(CONNECTIONS as u64));
+    group.throughput(Throughput::Elements(LISTED as u64));
     for variant in Variant::ALL {
         let lister = Lister::new(variant, &sandbox).expect("the client builds");
         // Every variant must list the same thing before its time means anything.

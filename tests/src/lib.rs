@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use connections_client::{Builder, Error, FromConfig};
 use connections_core::{ListConnections, RetryPolicy};
-use connections_sandbox::Sandbox;
+use connections_sandbox::{Dataset, Mode, Sandbox};
 use futures_util::StreamExt;
 
 /// How a listing is fetched.
@@ -140,4 +140,34 @@ pub fn list_ids_as(
         }
     }
     Ok(ids)
+}
+
+/// The filters of a listing, as the test oracle reads them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Expect<'a> {
+    /// `filter[userId]`.
+    pub user_id: Option<&'a str>,
+    /// `filter[vehicleId]`.
+    pub vehicle_id: Option<&'a str>,
+    /// `filter[vehicle.mode]`; the API's default is live.
+    pub mode: Option<Mode>,
+}
+
+impl Expect<'_> {
+    /// The ids a complete listing must return, worked out here from the dataset's raw
+    /// records and the API contract, not from the sandbox's own filter code: every filter
+    /// given must match, no mode filter means live only, newest first.
+    pub fn ids(&self, dataset: &Dataset) -> Vec<String> {
+        let mode = self.mode.unwrap_or(Mode::Live);
+        let mut records: Vec<_> = dataset
+            .connections()
+            .iter()
+            .filter(|c| self.user_id.is_none_or(|u| c.user_id == u))
+            .filter(|c| self.vehicle_id.is_none_or(|v| c.vehicle_id == v))
+            .filter(|c| c.mode == mode)
+            .collect();
+        // RFC 3339 UTC text in whole seconds orders like the instant.
+        records.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        records.into_iter().map(|c| c.id.clone()).collect()
+    }
 }

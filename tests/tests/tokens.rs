@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use connections_core::ListConnections;
-use connections_e2e::{ALL, Consumer, list_ids_as};
+use connections_e2e::{ALL, Consumer, Expect, list_ids_as};
 use connections_sandbox::{Sandbox, SandboxConfig};
 
 const CLIENT_ID: &str = "e2e-app";
@@ -24,11 +24,9 @@ fn tokens_revoked_mid_listing_are_replaced_once() {
             ..SandboxConfig::default()
         })
         .unwrap();
-        let want: BTreeSet<String> = sandbox
-            .dataset()
-            .connections()
-            .iter()
-            .map(|c| c.id.clone())
+        let want: BTreeSet<String> = Expect::default()
+            .ids(&sandbox.dataset())
+            .into_iter()
             .collect();
         let consumer = Consumer {
             credentials: Some((CLIENT_ID, SECRET)),

@@ -5,12 +5,15 @@
 use std::error::Error;
 
 use connections_core::ListConnections;
-use connections_sandbox::Sandbox;
+use connections_sandbox::{Mode, Sandbox};
 use futures_util::TryStreamExt;
 use serde::Deserialize;
 
-/// How many connections the sandbox holds.
-pub(crate) const CONNECTIONS: usize = 2_000;
+/// How many connections the sandbox holds: with the default seed, exactly [`LISTED`] of
+/// them are live, and a listing without a mode filter returns the live ones.
+pub(crate) const DATASET: usize = 2_554;
+/// How many connections a listing returns.
+pub(crate) const LISTED: usize = 2_000;
 /// `page[size]` of every request: 20 pages in all.
 pub(crate) const PAGE_SIZE: u32 = 100;
 
@@ -116,6 +119,18 @@ impl Lister {
             Kind::Naive(naive) => naive.list_all(),
         }
     }
+}
+
+/// The ids a listing of `sandbox` without filters must return, read from the raw records
+/// (not from the sandbox's own filter code): the live connections, newest first.
+pub(crate) fn expected_ids(sandbox: &Sandbox) -> Vec<String> {
+    sandbox
+        .dataset()
+        .connections()
+        .iter()
+        .filter(|c| c.mode == Mode::Live)
+        .map(|c| c.id.clone())
+        .collect()
 }
 
 /// Panics unless `ids` are exactly `expected`, in order, naming the variant and the first

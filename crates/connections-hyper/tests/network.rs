@@ -17,7 +17,7 @@ use common::*;
 use connections_hyper::{
     Client, ClientBuilder, DEFAULT_MAX_BODY_SIZE, Error, ListConnections, RetryPolicy,
 };
-use connections_sandbox::{Sandbox, SandboxConfig};
+use connections_sandbox::{Mode, Sandbox, SandboxConfig};
 use connections_testkit::{Links, Reply, TestProxy, TestServer, listing};
 
 // ---------------------------------------------------------------------------------------
@@ -390,6 +390,17 @@ fn sandbox(tls: bool, connections: usize) -> Sandbox {
     .unwrap()
 }
 
+/// How many connections a listing without filters returns: the live ones, counted from
+/// the raw records (a listing without a mode filter lists `live` only).
+fn live_count(sandbox: &Sandbox) -> usize {
+    let dataset = sandbox.dataset();
+    dataset
+        .connections()
+        .iter()
+        .filter(|c| c.mode == Mode::Live)
+        .count()
+}
+
 fn sandbox_client(sandbox: &Sandbox, page_concurrency: usize) -> Client {
     let mut builder = Client::builder()
         .base_url(sandbox.base_url())
@@ -410,9 +421,15 @@ async fn a_tls_listing_runs_over_one_http2_connection() {
     let client = sandbox_client(&sandbox, 1);
     let (items, error) = all_connections(&client, &pages_of_five()).await;
     assert!(error.is_none(), "{error:?}");
-    assert_eq!(items.len(), 25);
-    assert_eq!(sandbox.requests(), 5);
-    assert_eq!(sandbox.requests_over_h2(), 5, "every page over HTTP/2");
+    let live = live_count(&sandbox);
+    assert!(live > 10, "several pages");
+    assert_eq!(items.len(), live);
+    assert_eq!(sandbox.requests(), live.div_ceil(5) as u64);
+    assert_eq!(
+        sandbox.requests_over_h2(),
+        live.div_ceil(5) as u64,
+        "every page over HTTP/2"
+    );
     assert_eq!(
         sandbox.connections_accepted(),
         1,
@@ -426,8 +443,10 @@ async fn concurrent_pages_share_the_one_http2_connection() {
     let client = sandbox_client(&sandbox, 4);
     let (items, error) = all_connections(&client, &pages_of_five()).await;
     assert!(error.is_none(), "{error:?}");
-    assert_eq!(items.len(), 40);
-    assert_eq!(sandbox.requests_over_h2(), 8);
+    let live = live_count(&sandbox);
+    assert!(live > 20, "more pages than the concurrency");
+    assert_eq!(items.len(), live);
+    assert_eq!(sandbox.requests_over_h2(), live.div_ceil(5) as u64);
     assert_eq!(sandbox.connections_accepted(), 1);
 }
 
@@ -439,8 +458,10 @@ async fn an_http1_listing_reuses_one_connection() {
     let client = sandbox_client(&sandbox, 1);
     let (items, error) = all_connections(&client, &pages_of_five()).await;
     assert!(error.is_none(), "{error:?}");
-    assert_eq!(items.len(), 25);
-    assert_eq!(sandbox.requests(), 5);
+    let live = live_count(&sandbox);
+    assert!(live > 10, "several pages");
+    assert_eq!(items.len(), live);
+    assert_eq!(sandbox.requests(), live.div_ceil(5) as u64);
     assert_eq!(sandbox.requests_over_h2(), 0);
     assert_eq!(
         sandbox.connections_accepted(),

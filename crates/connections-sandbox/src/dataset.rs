@@ -8,11 +8,14 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+use crate::load::DataError;
 
 const VEHICLES: &[(&str, &str, &str)] = &[
     ("TESLA", "Model 3", "BEV"),
@@ -105,6 +108,10 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// What the API lists when a request has no `filter[vehicle.mode]` (the contract's
+    /// `default: live`).
+    pub const DEFAULT: Mode = Mode::Live;
+
     /// The contract's spelling: `live` or `simulated`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -221,22 +228,31 @@ impl ConnectionRecord {
     }
 }
 
-/// Filters of a listing, as the API reads them.
+/// The filters of a listing request, as the API reads them: `None` is a parameter left out.
+///
+/// A left-out `filter[vehicle.mode]` is not "any mode": the contract gives it the default
+/// `live`, so `Filters::default()` selects the live vehicles' connections, like a request
+/// without parameters. No request lists both modes at once.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Filters<'a> {
-    /// `filter[userId]`.
+    /// `filter[userId]`. Any string, the empty one included (it selects nothing).
     pub user_id: Option<&'a str>,
-    /// `filter[vehicleId]`.
+    /// `filter[vehicleId]`. Any string, the empty one included (it selects nothing).
     pub vehicle_id: Option<&'a str>,
-    /// `filter[vehicle.mode]`.
+    /// `filter[vehicle.mode]`; `None` means the contract's default, [`Mode::Live`].
     pub mode: Option<Mode>,
 }
 
 impl Filters<'_> {
+    /// The mode a request with these filters lists: the one given, or the default.
+    pub fn effective_mode(&self) -> Mode {
+        self.mode.unwrap_or(Mode::DEFAULT)
+    }
+
     fn select(&self, c: &ConnectionRecord) -> bool {
         self.user_id.is_none_or(|u| u == c.user_id)
             && self.vehicle_id.is_none_or(|v| v == c.vehicle_id)
-            && self.mode.is_none_or(|m| m == c.mode)
+            && self.effective_mode() == c.mode
     }
 }
 
@@ -337,25 +353,21 @@ impl Dataset {
     }
 
     /// Positions in [`connections`](Self::connections) of what `filters` select, newest
-    /// first. A single filter is one of the indexes, borrowed as is; a combination starts
-    /// from the user's or vehicle's own short list. Either way no request scans the whole
-    /// dataset, so a page costs O(page).
+    /// first: what the sandbox serves for them. A mode alone (given or the default) is one
+    /// of the indexes, borrowed as is; a user or vehicle filter starts from that user's or
+    /// vehicle's own short list. Either way no request scans the whole dataset, so a page
+    /// costs O(page).
+    ///
+    /// This is the sandbox's own filter code: a test that wants to know whether the sandbox
+    /// serves the right connections should work them out from [`connections`](Self::connections)
+    /// itself, not from this.
     pub fn matching(&self, filters: Filters<'_>) -> Cow<'_, [u32]> {
-        let start: &[u32] = match (filters.vehicle_id, filters.user_id, filters.mode) {
-            (Some(v), _, _) => self.by_vehicle.get(v).map_or(&[], Vec::as_slice),
-            (None, Some(u), _) => self.by_user.get(u).map_or(&[], Vec::as_slice),
-            (None, None, Some(mode)) => &self.by_mode[mode.slot()],
-            (None, None, None) => &self.all,
+        let start: &[u32] = match (filters.vehicle_id, filters.user_id) {
+            (Some(v), _) => self.by_vehicle.get(v).map_or(&[], Vec::as_slice),
+            (None, Some(u)) => self.by_user.get(u).map_or(&[], Vec::as_slice),
+            // The mode index is exactly the selection.
+            (None, None) => return Cow::Borrowed(&self.by_mode[filters.effective_mode().slot()]),
         };
-        let given = [
-            filters.vehicle_id.is_some(),
-            filters.user_id.is_some(),
-            filters.mode.is_some(),
-        ];
-        if given.iter().filter(|&&g| g).count() <= 1 {
-            // The start list is exactly the selection.
-            return Cow::Borrowed(start);
-        }
         Cow::Owned(
             start
                 .iter()
@@ -365,12 +377,66 @@ impl Dataset {
         )
     }
 
-    /// The ids `filters` select, newest first: what a complete listing must return.
-    pub fn expected_ids(&self, filters: Filters<'_>) -> Vec<String> {
-        self.matching(filters)
-            .iter()
-            .map(|&i| self.connections[i as usize].id.clone())
-            .collect()
+    /// Reads connections in the API's shape from JSON text: an array of connections, a page
+    /// body (`{"data": [...], ...}`, only `data` read), or NDJSON (one connection per line).
+    ///
+    /// Every field the sandbox serves is required except `meta.lastUsedAt`; `type`, if
+    /// given, must be `connection`; ids must be non-empty and connection ids distinct;
+    /// dates are RFC 3339. Unknown fields are ignored. The connections are listed newest
+    /// first by `createdAt` (equal ones in the text's order), as the API orders them, and
+    /// are served exactly as written. A mistake is a [`DataError`] naming its line, column
+    /// and byte offset.
+    ///
+    /// ```
+    /// use connections_sandbox::Dataset;
+    ///
+    /// let line = |id: &str, user: &str, at: &str| format!(
+    ///     r#"{{"id":"{id}","attributes":{{"permissions":["read_vin"],"vehicle":{{"make":"KIA","model":"EV6","year":2024,"powertrainType":"BEV","mode":"live"}}}},"relationships":{{"vehicle":{{"data":{{"id":"v-{id}"}}}},"user":{{"data":{{"id":"{user}"}}}}}},"meta":{{"createdAt":"{at}","updatedAt":"{at}"}}}}"#
+    /// );
+    /// let ndjson = [line("c1", "u1", "2025-01-01T00:00:00Z"), line("c2", "u1", "2025-02-01T00:00:00Z")];
+    /// let dataset = Dataset::from_json(&ndjson.join("\n"))?;
+    /// let ids: Vec<&str> = dataset.connections().iter().map(|c| c.id.as_str()).collect();
+    /// assert_eq!(ids, ["c2", "c1"], "newest first");
+    ///
+    /// let bad = Dataset::from_json("[\n  {\"id\": 7}\n]").unwrap_err();
+    /// assert_eq!((bad.line, bad.column), (2, 10), "where the 7 is");
+    /// assert_eq!(
+    ///     bad.to_string(),
+    ///     "2:10: invalid type: integer `7`, expected a string (byte offset 11)"
+    /// );
+    /// # Ok::<(), connections_sandbox::DataError>(())
+    /// ```
+    pub fn from_json(text: &str) -> Result<Dataset, DataError> {
+        crate::load::parse(text)
+    }
+
+    /// Reads a file with [`from_json`](Self::from_json). A file that cannot be read is its
+    /// I/O error (with the path in the message); one that is not UTF-8 or not connections is
+    /// an `InvalidData` error whose inner error is the [`DataError`] (path included).
+    pub fn load(path: impl AsRef<Path>) -> std::io::Result<Dataset> {
+        crate::load::load(path.as_ref())
+    }
+
+    /// Connections read from a file or text, newest first; `newest` is the latest
+    /// `createdAt` in seconds, if any.
+    pub(crate) fn from_records(
+        connections: Vec<Arc<ConnectionRecord>>,
+        newest: Option<i64>,
+    ) -> Self {
+        let mut users = Vec::new();
+        let mut known = HashSet::new();
+        for c in &connections {
+            if known.insert(c.user_id.as_str()) {
+                users.push(c.user_id.clone());
+            }
+        }
+        Self::index(0, 0, newest.unwrap_or(NEWEST), users, connections)
+    }
+
+    /// The same connections, with mutations (inserts, churn) drawn from `seed`.
+    pub(crate) fn reseeded(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
     }
 
     /// Ids of users that have at least one connection, in a stable order.
@@ -520,19 +586,40 @@ mod tests {
                 mode,
                 ..Filters::default()
             };
+            // No mode given means live, as in the API.
+            let wanted = mode.unwrap_or(Mode::Live);
             let brute: Vec<u32> = (0..300u32)
                 .filter(|&i| {
                     let c = &d.connections()[i as usize];
-                    c.user_id == user && mode.is_none_or(|mode| mode == c.mode)
+                    c.user_id == user && c.mode == wanted
                 })
                 .collect();
             assert_eq!(*d.matching(f), brute);
         }
+        let live = d
+            .connections()
+            .iter()
+            .position(|c| c.mode == Mode::Live)
+            .unwrap();
         let f = Filters {
-            vehicle_id: Some(&d.connections()[5].vehicle_id),
+            vehicle_id: Some(&d.connections()[live].vehicle_id),
             ..Filters::default()
         };
-        assert_eq!(*d.matching(f), [5]);
+        assert_eq!(*d.matching(f), [live as u32]);
+        let simulated = d
+            .connections()
+            .iter()
+            .position(|c| c.mode == Mode::Simulated)
+            .unwrap();
+        let f = Filters {
+            vehicle_id: Some(&d.connections()[simulated].vehicle_id),
+            ..Filters::default()
+        };
+        assert!(d.matching(f).is_empty(), "a simulated vehicle is not live");
+        let all_live: Vec<u32> = (0..300u32)
+            .filter(|&i| d.connections()[i as usize].mode == Mode::Live)
+            .collect();
+        assert_eq!(*d.matching(Filters::default()), all_live);
         assert!(
             d.matching(Filters {
                 user_id: Some("nobody"),
@@ -543,10 +630,8 @@ mod tests {
     }
 
     #[test]
-    fn a_single_filter_borrows_its_index_instead_of_copying_it() {
+    fn a_mode_alone_borrows_its_index_instead_of_copying_it() {
         let d = Dataset::generate(500, 3);
-        let user = d.user_ids().next().unwrap().to_owned();
-        let vehicle = d.connections()[9].vehicle_id.clone();
         for f in [
             Filters::default(),
             Filters {
@@ -554,11 +639,7 @@ mod tests {
                 ..Filters::default()
             },
             Filters {
-                user_id: Some(&user),
-                ..Filters::default()
-            },
-            Filters {
-                vehicle_id: Some(&vehicle),
+                mode: Some(Mode::Simulated),
                 ..Filters::default()
             },
         ] {

@@ -1,11 +1,22 @@
 //! A local, Smartcar-compatible `GET /connections` server for demos, tests and benchmarks.
 //!
-//! It serves a deterministic generated dataset exactly as the API contract describes:
-//! every filter and page parameter (brackets raw or percent-encoded), `meta` and `links`
-//! (relative by default, like the contract's example, or absolute), v3 error bodies for bad
-//! parameters (400) and missing or wrong tokens (401), and an `sc-request-id` on every
-//! response. Faults can be injected: latency, a share of 500/503 answers, and a rate limit
-//! answered with 429 and `retry-after`. The data can also move while a client lists it:
+//! It serves a deterministic generated dataset, or connections from a data file
+//! ([`SandboxConfig::data`]), exactly as the API contract describes: every filter and page
+//! parameter (brackets raw or percent-encoded), with the contract's defaults (no
+//! `filter[vehicle.mode]` lists live vehicles only, page 1, 10 per page); `meta` and `links`
+//! (relative by default, like the contract's example, or absolute); v3 error bodies whose
+//! `links.about` names the error type's page, for parameters the contract's schemas refuse
+//! (400: a mode other than `live`/`simulated`, a page number or size that is not an integer
+//! of at least 1, a parameter given twice), missing or wrong tokens (401; the `Bearer` scheme
+//! in any case), unknown paths (404) and other methods than GET (405 with `Allow: GET`); and
+//! an `sc-request-id` on every response. An empty `filter[userId]` or `filter[vehicleId]` is
+//! a valid string that matches nothing. `tests/schema.rs` validates its answers against the
+//! contract's own schemas.
+//!
+//! Faults can be injected: latency, a share of 500/503 answers, a rate limit answered with
+//! 429 and `retry-after`, pages cut short ([`SandboxConfig::truncate_rate`]), bodies trickled
+//! out ([`SandboxConfig::drip`]) and tokens that expire ([`SandboxConfig::token_lifetime`]);
+//! [`Sandbox::faults`] counts each. The data can also move while a client lists it:
 //! [`Sandbox::insert_connections`], [`Sandbox::remove_connections`], and
 //! [`SandboxConfig::churn`], which changes it before every page request but the first.
 //!
@@ -43,6 +54,42 @@
 //! with and without gzip. [`SandboxConfig::gzip_bomb`] turns every authorized `/connections`
 //! answer into a gzip bomb (about 300 KB inflating to about 315 MB), whatever the client
 //! accepts, to check that a client bounds what it inflates.
+//!
+//! ## A test double
+//!
+//! To test code that calls the API, serve it the connections it should see from a file in
+//! the API's shape (a JSON array, a page body, or NDJSON; see [`Dataset::from_json`]), then
+//! assert on what it got and on what it sent: [`Sandbox::received`] records every request
+//! (method, path, decoded query, headers with credentials redacted). `examples/test_double.rs`
+//! does the same from a file.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use connections_sandbox::{Dataset, Sandbox, SandboxConfig};
+//!
+//! let data = Dataset::from_json(r#"[{
+//!     "id": "c-1",
+//!     "attributes": {"permissions": ["read_vin"], "vehicle": {"make": "TESLA",
+//!         "model": "Model 3", "year": 2023, "powertrainType": "BEV", "mode": "live"}},
+//!     "relationships": {"vehicle": {"data": {"id": "v-1"}}, "user": {"data": {"id": "u-1"}}},
+//!     "meta": {"createdAt": "2025-03-01T10:00:00Z", "updatedAt": "2025-03-01T10:00:00Z"}
+//! }]"#)?;
+//! let sandbox = Sandbox::spawn_with_dataset(SandboxConfig::default(), data)?;
+//!
+//! // The code under test (here a bare HTTP/1.1 request) lists a user's connections.
+//! let mut stream = std::net::TcpStream::connect(sandbox.addr())?;
+//! write!(stream, "GET /v3/connections?filter%5BuserId%5D=u-1 HTTP/1.1\r\nHost: x\r\n\
+//!     Authorization: Bearer {}\r\nConnection: close\r\n\r\n", sandbox.token())?;
+//! let mut answer = String::new();
+//! stream.read_to_string(&mut answer)?;
+//! assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.contains(r#""id":"c-1""#));
+//!
+//! let sent = &sandbox.received()[0];
+//! assert_eq!(sent.query_value("filter[userId]"), Some("u-1"));
+//! assert_eq!(sent.header("authorization"), Some("Bearer [redacted]"));
+//! assert!(sent.authorized);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! If accepting a connection fails for a reason not tied to that connection (out of file
 //! descriptors, say), the sandbox waits 50 ms before accepting again rather than spinning; see
@@ -101,7 +148,9 @@
 
 mod dataset;
 mod gzip;
+mod load;
 mod oauth;
+mod record;
 mod server;
 mod tls;
 mod wire;
@@ -122,6 +171,8 @@ use tokio::sync::oneshot;
 use tokio_rustls::TlsAcceptor;
 
 pub use dataset::{Churn, ConnectionRecord, Dataset, Filters, Mode, UnknownMode};
+pub use load::DataError;
+pub use record::{REDACTED, ReceivedRequest};
 use server::State;
 
 /// The token the sandbox accepts unless told otherwise.
@@ -132,9 +183,16 @@ pub const DEFAULT_TOKEN: &str = "sandbox-token";
 pub struct SandboxConfig {
     /// Where to listen; port 0 picks a free one.
     pub listen: SocketAddr,
-    /// How many connections the dataset holds.
+    /// How many connections the generated dataset holds (ignored with [`data`](Self::data)).
     pub connections: usize,
+    /// Serve the connections in this file instead of generated ones: a JSON array of
+    /// connections in the API's shape, a page body (`{"data": [...]}`), or NDJSON (one
+    /// connection per line); see [`Dataset::from_json`]. Spawning fails with an
+    /// `InvalidData` error naming the file, line and column if it is not such a file.
+    pub data: Option<PathBuf>,
     /// Seed of the dataset and of injected faults: the same seed gives the same answers.
+    /// With [`data`](Self::data), it seeds only the faults and the connections that
+    /// mutations add.
     pub seed: u64,
     /// A bearer token `/connections` always accepts, besides unexpired tokens from the token
     /// endpoint.
@@ -176,6 +234,19 @@ pub struct SandboxConfig {
     /// inflate to about 315 MB of JSON-looking bytes, sent with `content-encoding: gzip`
     /// whatever the request's `Accept-Encoding`. Counted in [`Faults::gzip_bombs`].
     pub gzip_bomb: bool,
+    /// Share of listing pages (`/connections` answers that would be 200, 0.0 to 1.0) cut
+    /// short: the headers declare the whole body's `Content-Length`, about half of the body
+    /// is sent, then the connection is closed (HTTP/1.1) or the stream reset (HTTP/2), as
+    /// when a network drops mid-answer. Rolled per request number from the seed, apart from
+    /// [`failure_rate`](Self::failure_rate). Counted in [`Faults::truncated`].
+    pub truncate_rate: f64,
+    /// Send every answer's body in chunks of [`drip_bytes`](Self::drip_bytes), waiting this
+    /// long before each one, headers first: a slow network or server that a client's read
+    /// timeout must cope with. Errors drip too; only the token endpoint is never slowed this
+    /// way. Off (`None`) by default. Counted in [`Faults::dripped`].
+    pub drip: Option<Duration>,
+    /// Bytes per chunk with [`drip`](Self::drip) (at least 1).
+    pub drip_bytes: usize,
 }
 
 impl Default for SandboxConfig {
@@ -183,6 +254,7 @@ impl Default for SandboxConfig {
         SandboxConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             connections: 50,
+            data: None,
             seed: 42,
             token: DEFAULT_TOKEN.to_owned(),
             prefix: "/v3".to_owned(),
@@ -197,6 +269,9 @@ impl Default for SandboxConfig {
             tls: false,
             tls_ca_out: None,
             gzip_bomb: false,
+            truncate_rate: 0.0,
+            drip: None,
+            drip_bytes: 256,
         }
     }
 }
@@ -225,6 +300,16 @@ pub struct Faults {
     pub churned: u64,
     /// `/connections` requests answered with the gzip bomb ([`SandboxConfig::gzip_bomb`]).
     pub gzip_bombs: u64,
+    /// Listing pages cut short ([`SandboxConfig::truncate_rate`]).
+    pub truncated: u64,
+    /// Answers whose body was trickled out ([`SandboxConfig::drip`]).
+    pub dripped: u64,
+    /// `/connections` requests answered 401 `TOKEN_EXPIRED` because their token from the
+    /// token endpoint had outlived [`SandboxConfig::token_lifetime`].
+    pub expired_tokens: u64,
+    /// `/connections` requests answered 401 because their token had been revoked
+    /// ([`Sandbox::revoke_tokens`]).
+    pub revoked_tokens: u64,
 }
 
 /// How long the accept loop pauses after an error that is not about one connection (running
@@ -235,12 +320,24 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Sandbox {
-    /// Binds `config.listen`, generates the dataset and starts serving on a new thread.
+    /// Binds `config.listen`, generates the dataset (or reads [`SandboxConfig::data`]) and
+    /// starts serving on a new thread.
     ///
     /// With [`SandboxConfig::tls`] it first makes a new CA and server certificate (and writes
     /// the CA to [`SandboxConfig::tls_ca_out`]); with [`SandboxConfig::gzip_bomb`] it builds
     /// the bomb once, here.
     pub fn spawn(config: SandboxConfig) -> io::Result<Sandbox> {
+        let dataset = match &config.data {
+            Some(path) => Dataset::load(path)?,
+            None => Dataset::generate(config.connections, config.seed),
+        };
+        Self::spawn_with_dataset(config, dataset)
+    }
+
+    /// Like [`spawn`](Self::spawn), serving `dataset` (made with [`Dataset::from_json`], say)
+    /// instead of generating one or reading [`SandboxConfig::data`], which are ignored.
+    /// Connections that mutations add are drawn from [`SandboxConfig::seed`].
+    pub fn spawn_with_dataset(config: SandboxConfig, dataset: Dataset) -> io::Result<Sandbox> {
         if config.tls_ca_out.is_some() && !config.tls {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -269,7 +366,7 @@ impl Sandbox {
         let base_url = format!("{origin}{}", config.prefix);
         let token_url = format!("{origin}{}", oauth::TOKEN_PATH);
         let token = config.token.clone();
-        let dataset = Dataset::generate(config.connections, config.seed);
+        let dataset = dataset.reseeded(config.seed);
         let state = Arc::new(State::new(config, dataset, origin, bomb));
         let serving = state.clone();
         let (ca_pem, acceptor) = match tls {
@@ -412,7 +509,24 @@ impl Sandbox {
             rate_limited: count(&self.state.limited),
             churned: count(&self.state.churned),
             gzip_bombs: count(&self.state.bombs),
+            truncated: count(&self.state.truncated),
+            dripped: count(&self.state.dripped),
+            expired_tokens: count(&self.state.expired),
+            revoked_tokens: count(&self.state.revoked),
         }
+    }
+
+    /// The requests received so far on every path, oldest first, for assertions about what
+    /// a client sent: method, path, decoded query parameters and headers, with credentials
+    /// redacted (see [`ReceivedRequest`]). The latest 10,000 are kept.
+    pub fn received(&self) -> Vec<ReceivedRequest> {
+        self.state.received.all()
+    }
+
+    /// Forgets the requests received so far, so the next [`received`](Self::received)
+    /// shows only what comes after.
+    pub fn clear_received(&self) {
+        self.state.received.clear();
     }
 
     /// Blocks while the sandbox serves (until the process is killed or serving fails).

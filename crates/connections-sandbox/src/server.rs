@@ -4,11 +4,13 @@
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
+use std::future::Future as _;
+use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::task::{Context, Poll};
-use std::time::Instant;
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -21,6 +23,7 @@ use crate::SandboxConfig;
 use crate::dataset::{Dataset, Filters, Mode, mix};
 use crate::gzip;
 use crate::oauth::{self, Issuer, Standing};
+use crate::record::{Received, ReceivedRequest};
 use crate::wire::{
     self, ErrorBody, ErrorType, PageBody, PagingLinks, PagingMeta, Problem, ResolutionType,
 };
@@ -58,6 +61,16 @@ pub(crate) struct State {
     /// The gzip bomb every `/connections` answer is, when [`SandboxConfig::gzip_bomb`] is set.
     bomb: Option<Bytes>,
     pub(crate) bombs: AtomicU64,
+    /// Listing pages cut short on purpose.
+    pub(crate) truncated: AtomicU64,
+    /// Answers trickled out on purpose.
+    pub(crate) dripped: AtomicU64,
+    /// 401s for tokens past their lifetime.
+    pub(crate) expired: AtomicU64,
+    /// 401s for revoked tokens.
+    pub(crate) revoked: AtomicU64,
+    /// What clients sent, for tests.
+    pub(crate) received: Received,
 }
 
 impl State {
@@ -86,6 +99,11 @@ impl State {
             body_bytes: AtomicU64::new(0),
             bomb,
             bombs: AtomicU64::new(0),
+            truncated: AtomicU64::new(0),
+            dripped: AtomicU64::new(0),
+            expired: AtomicU64::new(0),
+            revoked: AtomicU64::new(0),
+            received: Received::default(),
         }
     }
 
@@ -108,14 +126,20 @@ impl State {
 
 type Reply = Response<Full<Bytes>>;
 
+/// Marks a listing page (a 200 from `/connections`), the only answer that may be truncated.
+#[derive(Clone, Copy)]
+struct ListingPage;
+
 /// Serves one request. Latency applies to every path; the other faults only to
-/// `/connections` (see [`route`]). Every answer is JSON, compressed when the request's
-/// `Accept-Encoding` allows gzip (the bomb is gzip whatever was asked).
+/// `/connections` (see [`route`]), whose answers may also be truncated or dripped here, after
+/// compression. Every answer is JSON, compressed when the request's `Accept-Encoding` allows
+/// gzip (the bomb is gzip whatever was asked).
 pub(crate) async fn handle(
     state: Arc<State>,
     request: Request<Incoming>,
-) -> Result<Response<Counted>, Infallible> {
+) -> Result<Response<Outgoing>, Infallible> {
     let number = state.requests.fetch_add(1, Ordering::Relaxed);
+    state.received.push(number, ReceivedRequest::of(&request));
     if request.version() == Version::HTTP_2 {
         state.h2_requests.fetch_add(1, Ordering::Relaxed);
     }
@@ -124,7 +148,8 @@ pub(crate) async fn handle(
     if !state.config.latency.is_zero() {
         tokio::time::sleep(state.config.latency).await;
     }
-    let mut reply = if request.uri().path() == oauth::TOKEN_PATH {
+    let token_endpoint = request.uri().path() == oauth::TOKEN_PATH;
+    let mut reply = if token_endpoint {
         oauth::token(&state.issuer, request).await
     } else {
         route(&state, &request, number).unwrap_or_else(|p| error(&p, &request_id))
@@ -135,7 +160,21 @@ pub(crate) async fn handle(
     if let Ok(value) = header::HeaderValue::from_str(&request_id) {
         reply.headers_mut().insert("sc-request-id", value);
     }
-    Ok(reply.map(|body| Counted { body, state }))
+    let cut = reply.extensions().get::<ListingPage>().is_some()
+        && roll(state.config.seed ^ 0x7c07_7e5d, number) < state.config.truncate_rate;
+    if cut {
+        state.truncated.fetch_add(1, Ordering::Relaxed);
+    }
+    let drip = state.config.drip.filter(|_| !token_endpoint);
+    if drip.is_some() {
+        state.dripped.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(reply.map(|body| Outgoing::new(body, state.clone(), cut, drip)))
+}
+
+/// A number in [0, 1) drawn from the seed and a request number: the same run after run.
+fn roll(seed: u64, number: u64) -> f64 {
+    (mix(seed, number) % 1_000_000) as f64 / 1_000_000.0
 }
 
 /// Compresses the answer when the client accepts gzip. Either way the answer says it depends
@@ -164,38 +203,103 @@ fn negotiate(reply: Reply, gzip: bool) -> Reply {
     }
 }
 
-/// A response body that counts its bytes into [`State::body_bytes`] as the connection takes
-/// them, so the count is what went to the wire (after compression), not what was planned.
-pub(crate) struct Counted {
-    body: Full<Bytes>,
+/// How long a truncated body waits, after its last bytes, before failing.
+const FLUSH_BEFORE_CUT: Duration = Duration::from_millis(20);
+
+/// A response body as it goes out: whole, or trickled in chunks with a pause before each
+/// ([`SandboxConfig::drip`]), or cut short ([`SandboxConfig::truncate_rate`]): the length
+/// announced is the whole body's, about half is sent, then the body fails, which makes hyper
+/// close the connection (HTTP/1.1) or reset the stream (HTTP/2). Its bytes are counted into
+/// [`State::body_bytes`] as the connection takes them, so the count is what went to the wire
+/// (after compression), not what was planned.
+pub(crate) struct Outgoing {
+    /// What is left to send.
+    rest: Bytes,
+    /// The whole body's length, announced whatever is sent.
+    declared: u64,
+    /// Bytes per frame.
+    chunk: usize,
+    /// The pause before each frame, when dripping.
+    pause: Option<Duration>,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Whether the body fails once `rest` is sent (it was cut short).
+    fail: bool,
     state: Arc<State>,
 }
 
-impl Body for Counted {
+impl Outgoing {
+    fn new(body: Full<Bytes>, state: Arc<State>, cut: bool, drip: Option<Duration>) -> Self {
+        let mut rest = body.into_inner().unwrap_or_default();
+        let declared = rest.len() as u64;
+        if cut {
+            rest.truncate(rest.len() / 2);
+        }
+        let chunk = if drip.is_some() {
+            state.config.drip_bytes.max(1)
+        } else {
+            usize::MAX
+        };
+        Outgoing {
+            rest,
+            declared,
+            chunk,
+            pause: drip,
+            sleep: None,
+            fail: cut,
+            state,
+        }
+    }
+}
+
+impl Body for Outgoing {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = io::Error;
 
     fn poll_frame(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        let polled = Pin::new(&mut self.body).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled
-            && let Some(data) = frame.data_ref()
-        {
-            self.state
-                .body_bytes
-                .fetch_add(data.len() as u64, Ordering::Relaxed);
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = self.get_mut();
+        if this.rest.is_empty() {
+            if this.fail {
+                // Failing at once would make hyper drop the connection with the headers and
+                // the partial body still in its buffer: the client would see nothing. A pause
+                // lets the connection flush them first, so the client sees a short body, then
+                // the close.
+                let sleep = this
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(FLUSH_BEFORE_CUT)));
+                ready!(sleep.as_mut().poll(cx));
+                this.sleep = None;
+                this.fail = false;
+                return Poll::Ready(Some(Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "the sandbox cut this answer short on purpose (truncate_rate)",
+                ))));
+            }
+            return Poll::Ready(None);
         }
-        polled
+        if let Some(pause) = this.pause {
+            let sleep = this
+                .sleep
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(pause)));
+            ready!(sleep.as_mut().poll(cx));
+            this.sleep = None;
+        }
+        let data = this.rest.split_to(this.chunk.min(this.rest.len()));
+        this.state
+            .body_bytes
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        Poll::Ready(Some(Ok(Frame::data(data))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.rest.is_empty() && !self.fail
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        // The whole body's length even when cut short: hyper announces it in Content-Length.
+        SizeHint::with_exact(self.declared)
     }
 }
 
@@ -220,11 +324,15 @@ fn route(state: &State, request: &Request<Incoming>, number: u64) -> Result<Repl
             kind: ErrorType::Validation,
             code: "METHOD_NOT_ALLOWED",
             title: "Method Not Allowed",
-            detail: "Only GET is supported on this endpoint.".to_owned(),
+            detail: format!(
+                "{} is not supported on {endpoint}; only GET is.",
+                request.method()
+            ),
             resolution: None,
         });
     }
     authorize(state, request)?;
+    state.received.authorized(number);
     if let Some(bomb) = &state.bomb {
         state.bombs.fetch_add(1, Ordering::Relaxed);
         let mut reply = Response::new(Full::new(bomb.clone()));
@@ -253,28 +361,32 @@ fn route(state: &State, request: &Request<Incoming>, number: u64) -> Result<Repl
             resolution: Some(ResolutionType::RetryLater),
         });
     }
-    let roll = mix(state.config.seed ^ 0xfa17, number);
-    if (roll % 1_000_000) as f64 / 1_000_000.0 < state.config.failure_rate {
+    if roll(state.config.seed ^ 0xfa17, number) < state.config.failure_rate {
         state.injected.fetch_add(1, Ordering::Relaxed);
-        return Err(if roll & (1 << 40) == 0 {
-            Problem {
-                status: 503,
-                kind: ErrorType::Upstream,
-                code: "SERVICE_UNAVAILABLE",
-                title: "Service Unavailable",
-                detail: "Injected failure: the sandbox is pretending to be unavailable.".to_owned(),
-                resolution: Some(ResolutionType::RetryLater),
-            }
-        } else {
-            Problem {
-                status: 500,
-                kind: ErrorType::Server,
-                code: "INTERNAL",
-                title: "Internal Server Error",
-                detail: "Injected failure: an unexpected error occurred on the sandbox.".to_owned(),
-                resolution: Some(ResolutionType::RetryLater),
-            }
-        });
+        // Which of the two: another bit of the same draw.
+        return Err(
+            if mix(state.config.seed ^ 0xfa17, number) & (1 << 40) == 0 {
+                Problem {
+                    status: 503,
+                    kind: ErrorType::Upstream,
+                    code: "SERVICE_UNAVAILABLE",
+                    title: "Service Unavailable",
+                    detail: "Injected failure: the sandbox is pretending to be unavailable."
+                        .to_owned(),
+                    resolution: Some(ResolutionType::RetryLater),
+                }
+            } else {
+                Problem {
+                    status: 500,
+                    kind: ErrorType::Server,
+                    code: "INTERNAL",
+                    title: "Internal Server Error",
+                    detail: "Injected failure: an unexpected error occurred on the sandbox."
+                        .to_owned(),
+                    resolution: Some(ResolutionType::RetryLater),
+                }
+            },
+        );
     }
     let query = Query::parse(request.uri().query().unwrap_or("")).map_err(|detail| Problem {
         status: 400,
@@ -284,33 +396,49 @@ fn route(state: &State, request: &Request<Incoming>, number: u64) -> Result<Repl
         detail,
         resolution: None,
     })?;
-    Ok(page(state, &query))
+    let mut reply = page(state, &query);
+    reply.extensions_mut().insert(ListingPage);
+    Ok(reply)
+}
+
+/// The credentials of an `Authorization: Bearer <token>` header. The scheme is
+/// case-insensitive (RFC 9110 §11.1: `bearer`, `BEARER`), and one or more spaces may follow it.
+fn bearer_token(value: &[u8]) -> Option<&str> {
+    let value = std::str::from_utf8(value).ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim_start_matches(' ');
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// Lets through the static token, or a token from the token endpoint that has neither expired
 /// nor been revoked.
 fn authorize(state: &State, request: &Request<Incoming>) -> Result<(), Problem> {
-    let expected = format!("Bearer {}", state.config.token);
-    let given = request.headers().get(header::AUTHORIZATION);
-    if given.is_some_and(|v| v.as_bytes() == expected.as_bytes()) {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| bearer_token(v.as_bytes()));
+    if given == Some(state.config.token.as_str()) {
         return Ok(());
     }
-    let standing = given
-        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
-        .and_then(|t| std::str::from_utf8(t).ok())
-        .map_or(Standing::Unknown, |t| state.issuer.standing(t));
+    let standing = given.map_or(Standing::Unknown, |t| state.issuer.standing(t));
     let (code, title, detail) = match standing {
         Standing::Valid => return Ok(()),
-        Standing::Expired => (
-            "TOKEN_EXPIRED",
-            "Token Expired",
-            "The access token has expired; request a new one from the token endpoint.",
-        ),
-        Standing::Revoked => (
-            "UNAUTHORIZED",
-            "Unauthorized",
-            "The access token has been revoked; request a new one from the token endpoint.",
-        ),
+        Standing::Expired => {
+            state.expired.fetch_add(1, Ordering::Relaxed);
+            (
+                "TOKEN_EXPIRED",
+                "Token Expired",
+                "The access token has expired; request a new one from the token endpoint.",
+            )
+        }
+        Standing::Revoked => {
+            state.revoked.fetch_add(1, Ordering::Relaxed);
+            (
+                "UNAUTHORIZED",
+                "Unauthorized",
+                "The access token has been revoked; request a new one from the token endpoint.",
+            )
+        }
         Standing::Unknown => (
             "UNAUTHORIZED",
             "Unauthorized",
@@ -342,13 +470,27 @@ fn over_limit(state: &State, limit: u32) -> bool {
 struct Query {
     user_id: Option<String>,
     vehicle_id: Option<String>,
+    /// `None` when left out: the contract's default, live, applies.
     mode: Option<Mode>,
     number: u64,
     size: u64,
 }
 
+/// The parameters the contract defines, in the order they are checked.
+const PARAMETERS: [&str; 5] = [
+    "filter[userId]",
+    "filter[vehicleId]",
+    "filter[vehicle.mode]",
+    "page[number]",
+    "page[size]",
+];
+
 impl Query {
-    /// Reads parameters with brackets raw or percent-encoded; unknown ones are ignored.
+    /// Reads parameters with brackets raw or percent-encoded, as the contract's schemas
+    /// allow: the filters are any strings (the empty one too, which matches nothing), the
+    /// mode is `live` or `simulated`, page parameters are integers of at least 1 (and at
+    /// most 2^63 − 1, what every JSON reader can take back in `meta`). A parameter given twice
+    /// is refused, since none of them is an array; unknown ones are ignored.
     fn parse(query: &str) -> Result<Self, String> {
         let mut q = Query {
             user_id: None,
@@ -357,29 +499,25 @@ impl Query {
             number: 1,
             size: 10,
         };
+        let mut seen = [false; PARAMETERS.len()];
         for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-            let positive = |v: &str| {
-                v.parse::<u64>()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| format!("{name} must be a positive integer, got {v:?}."))
+            let Some(known) = PARAMETERS.iter().position(|p| *p == name) else {
+                continue;
             };
-            let id = |v: &str| {
-                (!v.is_empty())
-                    .then(|| v.to_owned())
-                    .ok_or_else(|| format!("{name} must not be empty."))
-            };
-            match &*name {
-                "filter[userId]" => q.user_id = Some(id(&value)?),
-                "filter[vehicleId]" => q.vehicle_id = Some(id(&value)?),
-                "filter[vehicle.mode]" => {
-                    q.mode = Some(value.parse().map_err(|_| {
-                        format!("filter[vehicle.mode] must be live or simulated, got {value:?}.")
-                    })?)
+            if std::mem::replace(&mut seen[known], true) {
+                return Err(format!("{name} is given more than once."));
+            }
+            match known {
+                0 => q.user_id = Some(value.into_owned()),
+                1 => q.vehicle_id = Some(value.into_owned()),
+                2 => {
+                    q.mode =
+                        Some(value.parse().map_err(|_| {
+                            format!("{name} must be live or simulated, got {value:?}.")
+                        })?)
                 }
-                "page[number]" => q.number = positive(&value)?,
-                "page[size]" => q.size = positive(&value)?,
-                _ => {}
+                3 => q.number = page_parameter(&name, &value)?,
+                _ => q.size = page_parameter(&name, &value)?,
             }
         }
         Ok(q)
@@ -408,6 +546,20 @@ impl Query {
     }
 }
 
+/// `page[number]` or `page[size]`: an integer (optional sign, decimal digits), at least 1.
+fn page_parameter(name: &str, value: &str) -> Result<u64, String> {
+    let digits = value.strip_prefix(['+', '-']).unwrap_or(value);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{name} must be an integer, got {value:?}."));
+    }
+    match value.parse::<i64>() {
+        Ok(n) if n >= 1 => Ok(n.unsigned_abs()),
+        Ok(n) => Err(format!("{name} must be at least 1, got {n}.")),
+        Err(_) if value.starts_with('-') => Err(format!("{name} must be at least 1, got {value}.")),
+        Err(_) => Err(format!("{name} must be at most {}, got {value}.", i64::MAX)),
+    }
+}
+
 /// Answers a valid listing request from the current snapshot, after moving the data first
 /// when the sandbox churns (every page request but the very first).
 fn page(state: &State, query: &Query) -> Reply {
@@ -417,6 +569,7 @@ fn page(state: &State, query: &Query) -> Reply {
         state.churned.fetch_add(1, Ordering::Relaxed);
     }
     let dataset = state.snapshot();
+    // A left-out mode is the contract's default, live: `matching` reads it so.
     let filters = Filters {
         user_id: query.user_id.as_deref(),
         vehicle_id: query.vehicle_id.as_deref(),
@@ -461,18 +614,25 @@ fn page(state: &State, query: &Query) -> Reply {
     json(200, &body)
 }
 
-/// A v3 error body; a 429 also says when to come back, a 405 what is allowed.
+/// A v3 error body; a 429 also says when to come back, a 405 what is allowed, a 401 which
+/// scheme to authenticate with (RFC 9110 §11.6.1, RFC 6750 §3).
 fn error(problem: &Problem, request_id: &str) -> Reply {
     let mut reply = json(problem.status, &ErrorBody::new(problem, request_id));
-    if problem.status == 429 {
-        reply
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-    }
-    if problem.status == 405 {
-        reply
-            .headers_mut()
-            .insert(header::ALLOW, header::HeaderValue::from_static("GET"));
+    let headers = reply.headers_mut();
+    match problem.status {
+        429 => {
+            headers.insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        405 => {
+            headers.insert(header::ALLOW, header::HeaderValue::from_static("GET"));
+        }
+        401 => {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        _ => {}
     }
     reply
 }

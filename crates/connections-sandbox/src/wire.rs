@@ -227,6 +227,34 @@ pub(crate) enum ErrorType {
     Validation,
 }
 
+/// `links.about`: Smartcar's page for the error's type. The contract's examples give those of
+/// `VALIDATION`, `AUTHENTICATION` (a 401 points at the `#authentication` section, a 403 at the
+/// page), `RESOURCE_NOT_FOUND` and `SERVER`; `RATE_LIMIT` and `UPSTREAM` follow the same
+/// pattern (`{type in kebab-case}-errors`).
+fn about(kind: ErrorType, status: u16) -> &'static str {
+    match (kind, status) {
+        (ErrorType::Authentication, 401) => {
+            "https://smartcar.com/docs/errors/api-errors/v3/authentication-errors#authentication"
+        }
+        (ErrorType::Authentication, _) => {
+            "https://smartcar.com/docs/errors/api-errors/v3/authentication-errors"
+        }
+        (ErrorType::RateLimit, _) => {
+            "https://smartcar.com/docs/errors/api-errors/v3/rate-limit-errors"
+        }
+        (ErrorType::ResourceNotFound, _) => {
+            "https://smartcar.com/docs/errors/api-errors/v3/resource-not-found-errors"
+        }
+        (ErrorType::Server, _) => "https://smartcar.com/docs/errors/api-errors/v3/server-errors",
+        (ErrorType::Upstream, _) => {
+            "https://smartcar.com/docs/errors/api-errors/v3/upstream-errors"
+        }
+        (ErrorType::Validation, _) => {
+            "https://smartcar.com/docs/errors/api-errors/v3/validation-errors"
+        }
+    }
+}
+
 /// `resolution.type` values the sandbox suggests.
 #[derive(Clone, Copy, Debug, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -257,7 +285,7 @@ impl<'a> ErrorBody<'a> {
                 detail: &problem.detail,
                 resolution: problem.resolution.map(|kind| Resolution { kind }),
                 links: ErrorLinks {
-                    about: "https://smartcar.com/docs/errors/api-errors/v3",
+                    about: about(problem.kind, problem.status),
                 },
                 meta: ErrorMeta {
                     debug: Debug { request_id },

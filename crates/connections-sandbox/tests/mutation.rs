@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::{get, get_json, ids};
+use common::{default_listing, get, get_json, ids, listing, page_of, records};
 use connections_sandbox::{ConnectionRecord, Mode, Sandbox, SandboxConfig};
 
 fn spawn(connections: usize, seed: u64, churn: u32) -> Sandbox {
@@ -18,15 +18,6 @@ fn spawn(connections: usize, seed: u64, churn: u32) -> Sandbox {
         ..SandboxConfig::default()
     })
     .unwrap()
-}
-
-/// The records the sandbox holds right now, copied out of the snapshot.
-fn records(s: &Sandbox) -> Vec<ConnectionRecord> {
-    s.dataset()
-        .connections()
-        .iter()
-        .map(|c| (**c).clone())
-        .collect()
 }
 
 fn id_list(records: &[ConnectionRecord]) -> Vec<String> {
@@ -69,22 +60,34 @@ fn inserted_connections_come_first_newer_than_all_others_and_follow_the_seed() {
         "a snapshot taken before does not move"
     );
 
-    let (status, page) = get_json(&s, "/v3/connections?page[size]=10");
-    assert_eq!(status, 200);
-    assert_eq!(ids(&page), id_list(&after[..10]));
-    assert_eq!(page["meta"]["totalCount"], 34);
+    // Both modes, so every new connection is seen whichever mode it drew.
+    for mode in [Mode::Live, Mode::Simulated] {
+        let (status, page) = get_json(
+            &s,
+            &format!("/v3/connections?filter[vehicle.mode]={mode}&page[size]=10"),
+        );
+        assert_eq!(status, 200);
+        let all = listing(&after, None, None, Some(mode));
+        let new_here: Vec<&String> = new.iter().filter(|id| all.contains(id)).collect();
+        assert_eq!(ids(&page), page_of(&all, 1, 10));
+        assert!(
+            ids(&page).iter().take(new_here.len()).eq(new_here),
+            "the new {mode} ones on top"
+        );
+        assert_eq!(page["meta"]["totalCount"], all.len());
+    }
 
     let user = after[0].user_id.clone();
-    let mine: Vec<ConnectionRecord> = after
-        .iter()
-        .filter(|c| c.user_id == user)
-        .cloned()
-        .collect();
+    let mode = after[0].mode;
+    let mine = listing(&after, Some(&user), None, Some(mode));
     let (_, page) = get_json(
         &s,
-        &format!("/v3/connections?filter[userId]={user}&page[size]=100"),
+        &format!(
+            "/v3/connections?filter[userId]={user}&filter[vehicle.mode]={mode}&page[size]=100"
+        ),
     );
-    assert_eq!(ids(&page), id_list(&mine), "the user's listing has it too");
+    assert_eq!(ids(&page), mine, "the user's listing has it too");
+    assert_eq!(mine[0], new[0]);
     assert_eq!(page["meta"]["totalCount"], mine.len());
 
     assert_eq!(
@@ -124,31 +127,33 @@ fn removed_connections_are_gone_from_every_listing() {
         .collect();
     assert_eq!(after, expected);
 
-    let (_, page) = get_json(&s, "/v3/connections?page[number]=4&page[size]=10");
-    assert_eq!(ids(&page), id_list(&expected[30..37]));
-    assert_eq!(page["meta"]["totalCount"], 37);
-    assert!(page["links"]["next"].is_null(), "37 items fit in 4 pages");
+    let live = default_listing(&expected);
+    let last = live.len().div_ceil(10);
+    let (_, page) = get_json(
+        &s,
+        &format!("/v3/connections?page[number]={last}&page[size]=10"),
+    );
+    assert_eq!(ids(&page), page_of(&live, last, 10));
+    assert_eq!(page["meta"]["totalCount"], live.len());
+    assert!(page["links"]["next"].is_null(), "the last page");
+    assert!(victims.iter().all(|v| !live.contains(v)));
 
     let (_, gone) = get_json(
         &s,
         &format!(
-            "/v3/connections?filter[vehicleId]={}",
-            before[13].vehicle_id
+            "/v3/connections?filter[vehicleId]={}&filter[vehicle.mode]={}",
+            before[13].vehicle_id, before[13].mode
         ),
     );
     assert!(ids(&gone).is_empty());
     assert_eq!(gone["meta"]["totalCount"], 0);
 
-    let simulated: Vec<ConnectionRecord> = expected
-        .iter()
-        .filter(|c| c.mode == Mode::Simulated)
-        .cloned()
-        .collect();
+    let simulated = listing(&expected, None, None, Some(Mode::Simulated));
     let (_, page) = get_json(
         &s,
         "/v3/connections?filter[vehicle.mode]=simulated&page[size]=100",
     );
-    assert_eq!(ids(&page), id_list(&simulated));
+    assert_eq!(ids(&page), simulated);
     assert_eq!(page["meta"]["totalCount"], simulated.len());
 
     assert_eq!(s.remove_connections(&victims), 0, "already gone");
@@ -176,7 +181,7 @@ fn churn_moves_the_data_before_every_page_request_but_the_first() {
         generated,
         "the first page request leaves the data alone"
     );
-    assert_eq!(ids(&first), id_list(&generated[..10]));
+    assert_eq!(ids(&first), page_of(&default_listing(&generated), 1, 10));
     assert_eq!(s.faults().churned, 0);
 
     let mut previous = generated;
@@ -203,21 +208,15 @@ fn churn_moves_the_data_before_every_page_request_but_the_first() {
         assert_eq!(kept.len(), 47, "three of the existing ones are gone");
         assert_eq!(now[3..], kept[..], "the rest keep their order");
 
-        let expected: Vec<ConnectionRecord> = if target.contains("simulated") {
-            now.iter()
-                .filter(|c| c.mode == Mode::Simulated)
-                .cloned()
-                .collect()
+        let mode = target.contains("simulated").then_some(Mode::Simulated);
+        let all = listing(&now, None, None, mode);
+        let expected = if mode.is_some() {
+            all.clone()
         } else {
-            now[(n * 10)..(n * 10 + 10)].to_vec()
+            page_of(&all, n + 1, 10)
         };
-        assert_eq!(ids(&page), id_list(&expected), "cut from the moved data");
-        let total = if target.contains("simulated") {
-            expected.len()
-        } else {
-            50
-        };
-        assert_eq!(page["meta"]["totalCount"], total);
+        assert_eq!(ids(&page), expected, "cut from the moved data");
+        assert_eq!(page["meta"]["totalCount"], all.len());
         assert_eq!(s.faults().churned, n as u64);
         previous = now;
     }
@@ -256,6 +255,7 @@ fn churn_is_the_same_for_the_same_seed() {
 fn pages_stay_consistent_while_the_data_changes_under_them() {
     let s = spawn(300, 11, 0);
     let first = records(&s);
+    let live = default_listing(&first);
     std::thread::scope(|scope| {
         let writer = scope.spawn(|| {
             for _ in 0..30 {
@@ -266,16 +266,18 @@ fn pages_stay_consistent_while_the_data_changes_under_them() {
         while !writer.is_finished() {
             let (status, page) = get_json(&s, "/v3/connections?page[number]=2&page[size]=100");
             assert_eq!(status, 200);
-            let total = page["meta"]["totalCount"].as_u64().unwrap();
+            let total = page["meta"]["totalCount"].as_u64().unwrap() as usize;
             let got = ids(&page);
-            // Either before an insert (items 100..200 of the original) or after it (the
-            // original shifted down by the five on top): never a mix of two snapshots.
-            let shifted = id_list(&first[95..195]);
-            match total {
-                300 => assert_eq!(got, id_list(&first[100..200])),
-                305 => assert_eq!(got, shifted),
-                _ => panic!("totalCount {total} is neither before nor after an insert"),
-            }
+            // Either before an insert (live items 100..200 of the original) or after it (the
+            // original shifted down by the k of the five on top that are live): never a mix
+            // of two snapshots.
+            let k = total
+                .checked_sub(live.len())
+                .filter(|&k| k <= 5)
+                .unwrap_or_else(|| {
+                    panic!("totalCount {total} is neither before nor after an insert")
+                });
+            assert_eq!(got, live[100 - k..200 - k], "{k} new live ones on top");
         }
         writer.join().unwrap();
     });
@@ -286,30 +288,30 @@ fn pages_stay_consistent_while_the_data_changes_under_them() {
 fn a_hundred_thousand_connections_serve_any_page_quickly() {
     let s = spawn(100_000, 42, 0);
     let all = records(&s);
+    let simulated = listing(&all, None, None, Some(Mode::Simulated));
+    let pages = simulated.len().div_ceil(100);
     let started = Instant::now();
-    for n in [1u64, 2, 500, 999, 1000] {
+    for n in [1, 2, pages / 2, pages - 1, pages] {
         for _ in 0..20 {
             let (_, page) = get_json(
                 &s,
-                &format!("/v3/connections?page[number]={n}&page[size]=100"),
+                &format!(
+                    "/v3/connections?filter[vehicle.mode]=simulated&page[number]={n}&page[size]=100"
+                ),
             );
-            let from = usize::try_from((n - 1) * 100).unwrap();
-            assert_eq!(ids(&page), id_list(&all[from..from + 100]));
-            assert_eq!(page["meta"]["totalCount"], 100_000);
+            assert_eq!(ids(&page), page_of(&simulated, n, 100));
+            assert_eq!(page["meta"]["totalCount"], simulated.len());
         }
     }
-    let live: Vec<&ConnectionRecord> = all.iter().filter(|c| c.mode == Mode::Live).collect();
+    let live = default_listing(&all);
+    assert_eq!(live.len() + simulated.len(), 100_000);
     let deep = live.len() / 100; // the last full page
     let (_, page) = get_json(
         &s,
-        &format!("/v3/connections?filter[vehicle.mode]=live&page[number]={deep}&page[size]=100"),
+        &format!("/v3/connections?page[number]={deep}&page[size]=100"),
     );
     assert_eq!(page["meta"]["totalCount"], live.len());
-    let expected: Vec<String> = live[(deep - 1) * 100..deep * 100]
-        .iter()
-        .map(|c| c.id.clone())
-        .collect();
-    assert_eq!(ids(&page), expected);
+    assert_eq!(ids(&page), page_of(&live, deep, 100));
     // 101 pages of 100: far under this even unoptimized; copying or scanning all 100,000
     // connections per page would take it well past.
     assert!(

@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::{Answer, exchange, get};
+use common::{Answer, default_listing, exchange, get};
 use connections_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 
@@ -104,11 +104,11 @@ fn list(s: &Sandbox, token: &str) -> (u16, Value, Answer) {
     (answer.status, body(&answer), answer)
 }
 
-/// The first five ids of the dataset, newest first: what the first page must hold.
+/// The first five live ids, newest first: what the first page must hold.
 fn first_ids(s: &Sandbox) -> Vec<Value> {
-    s.dataset().connections()[..5]
+    default_listing(s.dataset().connections())[..5]
         .iter()
-        .map(|c| json!(c.id))
+        .map(|id| json!(id))
         .collect()
 }
 
@@ -231,10 +231,19 @@ fn issued_tokens_expire_after_their_lifetime_with_a_v3_401() {
     });
     let token = issue(&s, 1);
     assert_eq!(list(&s, &token).0, 200);
+    assert_eq!(s.faults().expired_tokens, 0);
     std::thread::sleep(Duration::from_millis(1200));
     let (status, value, answer) = list(&s, &token);
     let entry = v3_401(status, &value, &answer);
     assert_eq!(entry["code"], "TOKEN_EXPIRED");
+    assert_eq!(
+        s.faults().expired_tokens,
+        1,
+        "each expired-token 401 is counted"
+    );
+    assert_eq!(list(&s, &token).0, 401);
+    assert_eq!(s.faults().expired_tokens, 2);
+    assert_eq!(s.faults().revoked_tokens, 0);
     assert!(
         entry["detail"].as_str().unwrap().contains("expired"),
         "{entry}"
@@ -252,6 +261,8 @@ fn revoked_tokens_stop_working_and_later_ones_work() {
     s.revoke_tokens();
     let (status, value, answer) = list(&s, &before);
     v3_401(status, &value, &answer);
+    assert_eq!(s.faults().revoked_tokens, 1);
+    assert_eq!(s.faults().expired_tokens, 0);
     let after = issue(&s, 3600);
     assert_eq!(list(&s, &after).0, 200);
     assert_eq!(

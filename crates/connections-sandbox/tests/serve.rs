@@ -5,13 +5,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Answer, get, get_json, ids};
+use common::{Answer, default_listing, get, get_json, ids, listing, page_of};
 use connections_core::{
     AccessToken, BaseUrl, ErrorType, ListConnections, Mode, Paginator, ResponseError,
 };
-use connections_sandbox::{
-    ConnectionRecord, Dataset, Filters, Mode as SandboxMode, Sandbox, SandboxConfig,
-};
+use connections_sandbox::{Mode as SandboxMode, Sandbox, SandboxConfig};
 
 fn sandbox(config: SandboxConfig) -> Sandbox {
     Sandbox::spawn(config).unwrap()
@@ -42,18 +40,8 @@ fn list_all(sandbox: &Sandbox, request: ListConnections<'_>) -> Vec<String> {
     ids
 }
 
-/// What a complete listing must return, computed from the raw records.
-fn oracle(dataset: &Dataset, keep: impl Fn(&ConnectionRecord) -> bool) -> Vec<String> {
-    dataset
-        .connections()
-        .iter()
-        .filter(|c| keep(c))
-        .map(|c| c.id.clone())
-        .collect()
-}
-
 #[test]
-fn full_listings_match_the_dataset_for_every_filter_and_page_size() {
+fn full_listings_match_the_records_for_every_filter_and_page_size() {
     for absolute_links in [false, true] {
         let s = sandbox(SandboxConfig {
             connections: 60,
@@ -61,67 +49,138 @@ fn full_listings_match_the_dataset_for_every_filter_and_page_size() {
             ..SandboxConfig::default()
         });
         let d = s.dataset();
-        let user = d.connections()[0].user_id.clone();
-        let vehicle = d.connections()[3].vehicle_id.clone();
-        type Keep<'a> = Box<dyn Fn(&ConnectionRecord) -> bool + 'a>;
-        let cases: [(Filters<'_>, Keep<'_>, _); 5] = [
+        let records = d.connections();
+        let live = |mode| mode == SandboxMode::Live;
+        let live_user = records
+            .iter()
+            .find(|c| live(c.mode))
+            .unwrap()
+            .user_id
+            .clone();
+        let live_vehicle = records
+            .iter()
+            .find(|c| live(c.mode))
+            .unwrap()
+            .vehicle_id
+            .clone();
+        let simulated_vehicle = records
+            .iter()
+            .find(|c| !live(c.mode))
+            .unwrap()
+            .vehicle_id
+            .clone();
+        let user_with_both = records
+            .iter()
+            .find(|c| {
+                !live(c.mode)
+                    && records
+                        .iter()
+                        .any(|o| o.user_id == c.user_id && live(o.mode))
+            })
+            .map(|c| c.user_id.clone())
+            .expect("a user with a live and a simulated vehicle");
+        let (u, v, sv, both) = (
+            &*live_user,
+            &*live_vehicle,
+            &*simulated_vehicle,
+            &*user_with_both,
+        );
+        let cases = [
             (
-                Filters::default(),
-                Box::new(|_| true),
+                listing(records, None, None, None),
                 ListConnections::builder(),
             ),
             (
-                Filters {
-                    mode: Some(SandboxMode::Simulated),
-                    ..Filters::default()
-                },
-                Box::new(|c| c.mode == SandboxMode::Simulated),
+                listing(records, None, None, Some(SandboxMode::Simulated)),
                 ListConnections::builder().mode(Mode::Simulated),
             ),
             (
-                Filters {
-                    user_id: Some(&user),
-                    mode: Some(SandboxMode::Live),
-                    ..Filters::default()
-                },
-                Box::new(|c| c.user_id == user && c.mode == SandboxMode::Live),
-                ListConnections::builder().user_id(&user).mode(Mode::Live),
+                listing(records, None, None, Some(SandboxMode::Live)),
+                ListConnections::builder().mode(Mode::Live),
             ),
             (
-                Filters {
-                    user_id: Some(&user),
-                    ..Filters::default()
-                },
-                Box::new(|c| c.user_id == user),
-                ListConnections::builder().user_id(&user),
+                listing(records, Some(u), None, Some(SandboxMode::Live)),
+                ListConnections::builder().user_id(u).mode(Mode::Live),
             ),
             (
-                Filters {
-                    vehicle_id: Some(&vehicle),
-                    ..Filters::default()
-                },
-                Box::new(|c| c.vehicle_id == vehicle),
-                ListConnections::builder().vehicle_id(&vehicle),
+                listing(records, Some(both), None, None),
+                ListConnections::builder().user_id(both),
+            ),
+            (
+                listing(records, Some(both), None, Some(SandboxMode::Simulated)),
+                ListConnections::builder()
+                    .user_id(both)
+                    .mode(Mode::Simulated),
+            ),
+            (
+                listing(records, None, Some(v), None),
+                ListConnections::builder().vehicle_id(v),
+            ),
+            (
+                listing(records, None, Some(sv), Some(SandboxMode::Simulated)),
+                ListConnections::builder()
+                    .vehicle_id(sv)
+                    .mode(Mode::Simulated),
+            ),
+            (
+                listing(records, Some(both), Some(sv), Some(SandboxMode::Simulated)),
+                ListConnections::builder()
+                    .user_id(both)
+                    .vehicle_id(sv)
+                    .mode(Mode::Simulated),
             ),
         ];
-        for (filters, keep, builder) in cases {
-            let expected = oracle(&d, keep);
-            assert!(!expected.is_empty(), "{filters:?} selects something");
-            assert_eq!(d.expected_ids(filters), expected, "{filters:?}");
+        for (expected, builder) in cases {
+            assert!(!expected.is_empty(), "{builder:?} selects something");
             for size in [1, 7, 10, 100] {
                 let request = builder.clone().page_size(size).build().unwrap();
-                assert_eq!(list_all(&s, request), expected, "{filters:?} size {size}");
+                assert_eq!(list_all(&s, request), expected, "{builder:?} size {size}");
             }
         }
+        // The default mode is live: a simulated vehicle is not listed without its mode.
+        let request = ListConnections::builder().vehicle_id(sv).build().unwrap();
+        assert!(list_all(&s, request).is_empty());
+        // Filters combine: a vehicle with another user's id selects nothing, in either mode.
+        let other = &records.iter().find(|c| c.user_id != u).unwrap().user_id;
+        for mode in [Mode::Live, Mode::Simulated] {
+            let wanted = match mode {
+                Mode::Live => SandboxMode::Live,
+                _ => SandboxMode::Simulated,
+            };
+            let expected = listing(records, Some(other), Some(v), Some(wanted));
+            assert!(expected.is_empty());
+            let request = ListConnections::builder()
+                .user_id(other)
+                .vehicle_id(v)
+                .mode(mode)
+                .build()
+                .unwrap();
+            assert_eq!(list_all(&s, request), expected, "{other} with {v}");
+        }
+        let request = ListConnections::builder()
+            .user_id(u)
+            .vehicle_id(v)
+            .build()
+            .unwrap();
+        assert_eq!(
+            list_all(&s, request),
+            listing(records, Some(u), Some(v), None)
+        );
     }
 }
 
 #[test]
 fn pages_carry_meta_links_and_a_request_id() {
     let s = sandbox(SandboxConfig {
-        connections: 25,
+        connections: 35,
         ..SandboxConfig::default()
     });
+    let live = default_listing(s.dataset().connections());
+    let (total, last) = (live.len(), live.len().div_ceil(10));
+    assert!(
+        last >= 3,
+        "{total} live connections make at least three pages"
+    );
     let answer = get(
         &s,
         "/v3/connections?page[number]=2&page[size]=10",
@@ -137,7 +196,7 @@ fn pages_carry_meta_links_and_a_request_id() {
     assert_eq!(
         page["meta"],
         serde_json::json!({
-            "pageNumber": 2, "pageSize": 10, "totalCount": 25,
+            "pageNumber": 2, "pageSize": 10, "totalCount": total,
             "orderBy": "createdAt", "orderDirection": "DESC",
         })
     );
@@ -148,13 +207,10 @@ fn pages_carry_meta_links_and_a_request_id() {
             "first": "/connections?page[number]=1&page[size]=10",
             "prev": "/connections?page[number]=1&page[size]=10",
             "next": "/connections?page[number]=3&page[size]=10",
-            "last": "/connections?page[number]=3&page[size]=10",
+            "last": format!("/connections?page[number]={last}&page[size]=10"),
         })
     );
-    let expected: Vec<String> = s.dataset().connections()[10..20]
-        .iter()
-        .map(|c| c.id.clone())
-        .collect();
+    let expected = page_of(&live, 2, 10);
     assert_eq!(ids(&page), expected);
     let decoded = answer.decode().unwrap();
     let read: Vec<_> = decoded.connections().iter().map(|c| c.id.clone()).collect();
@@ -172,7 +228,8 @@ fn pages_carry_meta_links_and_a_request_id() {
     assert!(ids(&beyond).is_empty());
     assert!(beyond["links"]["next"].is_null());
     assert_eq!(
-        beyond["links"]["prev"], "/connections?page[number]=3&page[size]=10",
+        beyond["links"]["prev"],
+        format!("/connections?page[number]={last}&page[size]=10"),
         "prev goes back to the last page that has items"
     );
 
@@ -220,9 +277,18 @@ fn invalid_parameters_get_a_typed_400_naming_the_parameter() {
     let s = sandbox(SandboxConfig::default());
     for (query, named) in [
         ("page[number]=0", "page[number]"),
+        ("page[size]=0", "page[size]"),
+        ("page[number]=abc", "page[number]"),
         ("page%5Bsize%5D=ten", "page[size]"),
+        ("page[size]=-3", "page[size]"),
+        ("page[size]=1.5", "page[size]"),
+        ("page[size]=", "page[size]"),
+        ("page[number]=99999999999999999999", "page[number]"),
         ("filter[vehicle.mode]=parked", "filter[vehicle.mode]"),
-        ("filter[userId]=", "filter[userId]"),
+        ("filter[vehicle.mode]=LIVE", "filter[vehicle.mode]"),
+        ("filter[vehicle.mode]=", "filter[vehicle.mode]"),
+        ("page[size]=5&page[size]=6", "page[size]"),
+        ("filter[userId]=a&filter%5BuserId%5D=b", "filter[userId]"),
     ] {
         let answer = get(&s, &format!("/v3/connections?{query}"), Some(s.token()));
         assert_eq!(answer.status, 400, "{query}");
@@ -316,80 +382,90 @@ fn pages_carry_every_field_of_the_contract_with_the_records_values() {
         ..SandboxConfig::default()
     });
     let d = s.dataset();
-    let (status, page) = get_json(&s, "/v3/connections?page[size]=30");
-    assert_eq!(status, 200);
-    assert_eq!(keys(&page), ["data", "links", "meta"]);
-    assert_eq!(
-        keys(&page["meta"]),
-        [
-            "orderBy",
-            "orderDirection",
-            "pageNumber",
-            "pageSize",
-            "totalCount"
-        ]
-    );
-    assert_eq!(page["meta"]["orderDirection"], "DESC");
-    assert_eq!(page["meta"]["totalCount"], 30);
-    assert_eq!(
-        keys(&page["links"]),
-        ["first", "last", "next", "prev", "self"]
-    );
-    assert!(page["links"]["prev"].is_null() && page["links"]["next"].is_null());
-    let data = page["data"].as_array().unwrap();
-    assert_eq!(data.len(), 30);
     let mut used = 0;
-    for (c, record) in data.iter().zip(d.connections()) {
-        assert_eq!(
-            keys(c),
-            ["attributes", "id", "links", "meta", "relationships", "type"]
+    for mode in ["live", "simulated"] {
+        let (status, page) = get_json(
+            &s,
+            &format!("/v3/connections?filter[vehicle.mode]={mode}&page[size]=30"),
         );
-        assert_eq!(c["id"], record.id.as_str());
-        assert_eq!(c["type"], "connection");
-        let attributes = &c["attributes"];
-        assert_eq!(keys(attributes), ["permissions", "vehicle"]);
+        assert_eq!(status, 200);
+        let records: Vec<_> = d
+            .connections()
+            .iter()
+            .filter(|c| c.mode.as_str() == mode)
+            .collect();
+        assert_eq!(keys(&page), ["data", "links", "meta"]);
         assert_eq!(
-            attributes["permissions"],
-            serde_json::json!(record.permissions)
+            keys(&page["meta"]),
+            [
+                "orderBy",
+                "orderDirection",
+                "pageNumber",
+                "pageSize",
+                "totalCount"
+            ]
         );
-        let vehicle = &attributes["vehicle"];
+        assert_eq!(page["meta"]["orderDirection"], "DESC");
+        assert_eq!(page["meta"]["totalCount"], records.len());
         assert_eq!(
-            keys(vehicle),
-            ["make", "mode", "model", "powertrainType", "year"]
+            keys(&page["links"]),
+            ["first", "last", "next", "prev", "self"]
         );
-        assert_eq!(vehicle["make"], record.make.as_str());
-        assert_eq!(vehicle["model"], record.model.as_str());
-        assert_eq!(vehicle["year"], record.year);
-        assert_eq!(vehicle["powertrainType"], record.powertrain_type.as_str());
-        let mode = match record.mode {
-            SandboxMode::Live => "live",
-            _ => "simulated",
-        };
-        assert_eq!(vehicle["mode"], mode);
-        let relationships = &c["relationships"];
-        assert_eq!(keys(relationships), ["user", "vehicle"]);
-        for (kind, id) in [("vehicle", &record.vehicle_id), ("user", &record.user_id)] {
-            let r = &relationships[kind];
-            assert_eq!(keys(r), ["data", "links"]);
-            assert_eq!(r["data"], serde_json::json!({"id": id, "type": kind}));
+        assert!(page["links"]["prev"].is_null() && page["links"]["next"].is_null());
+        let data = page["data"].as_array().unwrap();
+        assert_eq!(data.len(), records.len());
+        for (c, record) in data.iter().zip(&records) {
             assert_eq!(
-                r["links"],
-                serde_json::json!({"related": format!("/{kind}s/{id}")})
+                keys(c),
+                ["attributes", "id", "links", "meta", "relationships", "type"]
+            );
+            assert_eq!(c["id"], record.id.as_str());
+            assert_eq!(c["type"], "connection");
+            let attributes = &c["attributes"];
+            assert_eq!(keys(attributes), ["permissions", "vehicle"]);
+            assert_eq!(
+                attributes["permissions"],
+                serde_json::json!(record.permissions)
+            );
+            let vehicle = &attributes["vehicle"];
+            assert_eq!(
+                keys(vehicle),
+                ["make", "mode", "model", "powertrainType", "year"]
+            );
+            assert_eq!(vehicle["make"], record.make.as_str());
+            assert_eq!(vehicle["model"], record.model.as_str());
+            assert_eq!(vehicle["year"], record.year);
+            assert_eq!(vehicle["powertrainType"], record.powertrain_type.as_str());
+            let mode = match record.mode {
+                SandboxMode::Live => "live",
+                _ => "simulated",
+            };
+            assert_eq!(vehicle["mode"], mode);
+            let relationships = &c["relationships"];
+            assert_eq!(keys(relationships), ["user", "vehicle"]);
+            for (kind, id) in [("vehicle", &record.vehicle_id), ("user", &record.user_id)] {
+                let r = &relationships[kind];
+                assert_eq!(keys(r), ["data", "links"]);
+                assert_eq!(r["data"], serde_json::json!({"id": id, "type": kind}));
+                assert_eq!(
+                    r["links"],
+                    serde_json::json!({"related": format!("/{kind}s/{id}")})
+                );
+            }
+            assert_eq!(c["meta"]["createdAt"], record.created_at.as_str());
+            assert_eq!(c["meta"]["updatedAt"], record.updated_at.as_str());
+            match &record.last_used_at {
+                Some(at) => {
+                    used += 1;
+                    assert_eq!(c["meta"]["lastUsedAt"], at.as_str());
+                }
+                None => assert_eq!(keys(&c["meta"]), ["createdAt", "updatedAt"]),
+            }
+            assert_eq!(
+                c["links"],
+                serde_json::json!({"self": format!("/connections/{}", record.id)})
             );
         }
-        assert_eq!(c["meta"]["createdAt"], record.created_at.as_str());
-        assert_eq!(c["meta"]["updatedAt"], record.updated_at.as_str());
-        match &record.last_used_at {
-            Some(at) => {
-                used += 1;
-                assert_eq!(c["meta"]["lastUsedAt"], at.as_str());
-            }
-            None => assert_eq!(keys(&c["meta"]), ["createdAt", "updatedAt"]),
-        }
-        assert_eq!(
-            c["links"],
-            serde_json::json!({"self": format!("/connections/{}", record.id)})
-        );
     }
     assert!(
         0 < used && used < 30,

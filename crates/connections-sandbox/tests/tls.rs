@@ -2,6 +2,8 @@
 //! hyper's connection-level client: none of the project's transports.
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
+mod common;
+
 use std::io::Read as _;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -18,6 +20,11 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use connections_sandbox::{Sandbox, SandboxConfig};
+
+/// The ids a listing without a mode filter returns: the live connections, newest first.
+fn live_ids(sandbox: &Sandbox) -> Vec<String> {
+    common::default_listing(sandbox.dataset().connections())
+}
 
 fn tls_sandbox(config: SandboxConfig) -> Sandbox {
     Sandbox::spawn(SandboxConfig {
@@ -145,7 +152,7 @@ async fn https_works_with_the_sandbox_ca_for_every_name_and_fails_without_it() {
         .await;
         assert_eq!(parts.status, 200, "{}", String::from_utf8_lossy(&json));
         let page: serde_json::Value = serde_json::from_slice(&json).unwrap();
-        assert_eq!(page["meta"]["totalCount"], 50);
+        assert_eq!(page["meta"]["totalCount"], live_ids(&sandbox).len());
     }
     // A name the certificate does not carry is refused.
     let err = connect(&sandbox, trusting, "example.com")
@@ -180,10 +187,13 @@ fn plain_http_has_no_ca() {
 #[tokio::test]
 async fn alpn_negotiates_h2_when_offered_and_one_connection_carries_a_listing() {
     let sandbox = tls_sandbox(SandboxConfig {
-        connections: 25,
+        connections: 35,
         absolute_links: true,
         ..SandboxConfig::default()
     });
+    let expected = live_ids(&sandbox);
+    let pages_expected = expected.len().div_ceil(10);
+    assert!(pages_expected >= 3);
     let ca = sandbox.ca_certificate_pem().unwrap();
     let stream = connect(
         &sandbox,
@@ -221,16 +231,10 @@ async fn alpn_negotiates_h2_when_offered_and_one_connection_carries_a_listing() 
         next = link.map(|l| l.replacen("127.0.0.1", "localhost", 1));
         pages += 1;
     }
-    assert_eq!(pages, 3);
-    let expected: Vec<String> = sandbox
-        .dataset()
-        .connections()
-        .iter()
-        .map(|c| c.id.clone())
-        .collect();
+    assert_eq!(pages, pages_expected);
     assert_eq!(ids, expected);
-    assert_eq!(sandbox.requests_over_h2(), 3);
-    assert_eq!(sandbox.requests(), 3);
+    assert_eq!(sandbox.requests_over_h2(), pages as u64);
+    assert_eq!(sandbox.requests(), pages as u64);
     assert_eq!(sandbox.connections_accepted(), 1);
 }
 
@@ -381,4 +385,47 @@ fn the_ca_is_written_to_tls_ca_out() {
         "{err}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_truncated_page_is_an_error_to_an_http_client_over_h2_and_http1() {
+    let sandbox = tls_sandbox(SandboxConfig {
+        truncate_rate: 1.0,
+        ..SandboxConfig::default()
+    });
+    let ca = sandbox.ca_certificate_pem().unwrap();
+    let stream = connect(&sandbox, client(Some(&ca), &[b"h2"]), "localhost")
+        .await
+        .unwrap();
+    let mut sender = h2(stream).await;
+    let response = sender
+        .send_request(get(&sandbox, "/v3/connections", &[]))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "the headers arrive");
+    let err = response.into_body().collect().await.unwrap_err();
+    assert!(!err.to_string().is_empty());
+
+    let stream = connect(&sandbox, client(Some(&ca), &[b"http/1.1"]), "localhost")
+        .await
+        .unwrap();
+    let mut sender = h1(stream).await;
+    let response = sender
+        .send_request(get(&sandbox, "/v3/connections", &[]))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let declared: usize = response.headers()[header::CONTENT_LENGTH]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(declared > 0);
+    // Over TLS the close comes without close_notify: rustls reports an unexpected EOF.
+    let err = response.into_body().collect().await.unwrap_err();
+    assert!(
+        err.is_incomplete_message() || format!("{err:?}").contains("UnexpectedEof"),
+        "{err:?}"
+    );
+    assert_eq!(sandbox.faults().truncated, 2);
 }

@@ -5,8 +5,12 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use std::borrow::Borrow;
+
 use connections_core::{Owned, Page, Response, ResponseError};
-use connections_sandbox::Sandbox;
+use connections_sandbox::{ConnectionRecord, Mode, Sandbox};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 /// A raw answer: status, headers (lowercased names), body.
 pub(crate) struct Answer {
@@ -89,4 +93,60 @@ pub(crate) fn ids(page: &serde_json::Value) -> Vec<String> {
         .iter()
         .map(|c| c["id"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// The mode a request without `filter[vehicle.mode]` lists: the contract's `default: live`,
+/// written down here rather than taken from the sandbox (`tests/schema.rs` checks it
+/// against the spec).
+pub(crate) const DEFAULT_MODE: Mode = Mode::Live;
+
+/// The oracle: the ids a complete listing with these query filters must return, worked out
+/// here from the raw records with none of the sandbox's filter or ordering code. Exact
+/// string matches on the user and vehicle ids, the mode given or [`DEFAULT_MODE`], newest
+/// `createdAt` first (parsed, so any UTC offset orders right; ties keep the records' order).
+pub(crate) fn listing<R: Borrow<ConnectionRecord>>(
+    records: &[R],
+    user: Option<&str>,
+    vehicle: Option<&str>,
+    mode: Option<Mode>,
+) -> Vec<String> {
+    let mode = mode.unwrap_or(DEFAULT_MODE);
+    let mut kept: Vec<(i128, usize, &ConnectionRecord)> = records
+        .iter()
+        .map(Borrow::borrow)
+        .enumerate()
+        .filter(|(_, c)| {
+            user.is_none_or(|u| c.user_id == u)
+                && vehicle.is_none_or(|v| c.vehicle_id == v)
+                && c.mode == mode
+        })
+        .map(|(i, c)| {
+            let created = OffsetDateTime::parse(&c.created_at, &Rfc3339)
+                .unwrap_or_else(|e| panic!("{}: {e}", c.created_at))
+                .unix_timestamp_nanos();
+            (created, i, c)
+        })
+        .collect();
+    kept.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    kept.into_iter().map(|(_, _, c)| c.id.clone()).collect()
+}
+
+/// The records the sandbox holds right now, copied out of the snapshot.
+pub(crate) fn records(s: &Sandbox) -> Vec<ConnectionRecord> {
+    s.dataset()
+        .connections()
+        .iter()
+        .map(|c| (**c).clone())
+        .collect()
+}
+
+/// [`listing`] without filters: the live connections, newest first.
+pub(crate) fn default_listing<R: Borrow<ConnectionRecord>>(records: &[R]) -> Vec<String> {
+    listing(records, None, None, None)
+}
+
+/// Page `number` (from 1) of `size` out of a whole listing.
+pub(crate) fn page_of(all: &[String], number: usize, size: usize) -> Vec<String> {
+    let start = ((number - 1) * size).min(all.len());
+    all[start..(start + size).min(all.len())].to_vec()
 }
