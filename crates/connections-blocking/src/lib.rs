@@ -130,11 +130,14 @@
 //! cannot, an [`Error::Proxy`]); the proxy's own name not resolving is an [`Error::Proxy`].
 //!
 //! # Tracing
-//! Each attempt runs in an `info` span `connections.request` with `method`, `path` (without
-//! the query), `page`, `attempt`, then `status`, `request_id` and `elapsed_ms`; a resend
-//! after a 401 has a span of its own. A retry is an `info` event with the error and the
-//! wait. Each token fetch runs in an `info` span `connections.token` with the `endpoint`,
-//! then `attempts`, `status`, `elapsed_ms` and `expires_in`, and ends with an `info` event
+//! Each attempt runs in an `info` span `connections.request` with `method`, `url` (with the
+//! query, never the token), `path` (without it), `page`, `attempt`, then `status`,
+//! `request_id` and `elapsed_ms`, and ends with an `info` event `response` (status, time,
+//! `sc-request-id`) or `attempt failed` (the error); at `debug`, the request's and the
+//! response's headers, credentials redacted. A resend after a 401 has a span of its own. A
+//! retry is an `info` event with the reason and the wait (`wait_ms`). Each token fetch runs
+//! in an `info` span `connections.token` with the `endpoint`, then `attempts`, `status`,
+//! `elapsed_ms` and `expires_in`, and ends with an `info` event
 //! (a token) or a `warn` event (the error). Threads this crate starts (read-ahead pages,
 //! token renewals) log to the subscriber of the thread that started them.
 //!
@@ -299,10 +302,12 @@ impl Client {
         let config = &self.inner.config;
         let span = request_span(config, send);
         let _entered = span.enter();
-        let started = Instant::now();
+        let mut started = Instant::now();
         let mut sent_id = None;
         let outcome = token::bearer(self).and_then(|(token, id)| {
             sent_id = id;
+            // The exchange's own time, as in every transport: not the wait for a token.
+            started = Instant::now();
             let call = connections_client::http_request::<()>(config, &send.request, &token)?;
             self.send(Origin::Api, call, |head| {
                 record_response(&span, head.status.as_u16(), request_id(head));

@@ -823,6 +823,10 @@ impl std::error::Error for Error {
 /// The `http::Request` of one attempt, for transports built on the `http` crate's types:
 /// the `Authorization` value marked sensitive, and the configured `User-Agent` (with its
 /// suffix) in place of the core's default.
+///
+/// Logs a `debug` event `request headers` with `method`, `url` and the `headers` as
+/// `name: value` lines, `Authorization` redacted (the transport adds only `Host` and
+/// connection headers).
 pub fn http_request<B: Default>(
     config: &Config,
     request: &ListConnections<'_>,
@@ -841,6 +845,12 @@ pub fn http_request<B: Default>(
     built.headers_mut().insert(
         http::header::ACCEPT_ENCODING,
         http::HeaderValue::from_static(ACCEPT_ENCODING),
+    );
+    tracing::debug!(
+        method = %built.method(),
+        url = %built.uri(),
+        headers = %RedactedHeaders(built.headers()),
+        "request headers"
     );
     Ok(built)
 }
@@ -942,23 +952,38 @@ fn far_future() -> Instant {
         .unwrap_or(now)
 }
 
-/// Logs a notice from the machine: data that moved is a warning, a retry is info.
+/// Logs a notice from the machine: data that moved is a warning, a retry is info. A retry's
+/// event also carries `page`, `attempt` and `wait_ms` (how long until it is sent again, the
+/// whole listing paused by a 429), so a progress display can show the wait as a wait.
 pub fn log_notice(notice: &Notice) {
-    match notice {
-        Notice::Retrying { .. } => tracing::info!(target: "connections", "{notice}"),
+    match *notice {
+        Notice::Retrying {
+            page,
+            attempt,
+            wait,
+            ..
+        } => {
+            let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+            tracing::info!(target: "connections", page, attempt, wait_ms, "{notice}")
+        }
         _ => tracing::warn!(target: "connections", "{notice}"),
     }
 }
 
 /// The tracing span of one attempt, the same in every transport: `connections.request` with
-/// `method`, `path` (no query, so no ids), `page`, `attempt`, and, recorded later by
-/// [`record_response`] and [`record_outcome`], `status`, `request_id` and `elapsed_ms`.
-/// Nothing in it can hold the token.
+/// `method`, `url` (absolute, with the query: filters and page, which may name user and
+/// vehicle ids, never the token), `path` (without the query), `page`, `attempt`, and,
+/// recorded later by [`record_response`] and [`record_outcome`], `status`, `request_id` and
+/// `elapsed_ms`. Nothing in it can hold the token.
 pub fn request_span(config: &Config, send: &SendRequest) -> tracing::Span {
     use tracing::field::Empty;
+    let mut url = String::new();
+    // Writing to a String cannot fail.
+    let _ = config.base_url.write_url(&send.request, &mut url);
     tracing::info_span!(
         "connections.request",
         method = "GET",
+        url = %url,
         path = %format_args!("{}/connections", config.base_url.prefix()),
         page = send.page(),
         attempt = send.attempt,
@@ -976,21 +1001,60 @@ pub fn record_response(span: &tracing::Span, status: u16, request_id: Option<&st
     }
 }
 
-/// Records how long an attempt took, in milliseconds, on its span, and logs its outcome:
-/// `debug` for an answer, `info` for a failure (which may be retried).
+/// Records how long an attempt took, in milliseconds, on its span, and logs its outcome in
+/// the span, once per attempt and the same in every transport: an `info` event `response`
+/// with `status`, `elapsed_ms`, `request_id` (the `sc-request-id`, when the server sent one)
+/// and `bytes`, then a `debug` event `response headers` (sensitive values redacted); or an
+/// `info` event `attempt failed` with `elapsed_ms` and the `error` (which may be retried).
 pub fn record_outcome(span: &tracing::Span, started: Instant, outcome: &Result<Exchanged, Error>) {
-    let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    span.record("elapsed_ms", elapsed);
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    span.record("elapsed_ms", elapsed_ms);
     match outcome {
         Ok((head, body)) => {
+            let status = head.status.as_u16();
+            let bytes = body.len();
+            match request_id(head) {
+                Some(request_id) => tracing::info!(
+                    parent: span,
+                    status,
+                    elapsed_ms,
+                    request_id,
+                    bytes,
+                    "response"
+                ),
+                None => tracing::info!(parent: span, status, elapsed_ms, bytes, "response"),
+            }
             tracing::debug!(
-                status = head.status.as_u16(),
-                bytes = body.len(),
-                "response"
-            )
+                parent: span,
+                headers = %RedactedHeaders(&head.headers),
+                "response headers"
+            );
         }
         // Errors never hold the token, so they can be logged.
-        Err(error) => tracing::info!(%error, "attempt failed"),
+        Err(error) => tracing::info!(parent: span, elapsed_ms, %error, "attempt failed"),
+    }
+}
+
+/// Headers as `name: value` lines, for logs: credentials (`Authorization`,
+/// `Proxy-Authorization`, cookies, and any value marked sensitive) show as `[redacted]`.
+struct RedactedHeaders<'a>(&'a http::HeaderMap);
+
+impl fmt::Display for RedactedHeaders<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, SET_COOKIE};
+        for (i, (name, value)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            let secret = value.is_sensitive()
+                || [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE, SET_COOKIE].contains(name);
+            if secret {
+                write!(f, "{name}: [redacted]")?;
+            } else {
+                write!(f, "{name}: {}", String::from_utf8_lossy(value.as_bytes()))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -1182,6 +1246,33 @@ mod tests {
                 cause = e.source();
             }
         }
+    }
+
+    #[test]
+    fn logged_headers_never_show_credentials() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("accept", http::HeaderValue::from_static("application/json"));
+        headers.insert(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_static("Bearer very-secret-token"),
+        );
+        headers.insert(
+            http::header::PROXY_AUTHORIZATION,
+            http::HeaderValue::from_static("Basic dXNlcjpzZWNyZXQ="),
+        );
+        let mut marked = http::HeaderValue::from_static("also-secret");
+        marked.set_sensitive(true);
+        headers.insert("x-api-key", marked);
+        let text = RedactedHeaders(&headers).to_string();
+        assert!(text.contains("accept: application/json"), "{text}");
+        assert!(text.contains("authorization: [redacted]"), "{text}");
+        assert!(text.contains("proxy-authorization: [redacted]"), "{text}");
+        assert!(text.contains("x-api-key: [redacted]"), "{text}");
+        assert!(
+            !text.contains("secret") && !text.contains("dXNlcj"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 4, "{text}");
     }
 
     #[test]

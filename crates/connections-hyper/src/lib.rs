@@ -55,7 +55,10 @@
 //!
 //! Every `Error` says what happened and what to do; none of them, nor any `Debug` output or
 //! log line, contains the token. Each attempt runs in a `connections.request` tracing span
-//! with `method`, `path`, `page`, `attempt`, `status`, `request_id` and `elapsed_ms`.
+//! with `method`, `url` (with the query, never the token), `path`, `page`, `attempt`,
+//! `status`, `request_id` and `elapsed_ms`, and ends with an `info` event `response` or
+//! `attempt failed`; at `debug`, the request's and the response's headers, credentials
+//! redacted. A retry is an `info` event with the reason and the wait (`wait_ms`).
 
 mod connect;
 mod exchange;

@@ -150,7 +150,7 @@ fn failures_are_logged_without_the_token() {
     assert!(
         lines
             .iter()
-            .any(|l| l.starts_with("event DEBUG") && l.contains("status=302")),
+            .any(|l| l.starts_with("event INFO") && l.contains("status=302")),
         "{lines:?}"
     );
 }
