@@ -158,7 +158,6 @@ fn request_token(
         };
         match token_retry_wait(config, attempts, error) {
             Some(wait) => {
-                tracing::info!(target: "connections", %error, "token request failed, retrying in {wait:?}");
                 thread::sleep(wait);
             }
             None => return (outcome, attempts, status),

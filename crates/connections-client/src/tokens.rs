@@ -267,7 +267,8 @@ pub fn read_token_answer((head, body): &Exchanged) -> Result<IssuedToken, Error>
 }
 
 /// How long to wait before asking the token endpoint again after `attempts_made` attempts
-/// ended with `error`, or `None` to give up: the client's retry policy, as for the API.
+/// ended with `error`, or `None` to give up: the client's retry policy, as for the API. A
+/// retry is logged here (`info`, with `wait_ms`), so both transports say it alike.
 pub fn token_retry_wait(config: &Config, attempts_made: u32, error: &Error) -> Option<Duration> {
     let failure = match error {
         Error::TokenEndpoint(e) => e.to_failure(UnixTime::from(std::time::SystemTime::now())),
@@ -279,7 +280,17 @@ pub fn token_retry_wait(config: &Config, attempts_made: u32, error: &Error) -> O
         .retry_policy()
         .decide(attempts_made, &failure, random_seed())
     {
-        connections_core::Decision::RetryAfter(wait) => Some(wait),
+        connections_core::Decision::RetryAfter(wait) => {
+            let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+            tracing::info!(
+                target: "connections",
+                %error,
+                wait_ms,
+                "token request failed, retrying in {:.1} s",
+                wait.as_secs_f64()
+            );
+            Some(wait)
+        }
         _ => None,
     }
 }

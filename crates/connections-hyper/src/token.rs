@@ -106,7 +106,6 @@ async fn request_token(
         };
         match token_retry_wait(config, attempts, error) {
             Some(wait) => {
-                tracing::info!(target: "connections", %error, "token request failed, retrying in {wait:?}");
                 tokio::time::sleep(wait).await;
             }
             None => return (outcome, attempts, status),
