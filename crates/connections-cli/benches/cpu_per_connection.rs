@@ -190,11 +190,21 @@ fn run() -> Result<(), String> {
             setting("CPU_BENCH_RUNS", 1)?,
         )
     };
+    // A listing without --mode returns live connections only: those are the ones listed,
+    // counted from the sandbox's own records (seed 42, the `sandbox` command's default).
+    let listed = connections_sandbox::Dataset::generate(
+        usize::try_from(connections).map_err(|e| e.to_string())?,
+        42,
+    )
+    .connections()
+    .iter()
+    .filter(|c| c.mode == connections_sandbox::Mode::Live)
+    .count() as u64;
     let server = Server::start(connections).map_err(|e| format!("starting the sandbox: {e}"))?;
     println!(
-        "cpu_per_connection: `connections list --all` (default flags) of {connections} \
-         connections from `connections sandbox` at {}, stdout to /dev/null, {runs} runs each \
-         after a checked warm-up",
+        "cpu_per_connection: `connections list --all` (default flags) of the {listed} live \
+         connections among {connections} from `connections sandbox` at {}, stdout to \
+         /dev/null, {runs} runs each after a checked warm-up",
         server.base_url
     );
     println!(
@@ -209,12 +219,12 @@ fn run() -> Result<(), String> {
     );
     for transport in TRANSPORTS {
         for format in FORMATS {
-            check(&server, connections, transport, format).map_err(|e| e.to_string())?;
+            check(&server, listed, transport, format).map_err(|e| e.to_string())?;
             let measured = (0..runs)
                 .map(|_| measure(&server, transport, format))
                 .collect::<io::Result<Vec<Run>>>()
                 .map_err(|e| e.to_string())?;
-            let scale = 100_000.0 / connections as f64;
+            let scale = 100_000.0 / listed as f64;
             let per_100k = |f: fn(&Run) -> f64| median(measured.iter().map(f).collect()) * scale;
             let cpu = per_100k(|r| r.user + r.sys);
             println!(

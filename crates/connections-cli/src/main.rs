@@ -2,25 +2,35 @@
 //! sandbox that answers like the API.
 #![allow(clippy::print_stdout)] // printing is this program's job
 
+mod log;
 mod output;
+mod screen;
+mod text;
 
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{ArgAction, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, CommandFactory, Parser, Subcommand, ValueEnum};
 use connections_client::{Builder, Error, FromConfig};
 use connections_core::{
     ListConnections, Mode, Owned, Page, ResponseError, RetryPolicy, TokenError,
 };
 use connections_sandbox::{Sandbox, SandboxConfig};
 use futures_util::StreamExt;
-use indicatif::{ProgressBar, ProgressStyle};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
-use output::{Format, Printer};
+use output::{Format, Printer, TableOptions};
+use screen::Console;
+use text::escape_controls;
 
-const EXIT_CODES: &str = "Exit codes:
+/// The exit codes, as a literal for `concat!`.
+macro_rules! exit_codes {
+    () => {
+        "Exit codes:
   0  success
   2  usage or invalid input (bad flag, id, URL, token or credentials)
   3  the API or the token endpoint answered with an error (status, type, code, detail,
@@ -28,14 +38,39 @@ const EXIT_CODES: &str = "Exit codes:
   4  network, TLS or timeout
   5  invalid response or pagination error (not JSON, malformed, redirect, cross-origin link,
      loop, page cap)
-  1  writing the output failed";
+  1  writing the output failed"
+    };
+}
+
+const EXIT_CODES: &str = exit_codes!();
+
+/// `--help` of the command and of `list`: examples, exit codes, and what a failed listing
+/// leaves on stdout.
+const LIST_HELP: &str = concat!(
+    "Examples:
+  # Every connection, as a table on a terminal (credentials from the environment)
+  SMARTCAR_CLIENT_ID=... SMARTCAR_CLIENT_SECRET=... connections list --all
+  # One user's simulated vehicles as JSON, into a file
+  connections list --all --user-id USER_ID --mode simulated --format json > connections.json
+  # No account needed: the built-in sandbox, each request shown on stderr
+  connections list --sandbox --all -v
+
+",
+    exit_codes!(),
+    "
+Unless the exit code is 0 the listing is incomplete. If the first request fails, nothing is
+written to stdout (no table or CSV header, no `[`). If a later page fails, the connections
+already printed stay, and JSON output is left without its closing `]` so that no parser takes
+it for a complete listing; NDJSON, CSV and table output have no such mark: check the exit code."
+);
 
 #[derive(Parser, Debug)]
-#[command(name = "connections", version, about, after_help = EXIT_CODES)]
+#[command(name = "connections", version, about, after_help = LIST_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Show what happens on stderr (-v requests, -vv everything).
+    /// Show what happens on stderr: -v a line per request, retry and wait; -vv request and
+    /// response headers (credentials redacted) and token fetches too.
     #[arg(short, long, action = ArgAction::Count, global = true)]
     verbose: u8,
 }
@@ -43,7 +78,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// List vehicle connections (GET {base-url}/connections).
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = LIST_HELP)]
     List(ListArgs),
     /// Fetch an application token with client credentials: the token on stdout, its expiry
     /// on stderr (for scripts and curl).
@@ -51,12 +86,23 @@ enum Command {
     Token(TokenArgs),
     /// Serve a local Smartcar-compatible API; prints its base URL on the first line of stdout.
     Sandbox(SandboxArgs),
+    /// Print a shell completion script, e.g. `connections completions bash >
+    /// ~/.local/share/bash-completion/completions/connections`.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(clap::Args, Debug)]
 struct ListArgs {
     /// The API base; requests go to {base-url}/connections.
-    #[arg(long, default_value = "https://vehicle.api.smartcar.com/v3")]
+    #[arg(
+        long,
+        env = "SMARTCAR_BASE_URL",
+        default_value = "https://vehicle.api.smartcar.com/v3"
+    )]
     base_url: String,
     #[command(flatten)]
     credentials: CredentialArgs,
@@ -88,6 +134,10 @@ struct ListArgs {
     /// Output format [default: table on a terminal, ndjson otherwise].
     #[arg(long, value_enum)]
     format: Option<Format>,
+    /// Table cells whole, however wide the terminal (by default the table fits the
+    /// terminal's width, or $COLUMNS: long cells are cut with `…`, the id never).
+    #[arg(long)]
+    wide: bool,
     /// How requests are made.
     #[arg(long, value_enum, default_value_t = Transport::Hyper)]
     transport: Transport,
@@ -96,7 +146,8 @@ struct ListArgs {
     /// Retries after the first attempt, for 429, 5xx and network failures.
     #[arg(long, default_value_t = 2)]
     retries: u32,
-    /// Start the built-in sandbox and list from it (no token needed).
+    /// Start the built-in sandbox and list from it (no token needed); not with --base-url,
+    /// --token or client credentials (their environment variables are ignored).
     #[arg(long)]
     sandbox: bool,
 }
@@ -244,9 +295,13 @@ struct SandboxArgs {
     /// Address to listen on; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
-    /// How many connections to serve.
+    /// How many connections to generate.
     #[arg(long, default_value_t = 50)]
     connections: usize,
+    /// Serve the connections in FILE instead of generated ones: a JSON array of connections
+    /// in the API's shape, a page body ({"data": [...]}), or NDJSON, one per line.
+    #[arg(long, value_name = "FILE", conflicts_with = "connections")]
+    data: Option<std::path::PathBuf>,
     /// Seed of the generated dataset and injected faults.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -259,6 +314,17 @@ struct SandboxArgs {
     /// Share of requests (0 to 1) answered with an injected 500 or 503.
     #[arg(long, default_value_t = 0.0)]
     failure_rate: f64,
+    /// Share of listing pages (0 to 1) cut short: about half the body is sent, then the
+    /// connection is dropped.
+    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    truncate_rate: f64,
+    /// Send every body in small chunks (see --drip-bytes), waiting MS milliseconds before
+    /// each: a slow network.
+    #[arg(long, value_name = "MS")]
+    drip_ms: Option<u64>,
+    /// Bytes per chunk with --drip-ms.
+    #[arg(long, value_name = "N", default_value_t = 256, requires = "drip_ms")]
+    drip_bytes: usize,
     /// Requests per second before answering 429.
     #[arg(long)]
     rate_limit: Option<u32>,
@@ -291,24 +357,63 @@ struct SandboxArgs {
     gzip_bomb: bool,
 }
 
+/// What `--sandbox` replaces: giving one of these flags with it is a usage error. Not a
+/// clap `conflicts_with`, which would count values from the environment too, so that an
+/// exported SMARTCAR_ACCESS_TOKEN or SMARTCAR_BASE_URL would forbid `--sandbox`.
+const SANDBOX_REPLACES: [&str; 5] = [
+    "base_url",
+    "token",
+    "client_id",
+    "client_secret",
+    "token_url",
+];
+
+/// Parses the command line; a usage error (exit 2) for `--sandbox` with a flag it replaces.
+fn parse() -> Cli {
+    use clap::FromArgMatches;
+    use clap::parser::ValueSource;
+    let matches = Cli::command().get_matches();
+    if let Some(("list", list)) = matches.subcommand()
+        && list.get_flag("sandbox")
+    {
+        for id in SANDBOX_REPLACES {
+            if list.value_source(id) == Some(ValueSource::CommandLine) {
+                let flag = format!("--{}", id.replace('_', "-"));
+                Cli::command()
+                    .error(
+                        clap::error::ErrorKind::ArgumentConflict,
+                        format!("the argument '--sandbox' cannot be used with '{flag}'"),
+                    )
+                    .exit();
+            }
+        }
+    }
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    // Warnings (data that moved during a listing) always reach stderr; -v adds each request.
-    let level = match cli.verbose {
-        0 => tracing_subscriber::filter::LevelFilter::WARN,
-        1 => tracing_subscriber::filter::LevelFilter::INFO,
-        _ => tracing_subscriber::filter::LevelFilter::DEBUG,
-    };
-    tracing_subscriber::fmt()
-        .with_writer(io::stderr)
-        .with_max_level(level)
-        .with_target(false)
-        .without_time()
+    let cli = parse();
+    // Warnings (data that moved during a listing) always reach stderr; -v adds a line per
+    // request, retry and wait; -vv headers and token fetches. A progress display needs the
+    // retries and answers even when they are not printed.
+    let console = Arc::new(Console::default());
+    let progress = matches!(cli.command, Command::List(_)) && io::stderr().is_terminal();
+    tracing_subscriber::registry()
+        .with(log::Layer::new(cli.verbose, progress, console.clone()))
         .init();
     match cli.command {
-        Command::List(args) => list(args),
+        Command::List(args) => list(args, &console),
         Command::Token(args) => token(args),
         Command::Sandbox(args) => sandbox(args),
+        Command::Completions { shell } => {
+            // Generated in memory: clap_complete panics on a write error (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "connections", &mut script);
+            let mut out = io::stdout().lock();
+            out.write_all(&script)
+                .and_then(|()| out.flush())
+                .map_or_else(|e| output_failed(&e), |()| ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -317,7 +422,7 @@ fn usage(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn list(args: ListArgs) -> ExitCode {
+fn list(args: ListArgs, console: &Console) -> ExitCode {
     let ca_pem = match args.network.check() {
         Ok(pem) => pem,
         Err(e) => return usage(e),
@@ -374,24 +479,18 @@ fn list(args: ListArgs) -> ExitCode {
         Ok(request) => request,
         Err(e) => return usage(e),
     };
-    let format = args.format.unwrap_or(if io::stdout().is_terminal() {
+    let stdout_terminal = io::stdout().is_terminal();
+    let format = args.format.unwrap_or(if stdout_terminal {
         Format::Table
     } else {
         Format::Ndjson
     });
-    let progress = (args.all && io::stderr().is_terminal()).then(|| {
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {pos} connections, {msg} pages, {elapsed}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar
-    });
-    let stdout = io::stdout().lock();
-    let mut printer = match Printer::new(format, BufWriter::new(stdout)) {
-        Ok(printer) => printer,
-        Err(e) => return output_failed(&e),
+    let table = TableOptions {
+        width: terminal_width(stdout_terminal),
+        wide: args.wide,
     };
+    let stdout = io::stdout().lock();
+    let mut printer = Printer::new(format, BufWriter::with_capacity(64 * 1024, stdout), table);
     let settings = Settings {
         base_url: &base_url,
         credentials: &credentials,
@@ -401,31 +500,58 @@ fn list(args: ListArgs) -> ExitCode {
         max_pages: args.max_pages,
         concurrency: args.concurrency,
     };
-    let mut pages = 0u64;
+    console.start_progress();
     let mut on_page = |page: Page<Owned>| -> io::Result<()> {
-        pages += 1;
-        for c in page.connections() {
-            printer.connection(c)?;
+        let connections = page.connections();
+        let mut print = || printer.page(connections);
+        // Rows on the terminal the progress display is drawn on: clear it first.
+        if stdout_terminal {
+            console.suspend(print)?;
+        } else {
+            print()?;
         }
-        if let Some(bar) = &progress {
-            bar.set_position(printer.written());
-            bar.set_message(pages.to_string());
-        }
+        console.page(page.meta.as_ref(), connections.len(), printer.written());
         Ok(())
     };
     let outcome = match args.transport {
         Transport::Hyper => run_hyper(&settings, request, args.all, &mut on_page),
         Transport::Blocking => run_blocking(&settings, request, args.all, &mut on_page),
     };
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
-    let finished = printer.finish();
+    console.finish();
     match outcome {
-        Ok(()) => finished.map_or_else(|e| output_failed(&e), |()| ExitCode::SUCCESS),
+        Ok(()) => printer
+            .finish()
+            .map_or_else(|e| output_failed(&e), |()| ExitCode::SUCCESS),
         Err(Failure::Output(e)) => output_failed(&e),
-        Err(Failure::Client(e)) => report(&e),
+        Err(Failure::Client(e)) => {
+            let (started, written) = (printer.started(), printer.written());
+            // What was printed stays; a JSON array stays open.
+            let _ = printer.abandon();
+            let code = report(&e);
+            if started {
+                eprintln!(
+                    "  the listing is incomplete: {written} connection(s) were printed before \
+                     this error"
+                );
+            }
+            code
+        }
     }
+}
+
+/// The table's width: `$COLUMNS` when set (which also fits piped tables), else the
+/// terminal's when stdout is one, else none (every cell whole).
+fn terminal_width(stdout_terminal: bool) -> Option<usize> {
+    let columns = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0);
+    columns.or_else(|| {
+        stdout_terminal
+            .then(|| console::Term::stdout().size_checked())
+            .flatten()
+            .map(|(_, columns)| usize::from(columns))
+    })
 }
 
 /// The client settings `list` takes from its flags.
@@ -580,17 +706,24 @@ fn report(error: &Error) -> ExitCode {
         | Error::Token(_) => 4,
         _ => 5,
     };
-    let mut err = io::stderr().lock();
-    let _ = writeln!(err, "error: {error}");
+    // Much of this comes from the server: control characters are shown, not obeyed.
+    let mut lines = vec![format!(
+        "error: {}",
+        escape_controls(&error.to_string(), false)
+    )];
+    let mut field = |name: &str, value: &dyn std::fmt::Display| {
+        let value = value.to_string();
+        lines.push(format!("  {name}: {}", escape_controls(&value, false)));
+    };
     if let Error::TokenEndpoint(TokenError::OAuth(oauth)) = error {
-        let _ = writeln!(err, "  status: {}", oauth.status);
-        let _ = writeln!(err, "  error: {}", oauth.error);
+        field("status", &oauth.status);
+        field("error", &oauth.error);
         if let Some(description) = &oauth.description {
-            let _ = writeln!(err, "  error_description: {description}");
+            field("error_description", description);
         }
     }
     if let Error::Api(api) = error {
-        let _ = writeln!(err, "  status: {}", api.status);
+        field("status", &api.status);
         if let Some(e) = api.first() {
             let fields = [
                 ("type", e.kind.as_ref().map(|k| k.as_str())),
@@ -599,23 +732,31 @@ fn report(error: &Error) -> ExitCode {
             ];
             for (name, value) in fields {
                 if let Some(value) = value {
-                    let _ = writeln!(err, "  {name}: {value}");
+                    field(name, &value);
                 }
             }
             if let Some(message) = &e.suggested_user_message {
-                let _ = writeln!(err, "  suggested user message: {message}");
+                field("suggested user message", message);
             }
         }
         if let Some(id) = &api.request_id {
-            let _ = writeln!(err, "  request id: {id}");
+            field("request id", id);
         }
     }
+    lines.push(String::new());
+    let _ = io::stderr().lock().write_all(lines.join("\n").as_bytes());
     ExitCode::from(code)
 }
 
 fn sandbox(args: SandboxArgs) -> ExitCode {
     if !(0.0..=1.0).contains(&args.failure_rate) {
         return usage("--failure-rate must be between 0 and 1");
+    }
+    if !(0.0..=1.0).contains(&args.truncate_rate) {
+        return usage("--truncate-rate must be between 0 and 1");
+    }
+    if args.drip_bytes == 0 {
+        return usage("--drip-bytes must be at least 1");
     }
     if args.token_lifetime == 0 {
         return usage("--token-lifetime must be at least 1 second");
@@ -636,12 +777,21 @@ fn sandbox(args: SandboxArgs) -> ExitCode {
         tls: args.tls || args.tls_ca_out.is_some(),
         tls_ca_out: args.tls_ca_out.clone(),
         gzip_bomb: args.gzip_bomb,
+        data: args.data,
+        truncate_rate: args.truncate_rate,
+        drip: args.drip_ms.map(Duration::from_millis),
+        drip_bytes: args.drip_bytes,
         ..SandboxConfig::default()
     };
     let credentials = config.client_id.is_some();
     let sandbox = match Sandbox::spawn(config) {
         Ok(sandbox) => sandbox,
         Err(e) => {
+            // A --data file that is not connections is the user's input to fix, not the
+            // network's fault.
+            if e.kind() == io::ErrorKind::InvalidData || e.kind() == io::ErrorKind::NotFound {
+                return usage(format!("could not start the sandbox: {e}"));
+            }
             eprintln!("error: could not start the sandbox on {}: {e}", args.listen);
             return ExitCode::from(4);
         }
