@@ -155,7 +155,7 @@ pub(crate) async fn handle(
         route(&state, &request, number).unwrap_or_else(|p| error(&p, &request_id))
     };
     if !reply.headers().contains_key(header::CONTENT_ENCODING) {
-        reply = negotiate(reply, gzip);
+        reply = negotiate(reply, gzip).await;
     }
     if let Ok(value) = header::HeaderValue::from_str(&request_id) {
         reply.headers_mut().insert("sc-request-id", value);
@@ -179,8 +179,10 @@ fn roll(seed: u64, number: u64) -> f64 {
 
 /// Compresses the answer when the client accepts gzip. Either way the answer says it depends
 /// on `Accept-Encoding`, so a cache between the two does not hand one client's encoding to
-/// another (RFC 9110 §12.5.5).
-fn negotiate(reply: Reply, gzip: bool) -> Reply {
+/// another (RFC 9110 §12.5.5). Compression runs on the blocking pool, so answers to requests
+/// in flight together are compressed in parallel, as a server with several cores would,
+/// rather than one after another on the sandbox's single thread.
+async fn negotiate(reply: Reply, gzip: bool) -> Reply {
     let (mut parts, body) = reply.into_parts();
     parts.headers.insert(
         header::VARY,
@@ -190,16 +192,18 @@ fn negotiate(reply: Reply, gzip: bool) -> Reply {
         return Response::from_parts(parts, body);
     }
     let plain = body.into_inner().unwrap_or_default();
-    match gzip::compress(&plain) {
-        Ok(compressed) => {
+    let input = plain.clone();
+    match tokio::task::spawn_blocking(move || gzip::compress(&input)).await {
+        Ok(Ok(compressed)) => {
             parts.headers.insert(
                 header::CONTENT_ENCODING,
                 header::HeaderValue::from_static("gzip"),
             );
             Response::from_parts(parts, Full::new(Bytes::from(compressed)))
         }
-        // Writing to a Vec does not fail; should it, the plain answer is still an answer.
-        Err(_) => Response::from_parts(parts, Full::new(plain)),
+        // Writing to a Vec does not fail, nor does the task; should either, the plain answer
+        // is still an answer.
+        Ok(Err(_)) | Err(_) => Response::from_parts(parts, Full::new(plain)),
     }
 }
 
