@@ -1,6 +1,6 @@
 //! `list_all/<variant>`: listing 2,000 (live) connections at page size 100 (20 pages) from the
 //! in-process sandbox, which waits 20 ms before every answer, with both transports and with
-//! the loop a user would write by hand (ureq + serde_json).
+//! the loop a user would write by hand (ureq + serde_json, bodies plain or gzip).
 //!
 //! The sandbox is spawned once; each variant's client is built once and reused by every
 //! iteration, so keeping connections alive is part of what is measured. Latency dominates,
@@ -51,7 +51,7 @@ fn list_all(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     // About 0.1–0.5 s per listing: 10 flat samples after a short warm-up keep the whole
-    // bench (4 variants) well under two minutes.
+    // bench (5 variants) well under two minutes.
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4))

@@ -12,12 +12,16 @@ use connections_hyper::ListConnections;
 use connections_sandbox::{Sandbox, SandboxConfig};
 use futures_util::StreamExt;
 
+/// With the default seed, 1,255 generated connections hold exactly [`CONNECTIONS`] live ones,
+/// which is what a listing without a mode filter returns.
+const DATASET: usize = 1_255;
+/// How many connections each listing returns.
 const CONNECTIONS: usize = 1_000;
 const PAGE_SIZE: u32 = 100;
 
 fn main() {
     let sandbox = Sandbox::spawn(SandboxConfig {
-        connections: CONNECTIONS,
+        connections: DATASET,
         ..SandboxConfig::default()
     })
     .unwrap();

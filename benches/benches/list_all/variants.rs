@@ -1,8 +1,9 @@
-//! The `list_all` variants: four ways to list every connection of a sandbox, each returning
+//! The `list_all` variants: five ways to list every connection of a sandbox, each returning
 //! the ids in the order received. Shared by the bench (`benches/list_all.rs`) and its test
 //! (`tests/list_all.rs`), so the code that is measured is the code that is checked.
 
 use std::error::Error;
+use std::io::Read as _;
 
 use connections_core::ListConnections;
 use connections_sandbox::{Mode, Sandbox};
@@ -28,16 +29,21 @@ pub(crate) enum Variant {
     HyperConcurrent8,
     /// `connections_blocking::Client`.
     Blocking,
-    /// A hand-written loop: a default `ureq::Agent`, `serde_json`, page numbers.
+    /// A hand-written loop: a default `ureq::Agent`, `serde_json`, page numbers, bodies
+    /// uncompressed (`ureq` without its `gzip` feature).
     NaiveUreqSerdeJson,
+    /// The same loop asking for gzip and inflating it, as `ureq` with its default features
+    /// does: the same bytes on the wire as the clients, which ask for gzip too.
+    NaiveUreqGzipSerdeJson,
 }
 
 impl Variant {
-    pub(crate) const ALL: [Variant; 4] = [
+    pub(crate) const ALL: [Variant; 5] = [
         Variant::HyperSequential,
         Variant::HyperConcurrent8,
         Variant::Blocking,
         Variant::NaiveUreqSerdeJson,
+        Variant::NaiveUreqGzipSerdeJson,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -46,6 +52,7 @@ impl Variant {
             Variant::HyperConcurrent8 => "hyper_concurrent8",
             Variant::Blocking => "blocking",
             Variant::NaiveUreqSerdeJson => "naive_ureq_serde_json",
+            Variant::NaiveUreqGzipSerdeJson => "naive_ureq_gzip_serde_json",
         }
     }
 }
@@ -94,10 +101,11 @@ impl Lister {
                     .token(sandbox.token())
                     .build()?,
             ),
-            Variant::NaiveUreqSerdeJson => Kind::Naive(Naive {
+            Variant::NaiveUreqSerdeJson | Variant::NaiveUreqGzipSerdeJson => Kind::Naive(Naive {
                 agent: ureq::Agent::new_with_defaults(),
                 base: sandbox.base_url().to_owned(),
                 authorization: format!("Bearer {}", sandbox.token()),
+                gzip: variant == Variant::NaiveUreqGzipSerdeJson,
             }),
         };
         Ok(Lister { request, kind })
@@ -163,6 +171,8 @@ struct Naive {
     agent: ureq::Agent,
     base: String,
     authorization: String,
+    /// Ask for gzip and inflate it with flate2, as ureq's `gzip` feature would.
+    gzip: bool,
 }
 
 #[derive(Deserialize)]
@@ -189,14 +199,19 @@ impl Naive {
                 "{}/connections?page[number]={number}&page[size]={PAGE_SIZE}",
                 self.base
             );
-            let body = self
+            let request = self
                 .agent
                 .get(&url)
-                .header("Authorization", &self.authorization)
-                .call()?
-                .body_mut()
-                .read_to_string()?;
-            let page: NaivePage = serde_json::from_str(&body)?;
+                .header("Authorization", &self.authorization);
+            let page: NaivePage = if self.gzip {
+                let mut response = request.header("Accept-Encoding", "gzip").call()?;
+                let mut body = String::new();
+                flate2::read::GzDecoder::new(response.body_mut().as_reader())
+                    .read_to_string(&mut body)?;
+                serde_json::from_str(&body)?
+            } else {
+                serde_json::from_str(&request.call()?.body_mut().read_to_string()?)?
+            };
             ids.extend(page.data.into_iter().map(|c| c.id));
             if page.links.next.is_none() {
                 break;
