@@ -155,6 +155,7 @@ mod server;
 mod tls;
 mod wire;
 
+use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -178,8 +179,9 @@ use server::State;
 /// The token the sandbox accepts unless told otherwise.
 pub const DEFAULT_TOKEN: &str = "sandbox-token";
 
-/// What the sandbox serves and how it misbehaves.
-#[derive(Clone, Debug)]
+/// What the sandbox serves and how it misbehaves. Its `Debug` shows the client secret as
+/// `[redacted]`: a test's secret is often a real one copied from somewhere.
+#[derive(Clone)]
 pub struct SandboxConfig {
     /// Where to listen; port 0 picks a free one.
     pub listen: SocketAddr,
@@ -273,6 +275,36 @@ impl Default for SandboxConfig {
             drip: None,
             drip_bytes: 256,
         }
+    }
+}
+
+impl fmt::Debug for SandboxConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SandboxConfig")
+            .field("listen", &self.listen)
+            .field("connections", &self.connections)
+            .field("data", &self.data)
+            .field("seed", &self.seed)
+            .field("token", &self.token)
+            .field("prefix", &self.prefix)
+            .field("absolute_links", &self.absolute_links)
+            .field("latency", &self.latency)
+            .field("failure_rate", &self.failure_rate)
+            .field("rate_limit", &self.rate_limit)
+            .field("churn", &self.churn)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| REDACTED),
+            )
+            .field("token_lifetime", &self.token_lifetime)
+            .field("tls", &self.tls)
+            .field("tls_ca_out", &self.tls_ca_out)
+            .field("gzip_bomb", &self.gzip_bomb)
+            .field("truncate_rate", &self.truncate_rate)
+            .field("drip", &self.drip)
+            .field("drip_bytes", &self.drip_bytes)
+            .finish()
     }
 }
 

@@ -395,3 +395,19 @@ fn latency_applies_to_the_token_endpoint_but_failures_and_rate_limits_do_not() {
     let status = get(&s, "/v3/connections", Some(s.token())).status;
     assert!([500, 503].contains(&status), "{status}");
 }
+
+#[test]
+fn the_configs_debug_never_shows_the_client_secret() {
+    let config = SandboxConfig {
+        client_id: Some(ID.to_owned()),
+        client_secret: Some(SECRET.to_owned()),
+        ..SandboxConfig::default()
+    };
+    let text = format!("{config:?}");
+    assert!(!text.contains(SECRET), "{text}");
+    assert!(
+        text.contains("client_secret: Some(\"[redacted]\")"),
+        "{text}"
+    );
+    assert!(text.contains(ID), "the id is not a secret: {text}");
+}
