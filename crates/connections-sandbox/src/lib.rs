@@ -13,12 +13,14 @@
 //! a valid string that matches nothing. `tests/schema.rs` validates its answers against the
 //! contract's own schemas.
 //!
-//! Faults can be injected: latency, a share of 500/503 answers, a rate limit answered with
-//! 429 and `retry-after`, pages cut short ([`SandboxConfig::truncate_rate`]), bodies trickled
+//! Faults can be injected: latency, a share of 500/503 answers, a per-second rate limit
+//! answered with 429 and `retry-after`, Smartcar's application token bucket
+//! ([`SandboxConfig::bucket`], [`Bucket::SMARTCAR`]), pages cut short ([`SandboxConfig::truncate_rate`]), bodies trickled
 //! out ([`SandboxConfig::drip`]) and tokens that expire ([`SandboxConfig::token_lifetime`]);
 //! [`Sandbox::faults`] counts each. The data can also move while a client lists it:
 //! [`Sandbox::insert_connections`], [`Sandbox::remove_connections`], and
-//! [`SandboxConfig::churn`], which changes it before every page request but the first.
+//! [`SandboxConfig::churn`], which changes it before every page request but the first. And
+//! pages can be capped as a real server caps them ([`SandboxConfig::max_page_size`]).
 //!
 //! Given a [`SandboxConfig::client_id`] and [`SandboxConfig::client_secret`], it also serves
 //! Smartcar's OAuth 2.0 client-credentials token endpoint at [`Sandbox::token_url`]
@@ -146,6 +148,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod bucket;
 mod dataset;
 mod gzip;
 mod load;
@@ -171,6 +174,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio_rustls::TlsAcceptor;
 
+pub use bucket::Bucket;
 pub use dataset::{Churn, ConnectionRecord, Dataset, Filters, Mode, UnknownMode};
 pub use load::DataError;
 pub use record::{REDACTED, ReceivedRequest};
@@ -213,8 +217,27 @@ pub struct SandboxConfig {
     pub failure_rate: f64,
     /// `/connections` requests allowed per second; beyond that the answer is 429 with
     /// `retry-after: 1`. Token requests neither count nor get limited (Smartcar limits its
-    /// token endpoint separately from the API).
+    /// token endpoint separately from the API). It is a [`Bucket`] of this capacity refilling
+    /// this many a second, continuously (so after a burst, requests spaced 1/N s apart all
+    /// pass); `Some(0)` refuses every request. With [`bucket`](Self::bucket) too, a request
+    /// must pass both, this one first.
     pub rate_limit: Option<u32>,
+    /// The application's token bucket, as Smartcar keeps one per application for all its
+    /// `/connections` traffic: [`Bucket::SMARTCAR`] for the real API's pace (120 at once, then
+    /// one every 30 s). Full at spawn; every authorized `/connections` request takes a token
+    /// (token endpoint requests never do), and one that finds none is answered 429
+    /// `RATE_LIMIT`/`SMARTCAR_API`, counted in [`Faults::rate_limited`]. Spawning fails with
+    /// `InvalidInput` for a capacity of 0 or a zero `refill_interval`.
+    pub bucket: Option<Bucket>,
+    /// Give the bucket's 429s a `retry-after` header: the whole seconds until its next
+    /// token, rounded up, at least 1. Off by default, because Smartcar documents
+    /// `Retry-After` only for its per-vehicle limit, so a client must cope without it.
+    pub bucket_retry_after: bool,
+    /// The largest page served, as a real server caps `page[size]`: asked for more, it
+    /// serves this many, and `meta.pageSize`, every link and the last page number say so.
+    /// `None` (the default) serves any size asked; spawning fails with `InvalidInput` for
+    /// `Some(0)`.
+    pub max_page_size: Option<u32>,
     /// Before every page request but the first, remove this many connections picked from
     /// the seed and add as many new ones on top, so a listing in progress sees its data move.
     pub churn: u32,
@@ -264,6 +287,9 @@ impl Default for SandboxConfig {
             latency: Duration::ZERO,
             failure_rate: 0.0,
             rate_limit: None,
+            bucket: None,
+            bucket_retry_after: false,
+            max_page_size: None,
             churn: 0,
             client_id: None,
             client_secret: None,
@@ -291,6 +317,9 @@ impl fmt::Debug for SandboxConfig {
             .field("latency", &self.latency)
             .field("failure_rate", &self.failure_rate)
             .field("rate_limit", &self.rate_limit)
+            .field("bucket", &self.bucket)
+            .field("bucket_retry_after", &self.bucket_retry_after)
+            .field("max_page_size", &self.max_page_size)
             .field("churn", &self.churn)
             .field("client_id", &self.client_id)
             .field(
@@ -326,7 +355,8 @@ pub struct Sandbox {
 pub struct Faults {
     /// Answered with an injected 500 or 503.
     pub failures: u64,
-    /// Answered 429 by the rate limit.
+    /// Answered 429 by the per-second rate limit ([`SandboxConfig::rate_limit`]) or the
+    /// bucket ([`SandboxConfig::bucket`]).
     pub rate_limited: u64,
     /// Page requests answered after moving the data ([`SandboxConfig::churn`]).
     pub churned: u64,
@@ -376,6 +406,23 @@ impl Sandbox {
                 "tls_ca_out needs tls: a plain HTTP sandbox has no CA to write",
             ));
         }
+        if let Some(bucket) = config.bucket
+            && (bucket.capacity == 0 || bucket.refill_interval.is_zero())
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "a bucket needs a capacity of at least 1 and a refill interval above zero, \
+                     got {bucket:?}"
+                ),
+            ));
+        }
+        if config.max_page_size == Some(0) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "max_page_size must be at least 1",
+            ));
+        }
         // Bound first: a port in use fails the spawn before any file is written.
         let listener = TcpListener::bind(config.listen)?;
         listener.set_nonblocking(true)?;
@@ -394,7 +441,16 @@ impl Sandbox {
         }
         let bomb = config.gzip_bomb.then(gzip::bomb).transpose()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let origin = format!("{scheme}://{addr}");
+        // Listening on every address (0.0.0.0, [::]) is reached through loopback: the URLs
+        // given out must connect, and a client takes plain http only for loopback.
+        let mut reachable = addr;
+        if addr.ip().is_unspecified() {
+            reachable.set_ip(match addr {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        let origin = format!("{scheme}://{reachable}");
         let base_url = format!("{origin}{}", config.prefix);
         let token_url = format!("{origin}{}", oauth::TOKEN_PATH);
         let token = config.token.clone();

@@ -20,6 +20,7 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 
 use crate::SandboxConfig;
+use crate::bucket::{Meter, retry_after_secs};
 use crate::dataset::{Dataset, Filters, Mode, mix};
 use crate::gzip;
 use crate::oauth::{self, Issuer, Standing};
@@ -44,9 +45,12 @@ pub(crate) struct State {
     pub(crate) injected: AtomicU64,
     pub(crate) limited: AtomicU64,
     pub(crate) churned: AtomicU64,
+    /// When serving began: the meters' clock reads the time elapsed since.
     started: Instant,
-    /// (second since start, requests in it), for rate limiting.
-    window: Mutex<(u64, u32)>,
+    /// [`SandboxConfig::rate_limit`], as a bucket of that many refilling as many a second.
+    per_second: Option<Mutex<Meter>>,
+    /// [`SandboxConfig::bucket`]: the application's token bucket.
+    bucket: Option<Mutex<Meter>>,
     /// The token endpoint and the tokens it issued.
     pub(crate) issuer: Issuer,
     /// TCP connections accepted, TLS or not (counted before any handshake).
@@ -82,6 +86,8 @@ impl State {
     ) -> Self {
         State {
             issuer: Issuer::new(&config),
+            per_second: config.rate_limit.map(|n| Mutex::new(Meter::per_second(n))),
+            bucket: config.bucket.map(|b| Mutex::new(Meter::bucket(b))),
             config,
             dataset: RwLock::new(Arc::new(dataset)),
             writer: Mutex::new(()),
@@ -92,7 +98,6 @@ impl State {
             limited: AtomicU64::new(0),
             churned: AtomicU64::new(0),
             started: Instant::now(),
-            window: Mutex::new((0, 0)),
             connections: AtomicU64::new(0),
             accept_errors: AtomicU64::new(0),
             h2_requests: AtomicU64::new(0),
@@ -307,8 +312,9 @@ impl Body for Outgoing {
     }
 }
 
-/// Answers `{prefix}/connections` (404 elsewhere): method, token, then the gzip bomb if set,
-/// the injected rate limit and failures, which the token endpoint never sees, then the listing.
+/// Answers `{prefix}/connections` (404 elsewhere): method, token, then the rate limits (each
+/// authorized request takes a token of each, whatever comes next), the gzip bomb if set, the
+/// injected failures, none of which the token endpoint sees, then the listing.
 fn route(state: &State, request: &Request<Incoming>, number: u64) -> Result<Reply, Problem> {
     let path = request.uri().path();
     let endpoint = format!("{}/connections", state.config.prefix);
@@ -320,6 +326,7 @@ fn route(state: &State, request: &Request<Incoming>, number: u64) -> Result<Repl
             title: "Not Found",
             detail: format!("No route {path}; the connections endpoint is {endpoint}."),
             resolution: None,
+            retry_after: None,
         });
     }
     if request.method() != hyper::Method::GET {
@@ -333,10 +340,12 @@ fn route(state: &State, request: &Request<Incoming>, number: u64) -> Result<Repl
                 request.method()
             ),
             resolution: None,
+            retry_after: None,
         });
     }
     authorize(state, request)?;
     state.received.authorized(number);
+    limit(state)?;
     if let Some(bomb) = &state.bomb {
         state.bombs.fetch_add(1, Ordering::Relaxed);
         let mut reply = Response::new(Full::new(bomb.clone()));
@@ -351,20 +360,6 @@ fn route(state: &State, request: &Request<Incoming>, number: u64) -> Result<Repl
         );
         return Ok(reply);
     }
-    if let Some(limit) = state.config.rate_limit
-        && over_limit(state, limit)
-    {
-        state.limited.fetch_add(1, Ordering::Relaxed);
-        return Err(Problem {
-            status: 429,
-            kind: ErrorType::RateLimit,
-            code: "SMARTCAR_API",
-            title: "Rate limit exceeded",
-            detail: "Too many requests to the sandbox; wait for the time in Retry-After."
-                .to_owned(),
-            resolution: Some(ResolutionType::RetryLater),
-        });
-    }
     if roll(state.config.seed ^ 0xfa17, number) < state.config.failure_rate {
         state.injected.fetch_add(1, Ordering::Relaxed);
         // Which of the two: another bit of the same draw.
@@ -378,6 +373,7 @@ fn route(state: &State, request: &Request<Incoming>, number: u64) -> Result<Repl
                     detail: "Injected failure: the sandbox is pretending to be unavailable."
                         .to_owned(),
                     resolution: Some(ResolutionType::RetryLater),
+                    retry_after: None,
                 }
             } else {
                 Problem {
@@ -388,18 +384,26 @@ fn route(state: &State, request: &Request<Incoming>, number: u64) -> Result<Repl
                     detail: "Injected failure: an unexpected error occurred on the sandbox."
                         .to_owned(),
                     resolution: Some(ResolutionType::RetryLater),
+                    retry_after: None,
                 }
             },
         );
     }
-    let query = Query::parse(request.uri().query().unwrap_or("")).map_err(|detail| Problem {
-        status: 400,
-        kind: ErrorType::Validation,
-        code: "BAD_REQUEST",
-        title: "Bad Request",
-        detail,
-        resolution: None,
-    })?;
+    let mut query =
+        Query::parse(request.uri().query().unwrap_or("")).map_err(|detail| Problem {
+            status: 400,
+            kind: ErrorType::Validation,
+            code: "BAD_REQUEST",
+            title: "Bad Request",
+            detail,
+            resolution: None,
+            retry_after: None,
+        })?;
+    // A capped server serves fewer than asked and says so: `meta.pageSize`, every link and
+    // the page count all follow the size served, not the one requested.
+    if let Some(cap) = state.config.max_page_size {
+        query.size = query.size.min(u64::from(cap.max(1)));
+    }
     let mut reply = page(state, &query);
     reply.extensions_mut().insert(ListingPage);
     Ok(reply)
@@ -456,18 +460,48 @@ fn authorize(state: &State, request: &Request<Incoming>) -> Result<(), Problem> 
         title,
         detail: detail.to_owned(),
         resolution: Some(ResolutionType::Reauthenticate),
+        retry_after: None,
     })
 }
 
-/// Fixed one-second windows: cheap and predictable for tests.
-fn over_limit(state: &State, limit: u32) -> bool {
-    let second = state.started.elapsed().as_secs();
-    let mut window = state.window.lock().unwrap_or_else(|e| e.into_inner());
-    if window.0 != second {
-        *window = (second, 0);
-    }
-    window.1 += 1;
-    window.1 > limit
+/// Takes a token from the per-second limit, then from the bucket, or answers 429
+/// `RATE_LIMIT`/`SMARTCAR_API`: with `retry-after: 1` from the per-second limit (its old
+/// meaning; its next token is at most a second away), from the bucket with the whole seconds
+/// until its next token only when [`SandboxConfig::bucket_retry_after`] is set, as Smartcar
+/// documents `Retry-After` only for its per-vehicle limit. A request the per-second limit
+/// refuses takes nothing from the bucket.
+fn limit(state: &State) -> Result<(), Problem> {
+    let take = |meter: &Option<Mutex<Meter>>| match meter {
+        Some(meter) => {
+            let now = state.started.elapsed();
+            meter.lock().unwrap_or_else(|e| e.into_inner()).take(now)
+        }
+        None => Ok(()),
+    };
+    let retry_after = match take(&state.per_second) {
+        Err(_) => Some(1),
+        Ok(()) => match take(&state.bucket) {
+            Err(wait) => state
+                .config
+                .bucket_retry_after
+                .then(|| retry_after_secs(wait)),
+            Ok(()) => return Ok(()),
+        },
+    };
+    state.limited.fetch_add(1, Ordering::Relaxed);
+    Err(Problem {
+        status: 429,
+        kind: ErrorType::RateLimit,
+        code: "SMARTCAR_API",
+        title: "Rate limit exceeded",
+        detail: match retry_after {
+            Some(_) => "Too many requests to the sandbox; wait for the time in Retry-After.",
+            None => "The application's rate limit bucket is empty; retry with exponential backoff.",
+        }
+        .to_owned(),
+        resolution: Some(ResolutionType::RetryLater),
+        retry_after,
+    })
 }
 
 /// The query parameters of a listing.
@@ -618,15 +652,15 @@ fn page(state: &State, query: &Query) -> Reply {
     json(200, &body)
 }
 
-/// A v3 error body; a 429 also says when to come back, a 405 what is allowed, a 401 which
-/// scheme to authenticate with (RFC 9110 §11.6.1, RFC 6750 §3).
+/// A v3 error body; a 429 may also say when to come back, a 405 what is allowed, a 401
+/// which scheme to authenticate with (RFC 9110 §11.6.1, RFC 6750 §3).
 fn error(problem: &Problem, request_id: &str) -> Reply {
     let mut reply = json(problem.status, &ErrorBody::new(problem, request_id));
     let headers = reply.headers_mut();
+    if let Some(secs) = problem.retry_after {
+        headers.insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+    }
     match problem.status {
-        429 => {
-            headers.insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-        }
         405 => {
             headers.insert(header::ALLOW, header::HeaderValue::from_static("GET"));
         }

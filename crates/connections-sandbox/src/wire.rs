@@ -272,6 +272,9 @@ pub(crate) struct Problem {
     pub(crate) title: &'static str,
     pub(crate) detail: String,
     pub(crate) resolution: Option<ResolutionType>,
+    /// Seconds for a `retry-after` header, when the answer should carry one (a 429 of the
+    /// per-second limit always, of the bucket only when asked).
+    pub(crate) retry_after: Option<u64>,
 }
 
 impl<'a> ErrorBody<'a> {

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::{Answer, exchange, get, ids};
-use connections_sandbox::{Mode, Sandbox, SandboxConfig};
+use connections_sandbox::{Bucket, Mode, Sandbox, SandboxConfig};
 use jsonschema::Validator;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
@@ -548,6 +548,59 @@ fn every_kind_of_error_validates_with_the_about_link_of_its_type() {
         seen.push(answer.status);
     }
     assert!(seen.contains(&500) && seen.contains(&503), "{seen:?}");
+}
+
+#[test]
+fn the_buckets_429s_and_capped_pages_validate() {
+    let mut checks = Checks::default();
+    for bucket_retry_after in [false, true] {
+        let s = Sandbox::spawn(SandboxConfig {
+            bucket: Some(Bucket {
+                capacity: 1,
+                refill_interval: Duration::from_secs(3600),
+            }),
+            bucket_retry_after,
+            ..SandboxConfig::default()
+        })
+        .unwrap();
+        assert_eq!(get(&s, "/v3/connections", Some(s.token())).status, 200);
+        let answer = get(&s, "/v3/connections", Some(s.token()));
+        assert_eq!(answer.status, 429);
+        assert_eq!(
+            answer.header("retry-after").is_some(),
+            bucket_retry_after,
+            "retry-after only when asked"
+        );
+        let body = check_answer("bucket 429", &answer, &mut checks);
+        assert_eq!(body["errors"][0]["type"], "RATE_LIMIT");
+        assert_eq!(body["errors"][0]["code"], "SMARTCAR_API");
+        assert_eq!(
+            body["errors"][0]["links"]["about"],
+            "https://smartcar.com/docs/errors/api-errors/v3/rate-limit-errors"
+        );
+    }
+    let capped = Sandbox::spawn(SandboxConfig {
+        connections: 200,
+        max_page_size: Some(7),
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    for query in [
+        "",
+        "?page[size]=100",
+        "?page[number]=3&page[size]=8",
+        "?page[number]=999",
+    ] {
+        let answer = get(
+            &capped,
+            &format!("/v3/connections{query}"),
+            Some(capped.token()),
+        );
+        assert_eq!(answer.status, 200, "{query}");
+        let page = check_answer(query, &answer, &mut checks);
+        assert_eq!(page["meta"]["pageSize"], 7, "{query}");
+    }
+    assert_eq!(checks.validated, 6);
 }
 
 /// The parameters the spec defines for GET /connections, by name, resolved.
