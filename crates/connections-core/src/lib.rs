@@ -80,9 +80,13 @@ pub use request::{
 };
 pub use url::{BaseUrl, InvalidBaseUrl, LinkError, PageLink, is_loopback_host};
 
-// Deciding retries.
+// Deciding retries and pace.
+pub mod pace;
 mod retry;
 mod retry_after;
+pub use pace::{
+    Budget, Hold, InvalidRate, Pacer, Rate, Ready, THROTTLE_BASE_DELAY, THROTTLE_MAX_DELAY,
+};
 pub use retry::{Decision, Failure, GiveUpReason, RetryPolicy, is_retryable_status};
 pub use retry_after::{InvalidRetryAfter, RetryAfter, UnixTime};
 

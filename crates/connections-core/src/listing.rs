@@ -68,13 +68,14 @@
 //! # Ok::<(), connections_core::InvalidRequest>(())
 //! ```
 
-use alloc::collections::{BTreeSet, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 use core::num::NonZeroU32;
 use core::time::Duration;
 
+use crate::pace::{Hold, Pacer};
 use crate::paginate::{DEFAULT_MAX_PAGES, PaginationError, Paginator, Progress};
 use crate::response::{Response, ResponseError};
 use crate::retry::{Decision, Failure, RetryPolicy};
@@ -116,15 +117,23 @@ impl Now {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(u64);
 
-/// How a listing behaves: retries, the page cap and concurrency.
+/// The default bound on the time a listing spends waiting for the server's rate limit: at
+/// Smartcar's pace (120 requests, then one every 30 s), a listing of [`DEFAULT_MAX_PAGES`]
+/// pages takes about 7.3 hours, so 12 hours lets it finish and still stops one that never
+/// will.
+pub const DEFAULT_MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(12 * 3600);
+
+/// How a listing behaves: retries, the page cap, concurrency and the rate-limit wait.
 ///
 /// Defaults ([`ListingOptions::new`]): [`RetryPolicy::new`], a cap of
-/// [`DEFAULT_MAX_PAGES`] for listings that do not report their size, one page at a time.
+/// [`DEFAULT_MAX_PAGES`] for listings that do not report their size, one page at a time, and
+/// at most [`DEFAULT_MAX_RATE_LIMIT_WAIT`] of waiting for the rate limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ListingOptions {
     retry_policy: RetryPolicy,
     max_pages: NonZeroU32,
     concurrency: NonZeroU32,
+    max_rate_limit_wait: Duration,
 }
 
 impl Default for ListingOptions {
@@ -140,7 +149,21 @@ impl ListingOptions {
             retry_policy: RetryPolicy::new(),
             max_pages: NonZeroU32::new(DEFAULT_MAX_PAGES).expect("the default cap is not zero"),
             concurrency: NonZeroU32::MIN,
+            max_rate_limit_wait: DEFAULT_MAX_RATE_LIMIT_WAIT,
         }
+    }
+
+    /// The longest total time the listing may spend held by the server's rate limit (its
+    /// 429 pauses and the pace learned from them; not a [`Budget`](crate::Budget) you set).
+    /// A listing that would wait longer fails with [`ListingError::RateLimitWait`] instead.
+    pub const fn with_max_rate_limit_wait(mut self, wait: Duration) -> Self {
+        self.max_rate_limit_wait = wait;
+        self
+    }
+
+    /// The longest total rate-limit wait.
+    pub const fn max_rate_limit_wait(&self) -> Duration {
+        self.max_rate_limit_wait
     }
 
     /// When to retry a request, and how long to wait first.
@@ -267,6 +290,22 @@ pub enum Notice {
         /// How many were left out.
         skipped: usize,
     },
+    /// The next request waits for the pace: the one learned from the server's 429s, or the
+    /// budget you set. Not a failure; said once each time a wait begins.
+    Paced {
+        /// The page that waits.
+        page: u32,
+        /// How long until it is sent.
+        wait: Duration,
+        /// What holds it: [`Hold::Pace`] or [`Hold::Budget`].
+        hold: Hold,
+    },
+    /// The server's refill pace was learned, or changed: requests are now spaced this far
+    /// apart.
+    PaceLearned {
+        /// One request per this interval.
+        interval: Duration,
+    },
 }
 
 impl fmt::Display for Notice {
@@ -295,6 +334,22 @@ impl fmt::Display for Notice {
                  connections were created or deleted during the listing, so it may have \
                  skipped or repeated some; list again for a consistent view"
             ),
+            Notice::Paced { page, wait, hold } => {
+                let by = match hold {
+                    Hold::Budget => "the request budget",
+                    _ => "the server's rate limit",
+                };
+                write!(
+                    f,
+                    "page {page}: paced by {by}, next request in {}",
+                    Seconds(wait)
+                )
+            }
+            Notice::PaceLearned { interval } => write!(
+                f,
+                "learned the server's pace from its 429s: one request every {}",
+                Seconds(interval)
+            ),
             Notice::Repeated { page, skipped } => write!(
                 f,
                 "page {page}: left out {skipped} connection(s) already listed; the data moved \
@@ -310,10 +365,15 @@ struct Seconds(Duration);
 
 impl fmt::Display for Seconds {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0.as_secs();
         if self.0 < Duration::from_secs(1) {
             write!(f, "{} ms", self.0.as_millis())
-        } else {
+        } else if secs < 60 {
             write!(f, "{:.1} s", self.0.as_secs_f64())
+        } else if secs < 3600 {
+            write!(f, "{} min {} s", secs / 60, secs % 60)
+        } else {
+            write!(f, "{} h {} min", secs / 3600, secs % 3600 / 60)
         }
     }
 }
@@ -329,6 +389,16 @@ pub enum ListingError<E> {
     Response(ResponseError<Owned>),
     /// A `next` link could not be followed; no request was made to it.
     Pagination(PaginationError),
+    /// The server's rate limit would hold the listing longer than
+    /// [`ListingOptions::max_rate_limit_wait`] in all.
+    RateLimitWait {
+        /// How long the listing has waited for the rate limit so far.
+        waited: Duration,
+        /// How much longer the next request would wait.
+        more: Duration,
+        /// The bound.
+        max: Duration,
+    },
 }
 
 impl<E: fmt::Display> fmt::Display for ListingError<E> {
@@ -337,6 +407,13 @@ impl<E: fmt::Display> fmt::Display for ListingError<E> {
             ListingError::Transport(e) => e.fmt(f),
             ListingError::Response(e) => e.fmt(f),
             ListingError::Pagination(e) => e.fmt(f),
+            ListingError::RateLimitWait { waited, more, max } => write!(
+                f,
+                "the listing waited {} for the API's rate limit, and the next request would                  wait {} more, past the limit of {}; raise the limit (--max-wait, or                  ListingOptions::with_max_rate_limit_wait) or list again later",
+                Seconds(*waited),
+                Seconds(*more),
+                Seconds(*max)
+            ),
         }
     }
 }
@@ -348,6 +425,7 @@ impl<E: core::error::Error + 'static> core::error::Error for ListingError<E> {
             ListingError::Transport(e) => e.source(),
             ListingError::Response(e) => e.source(),
             ListingError::Pagination(e) => e.source(),
+            ListingError::RateLimitWait { .. } => None,
         }
     }
 }
@@ -364,16 +442,34 @@ struct Fetch<E> {
 enum FetchState<E> {
     /// To be sent at or after this instant.
     Due(Duration),
-    InFlight(RequestId),
+    InFlight {
+        id: RequestId,
+        sent_at: Duration,
+    },
     Arrived(Listed<Page<Owned>>),
     /// Failed for good; reported when its turn comes.
     Failed(ListingError<E>),
 }
 
+/// Where a listing keeps its [`Pacer`]: its own (the default), or one that every listing
+/// of a client shares, behind the client's lock, so that they all keep to one budget and one
+/// learned pace.
+pub trait PacerCell {
+    /// Runs `f` on the pacer.
+    fn with<R>(&mut self, f: impl FnOnce(&mut Pacer) -> R) -> R;
+}
+
+impl PacerCell for Pacer {
+    fn with<R>(&mut self, f: impl FnOnce(&mut Pacer) -> R) -> R {
+        f(self)
+    }
+}
+
 /// Drives one listing; see the [module docs](self).
 #[derive(Debug)]
-pub struct Listing<E> {
+pub struct Listing<E, P = Pacer> {
     paginator: Paginator<'static>,
+    pacer: P,
     options: ListingOptions,
     /// One page only: links are not followed.
     single: bool,
@@ -381,16 +477,22 @@ pub struct Listing<E> {
     next_id: u64,
     /// In page order; the front answers the paginator's next request.
     fetches: VecDeque<Fetch<E>>,
-    /// No request is sent before this instant: a 429 holds the whole listing.
-    paused_until: Duration,
+    /// Since when a due request has been held by the server's rate limit, if it is now.
+    held_since: Option<Duration>,
+    /// Time spent held by the server's rate limit, holds that ended.
+    rate_limit_waited: Duration,
+    /// Whether the current hold was told in a notice.
+    hold_noticed: bool,
+    /// The learned interval last told in a notice.
+    noticed_interval: Option<Duration>,
     /// What `poll` hands out before anything else.
     out: VecDeque<Action<E>>,
     recent: RecentIds,
     last_total: Option<i64>,
     finished: bool,
-    /// Requests still on the wire for fetches a plan change dropped: they count against
-    /// the concurrency until answered.
-    abandoned: BTreeSet<RequestId>,
+    /// Requests still on the wire for fetches a plan change dropped, with when they were
+    /// sent: they count against the concurrency until answered.
+    abandoned: BTreeMap<RequestId, Duration>,
 }
 
 impl<E> Listing<E> {
@@ -430,20 +532,49 @@ impl<E> Listing<E> {
     ) -> Self {
         Listing {
             paginator: Paginator::new(base, request).with_max_pages(options.max_pages),
+            pacer: Pacer::new(),
             options,
             single,
             rng: seed,
             next_id: 0,
             fetches: VecDeque::new(),
-            paused_until: Duration::ZERO,
+            held_since: None,
+            rate_limit_waited: Duration::ZERO,
+            hold_noticed: false,
+            noticed_interval: None,
             out: VecDeque::new(),
             recent: RecentIds::default(),
             last_total: None,
             finished: false,
-            abandoned: BTreeSet::new(),
+            abandoned: BTreeMap::new(),
         }
     }
 
+    /// Keeps to `pacer` instead of a pacer of its own: give every listing of one client the
+    /// same shared pacer (see [`PacerCell`]), or start from a [`Pacer`] with a budget.
+    pub fn with_pacer<Q: PacerCell>(self, pacer: Q) -> Listing<E, Q> {
+        Listing {
+            paginator: self.paginator,
+            pacer,
+            options: self.options,
+            single: self.single,
+            rng: self.rng,
+            next_id: self.next_id,
+            fetches: self.fetches,
+            held_since: self.held_since,
+            rate_limit_waited: self.rate_limit_waited,
+            hold_noticed: self.hold_noticed,
+            noticed_interval: self.noticed_interval,
+            out: self.out,
+            recent: self.recent,
+            last_total: self.last_total,
+            finished: self.finished,
+            abandoned: self.abandoned,
+        }
+    }
+}
+
+impl<E, P: PacerCell> Listing<E, P> {
     /// Where every request goes: build each [`SendRequest`]'s request against this base.
     pub fn base(&self) -> &BaseUrl<'static> {
         self.paginator.base()
@@ -452,6 +583,19 @@ impl<E> Listing<E> {
     /// Whether the listing has ended (complete or failed); nothing more will be sent.
     pub fn is_finished(&self) -> bool {
         self.finished
+    }
+
+    /// The pacer, to read what it learned.
+    pub fn pacer(&mut self) -> &mut P {
+        &mut self.pacer
+    }
+
+    /// How long the listing has waited for the server's rate limit so far.
+    pub fn rate_limit_waited(&self, now: Now) -> Duration {
+        let holding = self
+            .held_since
+            .map_or(Duration::ZERO, |since| now.elapsed.saturating_sub(since));
+        self.rate_limit_waited.saturating_add(holding)
     }
 
     /// What to do next. Call it until it returns [`Action::Wait`], and again after every
@@ -473,6 +617,10 @@ impl<E> Listing<E> {
             if let Some(send) = self.send_due(now) {
                 return Action::Send(send);
             }
+            // Holding a request may have ended the listing (the rate-limit wait bound).
+            if !self.out.is_empty() {
+                continue;
+            }
             return Action::Wait(self.wake_at());
         }
     }
@@ -480,8 +628,16 @@ impl<E> Listing<E> {
     /// The answer to request `id`: status, headers and the complete, bounded body. An
     /// answer to a request this listing no longer waits for is ignored.
     pub fn handle_response(&mut self, id: RequestId, response: &Response<'_>, now: Now) {
-        self.abandoned.remove(&id);
-        let Some(index) = self.in_flight(id) else {
+        let abandoned = self.abandoned.remove(&id);
+        let index = self.in_flight(id);
+        let sent_at = index.and_then(|i| self.fetches[i].sent_at()).or(abandoned);
+        // Every answer but a 429 tells the pacer a request got through, even one the
+        // listing no longer needs.
+        if let Some(sent_at) = sent_at.filter(|_| response.status != 429) {
+            self.pacer.with(|p| p.on_success(sent_at));
+            self.notice_pace();
+        }
+        let Some(index) = index else {
             return;
         };
         match response.page_owned() {
@@ -504,6 +660,7 @@ impl<E> Listing<E> {
     /// body). A failure of a request this listing no longer waits for is ignored.
     pub fn handle_failure(&mut self, id: RequestId, error: E, retryable: bool, now: Now) {
         self.abandoned.remove(&id);
+        self.pacer.with(Pacer::on_failure);
         if let Some(index) = self.in_flight(id) {
             let failure = Failure::Transport { retryable };
             self.retry_or_fail(index, failure, ListingError::Transport(error), now);
@@ -513,14 +670,60 @@ impl<E> Listing<E> {
     fn in_flight(&self, id: RequestId) -> Option<usize> {
         self.fetches
             .iter()
-            .position(|f| matches!(f.state, FetchState::InFlight(i) if i == id))
+            .position(|f| matches!(f.state, FetchState::InFlight { id: i, .. } if i == id))
+    }
+
+    /// Tells a newly learned or changed pace (by a tenth or more) once.
+    fn notice_pace(&mut self) {
+        let Some(interval) = self.pacer.with(|p| p.learned_interval()) else {
+            return;
+        };
+        let changed = self.noticed_interval.is_none_or(|before| {
+            let tenth = before / 10;
+            interval > before.saturating_add(tenth) || interval < before.saturating_sub(tenth)
+        });
+        if changed {
+            self.noticed_interval = Some(interval);
+            self.out
+                .push_back(Action::Notice(Notice::PaceLearned { interval }));
+        }
     }
 
     /// Asks the retry policy about a failed attempt: wait and send again, or fail for good.
+    /// A 429 is not a failed attempt: the pacer pauses every request, and the same attempt
+    /// is made again when the pause ends.
     fn retry_or_fail(&mut self, index: usize, failure: Failure, error: ListingError<E>, now: Now) {
         let random = self.random();
-        let fetch = &mut self.fetches[index];
         let policy = self.options.retry_policy;
+        if let Failure::Status {
+            status: 429,
+            retry_after,
+        } = failure
+        {
+            // A wait longer than the policy accepts ends the listing with the 429 itself.
+            if retry_after.is_some_and(|r| r > policy.max_retry_after()) {
+                self.fetches[index].state = FetchState::Failed(error);
+                return;
+            }
+            let sent_at = self.fetches[index].sent_at().unwrap_or(now.elapsed);
+            let wait = self
+                .pacer
+                .with(|p| p.on_rate_limited(sent_at, now.elapsed, retry_after, random));
+            let fetch = &mut self.fetches[index];
+            fetch.state = FetchState::Due(now.elapsed);
+            let attempt = fetch.attempts;
+            fetch.attempts = fetch.attempts.saturating_sub(1);
+            let page = page_of(&fetch.request);
+            self.out.push_back(Action::Notice(Notice::Retrying {
+                page,
+                attempt,
+                wait,
+                status: Some(429),
+            }));
+            self.notice_pace();
+            return;
+        }
+        let fetch = &mut self.fetches[index];
         match policy.decide(fetch.attempts, &failure, random) {
             Decision::RetryAfter(wait) => {
                 let at = now.elapsed.saturating_add(wait);
@@ -529,9 +732,6 @@ impl<E> Listing<E> {
                     Failure::Status { status, .. } => Some(status),
                     Failure::Transport { .. } => None,
                 };
-                if status == Some(429) {
-                    self.paused_until = self.paused_until.max(at);
-                }
                 self.out.push_back(Action::Notice(Notice::Retrying {
                     page: page_of(&fetch.request),
                     attempt: fetch.attempts,
@@ -570,7 +770,7 @@ impl<E> Listing<E> {
                 self.out.push_back(Action::Failed(error));
                 self.finish();
             }
-            FetchState::Due(_) | FetchState::InFlight(_) => {}
+            FetchState::Due(_) | FetchState::InFlight { .. } => {}
         }
         true
     }
@@ -667,25 +867,39 @@ impl<E> Listing<E> {
         let keep = self.fetches.iter().position(|f| Some(&f.request) == next);
         let end = keep.unwrap_or(self.fetches.len());
         for fetch in self.fetches.drain(..end) {
-            if let FetchState::InFlight(id) = fetch.state {
-                self.abandoned.insert(id);
+            if let FetchState::InFlight { id, sent_at } = fetch.state {
+                self.abandoned.insert(id, sent_at);
             }
         }
     }
 
-    /// The first fetch due by `now`, marked in flight, unless a 429 holds the listing.
+    /// The first fetch due by `now`, marked in flight, unless the pacer holds it back (the
+    /// user's budget, the learned pace, a 429's pause). Time held by the server's rate limit
+    /// is counted against [`ListingOptions::max_rate_limit_wait`].
     fn send_due(&mut self, now: Now) -> Option<SendRequest> {
-        if now.elapsed < self.paused_until {
+        let Some(index) = self
+            .fetches
+            .iter()
+            .position(|f| matches!(f.state, FetchState::Due(at) if at <= now.elapsed))
+        else {
+            self.end_hold(now);
+            return None;
+        };
+        let ready = self.pacer.with(|p| p.ready_at(now.elapsed));
+        if ready.at > now.elapsed {
+            self.hold(index, ready.at, ready.hold, now);
             return None;
         }
-        let fetch = self
-            .fetches
-            .iter_mut()
-            .find(|f| matches!(f.state, FetchState::Due(at) if at <= now.elapsed))?;
+        self.end_hold(now);
+        self.pacer.with(|p| p.on_send(now.elapsed));
         let id = RequestId(self.next_id);
         self.next_id = self.next_id.wrapping_add(1);
+        let fetch = &mut self.fetches[index];
         fetch.attempts = fetch.attempts.saturating_add(1);
-        fetch.state = FetchState::InFlight(id);
+        fetch.state = FetchState::InFlight {
+            id,
+            sent_at: now.elapsed,
+        };
         Some(SendRequest {
             id,
             request: fetch.request.clone(),
@@ -693,15 +907,65 @@ impl<E> Listing<E> {
         })
     }
 
-    /// When the next waiting fetch becomes due, if any is waiting.
-    fn wake_at(&self) -> Option<Duration> {
-        self.fetches
+    /// The fetch at `index` is due but must wait until `until`: counts a hold by the server's
+    /// rate limit, fails the listing if it would pass the bound, and tells a pace's wait once.
+    fn hold(&mut self, index: usize, until: Duration, hold: Hold, now: Now) {
+        if !matches!(hold, Hold::Pace | Hold::RateLimited) {
+            self.stop_counting(now);
+        } else {
+            let since = *self.held_since.get_or_insert(now.elapsed);
+            let waited = self
+                .rate_limit_waited
+                .saturating_add(now.elapsed.saturating_sub(since));
+            let more = until.saturating_sub(now.elapsed);
+            let max = self.options.max_rate_limit_wait;
+            if waited.saturating_add(more) > max {
+                self.out
+                    .push_back(Action::Failed(ListingError::RateLimitWait {
+                        waited,
+                        more,
+                        max,
+                    }));
+                self.finish();
+                return;
+            }
+        }
+        if !self.hold_noticed && matches!(hold, Hold::Pace | Hold::Budget) {
+            self.hold_noticed = true;
+            let page = page_of(&self.fetches[index].request);
+            let wait = until.saturating_sub(now.elapsed);
+            self.out
+                .push_back(Action::Notice(Notice::Paced { page, wait, hold }));
+        }
+    }
+
+    /// A request goes, or none is due: a hold ends.
+    fn end_hold(&mut self, now: Now) {
+        self.hold_noticed = false;
+        self.stop_counting(now);
+    }
+
+    /// Time from now on is not the server's rate limit holding the listing.
+    fn stop_counting(&mut self, now: Now) {
+        if let Some(since) = self.held_since.take() {
+            self.rate_limit_waited = self
+                .rate_limit_waited
+                .saturating_add(now.elapsed.saturating_sub(since));
+        }
+    }
+
+    /// When the next waiting fetch becomes due and the pacer lets it go, if any is waiting.
+    fn wake_at(&mut self) -> Option<Duration> {
+        let due = self
+            .fetches
             .iter()
             .filter_map(|f| match f.state {
-                FetchState::Due(at) => Some(at.max(self.paused_until)),
+                FetchState::Due(at) => Some(at),
                 _ => None,
             })
-            .min()
+            .min()?;
+        let ready = self.pacer.with(|p| p.ready_at(due));
+        Some(due.max(ready.at))
     }
 
     /// splitmix64: a fresh jitter value from the seed, without a clock or an OS source.
@@ -720,6 +984,14 @@ impl<E> Fetch<E> {
             request,
             attempts: 0,
             state: FetchState::Due(Duration::ZERO),
+        }
+    }
+
+    /// When its request in flight was sent.
+    fn sent_at(&self) -> Option<Duration> {
+        match self.state {
+            FetchState::InFlight { sent_at, .. } => Some(sent_at),
+            _ => None,
         }
     }
 }

@@ -180,7 +180,8 @@ impl<'a> Paginator<'a> {
                 to: next.number.get(),
             });
         }
-        let total_cap = self.total_cap.or_else(|| self.cap_from_total(page));
+        let served = served_size(page, next.size);
+        let total_cap = self.total_cap.or_else(|| cap_from_total(page, served));
         let fetched = self.fetched.saturating_add(1);
         if let Some(cap) = total_cap {
             if fetched >= cap {
@@ -196,45 +197,61 @@ impl<'a> Paginator<'a> {
         self.fetched = fetched;
         self.previous = fingerprint;
         self.request = self.request.with_page(next.number, next.size);
-        self.plan = self.plan_after(page, current, next.number.get());
+        self.plan = self.plan_after(page, served, current, next.number.get());
         Ok(Progress::More)
-    }
-
-    /// The most pages this listing may take: the pages `meta.totalCount` needs from the
-    /// first page on, plus a tenth and at least two for data added meanwhile.
-    fn cap_from_total<R: Storage>(&self, page: &Page<R>) -> Option<u32> {
-        let pages = u64::from(self.pages_for_total(page)?);
-        let cap = pages.saturating_add((pages / 10).max(2));
-        Some(u32::try_from(cap).unwrap_or(u32::MAX))
-    }
-
-    /// How many pages `meta.totalCount` fills at the page size in use.
-    fn pages_for_total<R: Storage>(&self, page: &Page<R>) -> Option<u32> {
-        let meta = page.meta.as_ref()?;
-        let total = u64::try_from(meta.total_count?).ok()?;
-        let size = match self.request.page_size() {
-            Some(size) => u64::from(size.get()),
-            None => u64::try_from(meta.page_size?).ok().filter(|&s| s > 0)?,
-        };
-        Some(u32::try_from(total.div_ceil(size)).unwrap_or(u32::MAX))
     }
 
     /// Remaining page numbers when `next` is `current + 1` and the total count is known.
     fn plan_after<R: Storage>(
         &self,
         page: &Page<R>,
+        served: Option<NonZeroU32>,
         current: u32,
         next: u32,
     ) -> Option<RangeInclusive<u32>> {
         if Some(next) != current.checked_add(1) {
             return None;
         }
-        let last = self.pages_for_total(page)?;
+        let last = pages_for_total(page, served)?;
         let cap = self.total_cap.unwrap_or(self.max_pages.get());
         let allowed = cap.saturating_sub(self.fetched);
         let last = last.min(current.saturating_add(allowed));
         (last >= next).then_some(next..=last)
     }
+}
+
+/// The page size the server served, which may be less than asked: `meta.pageSize`, or else
+/// the length of this page (which has a `next` link, so it is full), or else the size the
+/// `next` link names.
+pub(crate) fn served_size<R: Storage>(
+    page: &Page<R>,
+    link_size: Option<NonZeroU32>,
+) -> Option<NonZeroU32> {
+    let declared = page
+        .meta
+        .as_ref()
+        .and_then(|m| m.page_size)
+        .and_then(|size| u32::try_from(size).ok())
+        .and_then(NonZeroU32::new);
+    let counted = u32::try_from(page.connections().len())
+        .ok()
+        .and_then(NonZeroU32::new);
+    declared.or(counted).or(link_size)
+}
+
+/// The most pages a listing may take: the pages `meta.totalCount` needs at the served size
+/// from the first page on, plus a tenth and at least two for data added meanwhile.
+fn cap_from_total<R: Storage>(page: &Page<R>, served: Option<NonZeroU32>) -> Option<u32> {
+    let pages = u64::from(pages_for_total(page, served)?);
+    let cap = pages.saturating_add((pages / 10).max(2));
+    Some(u32::try_from(cap).unwrap_or(u32::MAX))
+}
+
+/// How many pages `meta.totalCount` fills at the served page size.
+fn pages_for_total<R: Storage>(page: &Page<R>, served: Option<NonZeroU32>) -> Option<u32> {
+    let total = u64::try_from(page.meta.as_ref()?.total_count?).ok()?;
+    let size = u64::from(served?.get());
+    Some(u32::try_from(total.div_ceil(size)).unwrap_or(u32::MAX))
 }
 
 /// FNV-1a over the ids of a page's items, to spot a server repeating a page; `None` when

@@ -96,7 +96,9 @@ impl core::error::Error for GiveUpReason {}
 /// never be 0, and knobs can be added later without breaking anyone.
 ///
 /// Defaults ([`RetryPolicy::new`]): 3 attempts in all, backoff from 1 s doubling up to 20 s,
-/// and server-requested waits of up to 60 s.
+/// and server-requested waits of up to 10 minutes (Smartcar's rate limit says "retry in a few
+/// minutes"). In a [`Listing`](crate::Listing), a 429 spends no attempt: the listing's pacer
+/// waits it out, bounded by the listing's total rate-limit wait.
 ///
 /// A transport loop (here with a fake `send` and no real sleeping):
 ///
@@ -138,14 +140,14 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The default policy: 3 attempts, 1 s base delay, 20 s backoff cap, 60 s longest
+    /// The default policy: 3 attempts, 1 s base delay, 20 s backoff cap, 10 minutes longest
     /// accepted `Retry-After`.
     pub const fn new() -> Self {
         Self {
             max_attempts: 3,
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(20),
-            max_retry_after: Duration::from_secs(60),
+            max_retry_after: Duration::from_secs(600),
         }
     }
 
@@ -366,7 +368,7 @@ mod tests {
                 p.max_delay(),
                 p.max_retry_after()
             ),
-            (3, SECOND, 20 * SECOND, 60 * SECOND)
+            (3, SECOND, 20 * SECOND, 600 * SECOND)
         );
     }
 
@@ -439,14 +441,14 @@ mod tests {
     #[test]
     fn retry_after_longer_than_max_gives_up() {
         let p = RetryPolicy::new();
-        for requested in [Duration::from_millis(60_001), 3600 * SECOND, Duration::MAX] {
+        for requested in [Duration::from_millis(600_001), 3600 * SECOND, Duration::MAX] {
             let f = Failure::Status {
                 status: 429,
                 retry_after: Some(requested),
             };
             let want = GiveUpReason::RetryAfterTooLong {
                 requested,
-                max: 60 * SECOND,
+                max: 600 * SECOND,
             };
             assert_eq!(p.decide(1, &f, 0), Decision::GiveUp(want));
         }

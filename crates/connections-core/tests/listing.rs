@@ -15,7 +15,7 @@ use connections_core::listing::RECENT_PAGES;
 use connections_core::{
     AccessToken, Action, BaseUrl, LinkError, ListConnections, Listing, ListingError,
     ListingOptions, Notice, Now, Owned, Page, PaginationError, Response, ResponseError, RetryAfter,
-    RetryPolicy, SendRequest, UnixTime,
+    RetryPolicy, SendRequest, THROTTLE_BASE_DELAY, THROTTLE_MAX_DELAY, UnixTime,
 };
 use proptest::prelude::*;
 
@@ -474,8 +474,9 @@ struct Flight {
 enum WaitRule {
     /// The server's `Retry-After`, exactly.
     Exactly(Duration),
-    /// A 429 without `Retry-After`: the base delay at least, the backoff at most.
-    RateLimited { attempt: u32 },
+    /// A 429 without `Retry-After`: the pacer's backoff, a second at least and a minute at
+    /// most.
+    RateLimited,
     /// Full-jitter backoff.
     Backoff { attempt: u32 },
 }
@@ -511,8 +512,9 @@ fn expectation(fault: Fault, send: &SendRequest, policy: &RetryPolicy, tracked: 
         _ => return Expect::NoRetry,
     };
     let attempt = send.attempt;
-    if attempt >= policy.max_attempts() || retry_after.is_some_and(|w| w > policy.max_retry_after())
-    {
+    // A 429 is waited out without spending an attempt; other failures spend one.
+    let spent = status != Some(429) && attempt >= policy.max_attempts();
+    if spent || retry_after.is_some_and(|w| w > policy.max_retry_after()) {
         return Expect::NoRetry;
     }
     if !tracked {
@@ -520,7 +522,7 @@ fn expectation(fault: Fault, send: &SendRequest, policy: &RetryPolicy, tracked: 
     }
     let wait = match (retry_after, status) {
         (Some(wait), _) => WaitRule::Exactly(wait),
-        (None, Some(429)) => WaitRule::RateLimited { attempt },
+        (None, Some(429)) => WaitRule::RateLimited,
         (None, _) => WaitRule::Backoff { attempt },
     };
     Expect::Retry {
@@ -562,12 +564,11 @@ fn check_expectation(
             prop_assert_eq!((p, a, s), (page, attempt, status));
             match rule {
                 WaitRule::Exactly(want) => prop_assert_eq!(wait, want, "Retry-After not obeyed"),
-                WaitRule::RateLimited { attempt } => {
+                WaitRule::RateLimited => {
                     prop_assert!(
-                        wait >= policy.base_delay(),
-                        "a 429 without Retry-After waited only {wait:?}"
+                        (THROTTLE_BASE_DELAY..=THROTTLE_MAX_DELAY).contains(&wait),
+                        "a 429 without Retry-After waited {wait:?}"
                     );
-                    prop_assert!(wait <= ceiling(policy, attempt).max(policy.base_delay()));
                 }
                 WaitRule::Backoff { attempt } => prop_assert!(wait <= ceiling(policy, attempt)),
             }
@@ -591,6 +592,7 @@ struct Sim<'s> {
     sends: Vec<Sent>,
     wakes: usize,
     sends_per_url: BTreeMap<String, u32>,
+    throttled_per_url: BTreeMap<String, u32>,
     /// Page numbers answered with a page and not yet yielded.
     arrived: BTreeSet<u32>,
     /// The page the last yielded page's `next` names: pages before it are no longer wanted.
@@ -670,6 +672,7 @@ impl<'s> Sim<'s> {
             sends: Vec::new(),
             wakes: 0,
             sends_per_url: BTreeMap::new(),
+            throttled_per_url: BTreeMap::new(),
             arrived: BTreeSet::new(),
             wanted_from: 1,
             seen_ids: BTreeSet::new(),
@@ -709,7 +712,9 @@ impl<'s> Sim<'s> {
             now >= paused_until,
             "sent at {now:?} during a 429 pause until {paused_until:?}"
         );
-        let budget = self.policy.max_attempts();
+        // A 429 spends no attempt: each one the URL got allows one more send.
+        let throttled = self.throttled_per_url.get(&url).copied().unwrap_or(0);
+        let budget = self.policy.max_attempts() + throttled;
         let count = self.sends_per_url.entry(url.clone()).or_default();
         *count += 1;
         prop_assert!(
@@ -905,6 +910,12 @@ impl<'s> Sim<'s> {
 
     /// Hands the server's answer to `flight` to the listing.
     fn deliver(&mut self, flight: Flight) {
+        if matches!(flight.fault, Fault::Status(429, _)) {
+            *self
+                .throttled_per_url
+                .entry(flight.url.clone())
+                .or_default() += 1;
+        }
         let at = clock(self.now);
         let tag = format!("p{}-{}", flight.send.page(), flight.send.attempt);
         match self.data.respond(&flight.url, flight.fault, at.unix.0, tag) {
@@ -1271,7 +1282,8 @@ fn a_server_that_never_stops_ends_past_the_total() {
 
 /// A 429 whose `Retry-After` is an HTTP date holds every request until that date: page 3's
 /// 503 asked for one second, yet its retry waits for page 2's rate limit to pass, even when
-/// page 5's late answer (at 3 s) wakes the transport in between.
+/// page 5's late answer (at 3 s) wakes the transport in between. Then the throttled page goes
+/// alone, and the others follow its answer, not all at once.
 #[test]
 fn a_429_with_a_date_holds_every_request_until_then() {
     let mut s = Scenario {
@@ -1300,13 +1312,13 @@ fn a_429_with_a_date_holds_every_request_until_then() {
         "{:?}",
         run.notices
     );
-    let retries: Vec<&Sent> = run.sends.iter().filter(|s| s.attempt == 2).collect();
-    assert_eq!(retries.len(), 2, "{:?}", run.sends);
-    assert!(
-        retries.iter().all(|s| s.at >= limited + secs(7)),
-        "{:?}",
-        run.sends
-    );
+    // Pages 2 and 3 are sent again; the 429 spent no attempt of page 2's.
+    let again: Vec<&Sent> = run.sends[5..7].iter().collect();
+    assert!(again[0].url.contains("page%5Bnumber%5D=2&") && again[0].attempt == 1);
+    assert!(again[1].url.contains("page%5Bnumber%5D=3&") && again[1].attempt == 2);
+    // Page 2 goes alone, to probe the rate limit; page 3 only once its answer came (50 ms).
+    assert_eq!(again[0].at, limited + secs(7), "{:?}", run.sends);
+    assert!(again[1].at > again[0].at, "{:?}", run.sends);
     assert!(
         run.sends
             .iter()
