@@ -1,8 +1,10 @@
 //! `connections`: list the vehicle connections of a Smartcar application, or run a local
 //! sandbox that answers like the API.
-#![allow(clippy::print_stdout)] // printing is this program's job
 
+mod auth;
+mod duration;
 mod log;
+mod number;
 mod output;
 mod screen;
 mod text;
@@ -23,9 +25,18 @@ use futures_util::StreamExt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use output::{Format, Printer, TableOptions};
+use auth::{Auth, CredentialArgs};
+use output::{Format, Printer, Stdout, TableOptions};
 use screen::Console;
 use text::escape_controls;
+
+/// A line on stderr. Unlike `eprintln!`, a stderr that cannot be written (`2>/dev/full`)
+/// does not panic: the exit code still tells what happened.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(io::stderr().lock(), $($arg)*);
+    }};
+}
 
 /// The exit codes, as a literal for `concat!`.
 macro_rules! exit_codes {
@@ -97,15 +108,16 @@ enum Command {
 
 #[derive(clap::Args, Debug)]
 struct ListArgs {
-    /// The API base; requests go to {base-url}/connections.
-    #[arg(
-        long,
-        env = "SMARTCAR_BASE_URL",
-        default_value = "https://vehicle.api.smartcar.com/v3"
-    )]
-    base_url: String,
+    /// The API base; requests go to {base-url}/connections [default: $SMARTCAR_BASE_URL, else
+    /// https://vehicle.api.smartcar.com/v3].
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
     #[command(flatten)]
     credentials: CredentialArgs,
+    /// An access token obtained elsewhere [default: $SMARTCAR_ACCESS_TOKEN, better: it stays
+    /// out of shell history].
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
     /// Only this user's connections.
     #[arg(long)]
     user_id: Option<String>,
@@ -116,20 +128,25 @@ struct ListArgs {
     #[arg(long, value_enum)]
     mode: Option<ModeArg>,
     /// The page to fetch (or to start from, with --all).
-    #[arg(long)]
+    #[arg(long, value_name = "N", value_parser = number::whole(1, u32::MAX))]
     page: Option<u32>,
     /// Connections per page [default: 100 with --all, else the server's 10].
-    #[arg(long)]
+    #[arg(long, value_name = "N", value_parser = number::whole(1, u32::MAX))]
     page_size: Option<u32>,
     /// Fetch every page, printing connections as they arrive.
     #[arg(long)]
     all: bool,
     /// Stop with an error after this many pages, when the server does not report its total
     /// (with a total, the cap follows from it).
-    #[arg(long, default_value_t = connections_core::DEFAULT_MAX_PAGES)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = connections_core::DEFAULT_MAX_PAGES,
+        value_parser = number::whole(1, u32::MAX)
+    )]
     max_pages: u32,
     /// Pages fetched at once when the total is known (1 to 64); output stays in order.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = number::whole(1usize, 64))]
     concurrency: usize,
     /// Output format [default: table on a terminal, ndjson otherwise].
     #[arg(long, value_enum)]
@@ -143,74 +160,71 @@ struct ListArgs {
     transport: Transport,
     #[command(flatten)]
     network: NetworkArgs,
-    /// Retries after the first attempt, for 429, 5xx and network failures.
-    #[arg(long, default_value_t = 2)]
+    /// Retries after the first attempt, for 429, 5xx and network failures (0 to 20).
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = number::whole(0, MAX_RETRIES))]
     retries: u32,
     /// Start the built-in sandbox and list from it (no token needed); not with --base-url,
-    /// --token or client credentials (their environment variables are ignored).
-    #[arg(long)]
+    /// --token or client credentials, and every SMARTCAR_* variable is ignored.
+    #[arg(
+        long,
+        conflicts_with_all = ["base_url", "token", "client_id", "client_secret", "token_url"]
+    )]
     sandbox: bool,
 }
 
-/// Where the bearer token comes from: an application's client credentials (fetched and
-/// renewed as needed), or a token obtained elsewhere.
-#[derive(clap::Args, Debug)]
-struct CredentialArgs {
-    /// The application's client id (or set SMARTCAR_CLIENT_ID).
-    #[arg(long, env = "SMARTCAR_CLIENT_ID", requires = "client_secret")]
-    client_id: Option<String>,
-    /// The application's client secret (better: set SMARTCAR_CLIENT_SECRET, which stays out of
-    /// shell history).
-    #[arg(
-        long,
-        env = "SMARTCAR_CLIENT_SECRET",
-        hide_env_values = true,
-        requires = "client_id"
-    )]
-    client_secret: Option<String>,
-    /// The OAuth token endpoint [default: `https://iam.smartcar.com/oauth2/token`].
-    #[arg(long, env = "SMARTCAR_TOKEN_URL", requires = "client_id")]
-    token_url: Option<String>,
-    /// An access token obtained elsewhere (better: set SMARTCAR_ACCESS_TOKEN).
-    #[arg(
-        long,
-        env = "SMARTCAR_ACCESS_TOKEN",
-        hide_env_values = true,
-        conflicts_with_all = ["client_id", "client_secret", "token_url"]
-    )]
-    token: Option<String>,
-}
-
-impl CredentialArgs {
-    /// Applies the credentials to a builder; `None` when none were given.
-    fn apply<C: FromConfig>(&self, builder: Builder<C>) -> Option<Builder<C>> {
-        match (&self.client_id, &self.client_secret, &self.token) {
-            (Some(id), Some(secret), _) => {
-                let builder = builder.client_credentials(id, secret);
-                Some(match &self.token_url {
-                    Some(url) => builder.token_url(url),
-                    None => builder,
-                })
-            }
-            (_, _, Some(token)) => Some(builder.token(token)),
-            _ => None,
-        }
-    }
-}
+/// The API base when neither --base-url nor SMARTCAR_BASE_URL gives one.
+const DEFAULT_BASE_URL: &str = "https://vehicle.api.smartcar.com/v3";
 
 const NO_CREDENTIALS: &str = "no credentials: pass --client-id and --client-secret (or set \
      SMARTCAR_CLIENT_ID and SMARTCAR_CLIENT_SECRET), or an access token with --token (or \
      SMARTCAR_ACCESS_TOKEN)";
 
+/// Applies resolved credentials to a builder.
+fn apply_auth<C: FromConfig>(auth: &Auth, builder: Builder<C>) -> Builder<C> {
+    match auth {
+        Auth::Credentials {
+            id,
+            secret,
+            token_url,
+        } => {
+            let builder = builder.client_credentials(&id.value, &secret.value);
+            match token_url {
+                Some(url) => builder.token_url(&url.value),
+                None => builder,
+            }
+        }
+        Auth::Token(token) => builder.token(&token.value),
+    }
+}
+
+/// The most retries a flag may ask for: with backoff capped at 20 s, more would wait for
+/// minutes on a failure that is not going away.
+const MAX_RETRIES: u32 = 20;
+
+/// What `--timeout` and `--connect-timeout` accept: a day is far past any useful deadline
+/// and far from what a timer can hold.
+const TIMEOUTS: duration::Bounds =
+    duration::Bounds::new(Duration::from_millis(1), Duration::from_secs(24 * 3600));
+
 /// How requests reach the server: deadlines, proxies and trusted certificate authorities.
 #[derive(clap::Args, Debug)]
 struct NetworkArgs {
-    /// Deadline for each request, in seconds (connect, headers and body).
-    #[arg(long, default_value_t = 30.0)]
-    timeout: f64,
-    /// Longest wait for a TCP and TLS connection, in seconds.
-    #[arg(long, default_value_t = 10.0)]
-    connect_timeout: f64,
+    /// Deadline for each request (connect, headers and body): 30, 1.5 (seconds), 500ms, 2m.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "30s",
+        value_parser = duration::parser(TIMEOUTS)
+    )]
+    timeout: Duration,
+    /// Longest wait for a TCP and TLS connection, as --timeout.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "10s",
+        value_parser = duration::parser(TIMEOUTS)
+    )]
+    connect_timeout: Duration,
     /// Send requests through this proxy (`http://[user:password@]host:port`) instead of
     /// HTTPS_PROXY / HTTP_PROXY / ALL_PROXY; NO_PROXY still applies, loopback never proxied.
     #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
@@ -228,16 +242,8 @@ struct NetworkArgs {
 }
 
 impl NetworkArgs {
-    /// Checks the numbers and reads the CA file; a usage error names what is wrong.
+    /// Reads the CA file; a usage error names it.
     fn check(&self) -> Result<Option<Vec<u8>>, String> {
-        for (name, value) in [
-            ("--timeout", self.timeout),
-            ("--connect-timeout", self.connect_timeout),
-        ] {
-            if !(value.is_finite() && value > 0.0) {
-                return Err(format!("{name} must be a positive number of seconds"));
-            }
-        }
         self.ca_cert
             .as_ref()
             .map(|path| {
@@ -249,8 +255,8 @@ impl NetworkArgs {
 
     fn apply<C: FromConfig>(&self, builder: Builder<C>, ca_pem: Option<&[u8]>) -> Builder<C> {
         let mut builder = builder
-            .request_timeout(Duration::from_secs_f64(self.timeout))
-            .connect_timeout(Duration::from_secs_f64(self.connect_timeout))
+            .request_timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
             .system_roots(!self.no_system_roots);
         if let Some(url) = &self.proxy {
             builder = builder.proxy(url);
@@ -271,8 +277,8 @@ struct TokenArgs {
     credentials: CredentialArgs,
     #[command(flatten)]
     network: NetworkArgs,
-    /// Retries after the first attempt, for 429, 5xx and network failures.
-    #[arg(long, default_value_t = 2)]
+    /// Retries after the first attempt, for 429, 5xx and network failures (0 to 20).
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = number::whole(0, MAX_RETRIES))]
     retries: u32,
 }
 
@@ -295,35 +301,41 @@ struct SandboxArgs {
     /// Address to listen on; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
-    /// How many connections to generate.
-    #[arg(long, default_value_t = 50)]
+    /// How many connections to generate (0 to 1,000,000).
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = number::whole(0usize, 1_000_000))]
     connections: usize,
     /// Serve the connections in FILE instead of generated ones: a JSON array of connections
     /// in the API's shape, a page body ({"data": [...]}), or NDJSON, one per line.
     #[arg(long, value_name = "FILE", conflicts_with = "connections")]
     data: Option<std::path::PathBuf>,
     /// Seed of the generated dataset and injected faults.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, value_parser = number::whole(0, u64::MAX))]
     seed: u64,
     /// The bearer token to accept.
     #[arg(long, default_value = connections_sandbox::DEFAULT_TOKEN)]
     token: String,
-    /// Delay before each answer, in milliseconds.
-    #[arg(long, default_value_t = 0)]
+    /// Delay before each answer, in milliseconds (0 to 60000).
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = number::whole(0, MAX_MS))]
     latency_ms: u64,
     /// Share of requests (0 to 1) answered with an injected 500 or 503.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, value_name = "F", default_value_t = 0.0, value_parser = number::share())]
     failure_rate: f64,
     /// Share of listing pages (0 to 1) cut short: about half the body is sent, then the
     /// connection is dropped.
-    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    #[arg(long, value_name = "F", default_value_t = 0.0, value_parser = number::share())]
     truncate_rate: f64,
     /// Send every body in small chunks (see --drip-bytes), waiting MS milliseconds before
-    /// each: a slow network.
-    #[arg(long, value_name = "MS")]
+    /// each: a slow network (0 to 60000).
+    #[arg(long, value_name = "MS", value_parser = number::whole(0, MAX_MS))]
     drip_ms: Option<u64>,
-    /// Bytes per chunk with --drip-ms.
-    #[arg(long, value_name = "N", default_value_t = 256, requires = "drip_ms")]
+    /// Bytes per chunk with --drip-ms (1 to 1048576).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 256,
+        requires = "drip_ms",
+        value_parser = number::whole(1usize, 1 << 20)
+    )]
     drip_bytes: usize,
     /// Requests per second before answering 429.
     #[arg(long)]
@@ -332,8 +344,8 @@ struct SandboxArgs {
     #[arg(long)]
     absolute_links: bool,
     /// Before every page request but the first, remove N connections and add N new ones on
-    /// top, so a listing in progress sees its data move.
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    /// top, so a listing in progress sees its data move (0 to 10000).
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = number::whole(0u32, 10_000))]
     churn: u32,
     /// Serve POST {origin}/oauth2/token for this client id (with --client-secret), issuing
     /// application tokens the API accepts until they expire.
@@ -342,9 +354,15 @@ struct SandboxArgs {
     /// The client secret the token endpoint accepts.
     #[arg(long, requires = "client_id")]
     client_secret: Option<String>,
-    /// Lifetime of issued tokens, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 3600)]
-    token_lifetime: u64,
+    /// Lifetime of issued tokens, as --timeout (a bare number is seconds), from 1s (the
+    /// token endpoint says whole seconds, and a client refuses 0) to 30 days.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "1h",
+        value_parser = duration::parser(TOKEN_LIFETIMES)
+    )]
+    token_lifetime: Duration,
     /// Serve HTTPS (HTTP/2 or HTTP/1.1 by ALPN) with a fresh self-signed certificate.
     #[arg(long)]
     tls: bool,
@@ -357,42 +375,71 @@ struct SandboxArgs {
     gzip_bomb: bool,
 }
 
-/// What `--sandbox` replaces: giving one of these flags with it is a usage error. Not a
-/// clap `conflicts_with`, which would count values from the environment too, so that an
-/// exported SMARTCAR_ACCESS_TOKEN or SMARTCAR_BASE_URL would forbid `--sandbox`.
-const SANDBOX_REPLACES: [&str; 5] = [
-    "base_url",
-    "token",
-    "client_id",
-    "client_secret",
-    "token_url",
-];
+/// The longest delay the sandbox's millisecond flags take: a minute per answer or chunk.
+const MAX_MS: u64 = 60_000;
 
-/// Parses the command line; a usage error (exit 2) for `--sandbox` with a flag it replaces.
-fn parse() -> Cli {
-    use clap::FromArgMatches;
-    use clap::parser::ValueSource;
-    let matches = Cli::command().get_matches();
-    if let Some(("list", list)) = matches.subcommand()
-        && list.get_flag("sandbox")
-    {
-        for id in SANDBOX_REPLACES {
-            if list.value_source(id) == Some(ValueSource::CommandLine) {
-                let flag = format!("--{}", id.replace('_', "-"));
-                Cli::command()
-                    .error(
-                        clap::error::ErrorKind::ArgumentConflict,
-                        format!("the argument '--sandbox' cannot be used with '{flag}'"),
-                    )
-                    .exit();
-            }
+/// What the sandbox's `--token-lifetime` accepts: whole seconds on the wire, so at least 1,
+/// and at most 30 days.
+const TOKEN_LIFETIMES: duration::Bounds =
+    duration::Bounds::new(Duration::from_secs(1), Duration::from_secs(30 * 24 * 3600));
+
+/// The command's definition as parsed: a flag whose values are checked (a number, a
+/// duration, a choice) takes any value starting with `-` too, so `--timeout -1` or `--mode
+/// -x` is refused by the flag's own parser, naming the flag and what it accepts, rather
+/// than read as an unknown flag `-1`; free text (ids, URLs, paths) takes negative numbers.
+fn definition() -> clap::Command {
+    fn negatives(arg: clap::Arg) -> clap::Arg {
+        let free_text = [
+            clap::value_parser!(String).type_id(),
+            clap::value_parser!(std::path::PathBuf).type_id(),
+        ];
+        if !arg.get_action().takes_values() {
+            arg
+        } else if free_text.contains(&arg.get_value_parser().type_id()) {
+            arg.allow_negative_numbers(true)
+        } else {
+            arg.allow_hyphen_values(true)
         }
     }
-    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    Cli::command()
+        .mut_args(negatives)
+        .mut_subcommands(|sub| sub.mut_args(negatives))
+}
+
+/// Parses the command line. `--help` and `--version` are written to stdout and fail with exit
+/// 1 when that write fails (a full disk); usage errors go to stderr with exit 2.
+fn parse() -> Result<Cli, ExitCode> {
+    use clap::FromArgMatches;
+    let error = match definition()
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+    {
+        Ok(cli) => return Ok(cli),
+        Err(error) => error,
+    };
+    let code = ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+    if error.use_stderr() {
+        let _ = error.print();
+        return Err(code);
+    }
+    let help = error.render();
+    let help = if io::stdout().is_terminal() {
+        help.ansi().to_string()
+    } else {
+        help.to_string()
+    };
+    let mut out = Stdout::lock();
+    match out.write_all(help.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Err(code),
+        Err(e) => Err(output_failed(&e)),
+    }
 }
 
 fn main() -> ExitCode {
-    let cli = parse();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     // Warnings (data that moved during a listing) always reach stderr; -v adds a line per
     // request, retry and wait; -vv headers and token fetches. A progress display needs the
     // retries and answers even when they are not printed.
@@ -408,8 +455,8 @@ fn main() -> ExitCode {
         Command::Completions { shell } => {
             // Generated in memory: clap_complete panics on a write error (a closed pipe).
             let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "connections", &mut script);
-            let mut out = io::stdout().lock();
+            clap_complete::generate(shell, &mut definition(), "connections", &mut script);
+            let mut out = Stdout::lock();
             out.write_all(&script)
                 .and_then(|()| out.flush())
                 .map_or_else(|e| output_failed(&e), |()| ExitCode::SUCCESS)
@@ -418,7 +465,7 @@ fn main() -> ExitCode {
 }
 
 fn usage(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {message}");
+    say!("error: {message}");
     ExitCode::from(2)
 }
 
@@ -434,28 +481,40 @@ fn list(args: ListArgs, console: &Console) -> ExitCode {
     {
         Ok(embedded) => embedded,
         Err(e) => {
-            eprintln!("error: could not start the sandbox: {e}");
+            say!("error: could not start the sandbox: {e}");
             return ExitCode::from(4);
         }
     };
-    let credentials = match &embedded {
-        Some(s) => CredentialArgs {
-            client_id: None,
-            client_secret: None,
-            token_url: None,
-            token: Some(s.token().to_owned()),
-        },
-        None => args.credentials,
+    // The sandbox's own token and URL: no SMARTCAR_* variable is read.
+    let (credentials, base_url) = match &embedded {
+        Some(s) => (
+            Auth::Token(auth::Given {
+                value: s.token().to_owned(),
+                source: auth::Source::Flag("--sandbox"),
+            }),
+            s.base_url().to_owned(),
+        ),
+        None => {
+            let resolved = auth::resolve(
+                &args.credentials,
+                args.token.as_deref(),
+                true,
+                auth::env_var,
+            );
+            let credentials = match resolved {
+                Ok(Some(credentials)) => credentials,
+                Ok(None) => return usage(format!("{NO_CREDENTIALS} (or use --sandbox)")),
+                Err(e) => return usage(e),
+            };
+            let base_url = args
+                .base_url
+                .clone()
+                .or_else(|| auth::env_var(auth::BASE_URL))
+                .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+            (credentials, base_url)
+        }
     };
-    let base_url = embedded
-        .as_ref()
-        .map_or(args.base_url.clone(), |s| s.base_url().to_owned());
-    if credentials
-        .apply(connections_hyper::Client::builder())
-        .is_none()
-    {
-        return usage(format!("{NO_CREDENTIALS} (or use --sandbox)"));
-    }
+    tracing::debug!(target: "connections", "{}", credentials.describe());
     let mut request = ListConnections::builder();
     if let Some(id) = &args.user_id {
         request = request.user_id(id);
@@ -489,7 +548,7 @@ fn list(args: ListArgs, console: &Console) -> ExitCode {
         width: terminal_width(stdout_terminal),
         wide: args.wide,
     };
-    let stdout = io::stdout().lock();
+    let stdout = Stdout::lock();
     let mut printer = Printer::new(format, BufWriter::with_capacity(64 * 1024, stdout), table);
     let settings = Settings {
         base_url: &base_url,
@@ -529,7 +588,7 @@ fn list(args: ListArgs, console: &Console) -> ExitCode {
             let _ = printer.abandon();
             let code = report(&e);
             if started {
-                eprintln!(
+                say!(
                     "  the listing is incomplete: {written} connection(s) were printed before \
                      this error"
                 );
@@ -539,17 +598,20 @@ fn list(args: ListArgs, console: &Console) -> ExitCode {
     }
 }
 
-/// The table's width: `$COLUMNS` when set (which also fits piped tables), else the
-/// terminal's when stdout is one, else none (every cell whole).
+/// The table's width on a terminal: `$COLUMNS` when set, else the terminal's. None when
+/// stdout is not a terminal, whatever `$COLUMNS` says: a table in a pipe or file is data,
+/// never trimmed.
 fn terminal_width(stdout_terminal: bool) -> Option<usize> {
+    if !stdout_terminal {
+        return None;
+    }
     let columns = std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.trim().parse::<usize>().ok())
         .filter(|&c| c > 0);
     columns.or_else(|| {
-        stdout_terminal
-            .then(|| console::Term::stdout().size_checked())
-            .flatten()
+        console::Term::stdout()
+            .size_checked()
             .map(|(_, columns)| usize::from(columns))
     })
 }
@@ -557,7 +619,7 @@ fn terminal_width(stdout_terminal: bool) -> Option<usize> {
 /// The client settings `list` takes from its flags.
 struct Settings<'a> {
     base_url: &'a str,
-    credentials: &'a CredentialArgs,
+    credentials: &'a Auth,
     network: &'a NetworkArgs,
     ca_pem: Option<&'a [u8]>,
     retries: u32,
@@ -568,8 +630,7 @@ struct Settings<'a> {
 impl Settings<'_> {
     fn builder<C: FromConfig>(&self, builder: Builder<C>) -> Builder<C> {
         let builder = builder.base_url(self.base_url);
-        // Checked by the caller: credentials were given.
-        let builder = self.credentials.apply(builder.clone()).unwrap_or(builder);
+        let builder = apply_auth(self.credentials, builder);
         self.network
             .apply(builder, self.ca_pem)
             .retry_policy(RetryPolicy::new().with_max_attempts(self.retries.saturating_add(1)))
@@ -635,12 +696,14 @@ fn run_blocking(
     Ok(())
 }
 
-/// A closed pipe (`connections list | head`) is a normal way to stop reading.
+/// Exit 1 for any failed write to stdout, except a reader that closed the pipe after taking
+/// some output (`connections list | head`): a normal way to stop reading, exit 0 and silent,
+/// as ripgrep and fd do.
 fn output_failed(e: &io::Error) -> ExitCode {
-    if e.kind() == io::ErrorKind::BrokenPipe {
+    if e.kind() == io::ErrorKind::BrokenPipe && Stdout::delivered() {
         return ExitCode::SUCCESS;
     }
-    eprintln!("error: writing the output failed: {e}");
+    say!("error: writing the output failed: {e}");
     ExitCode::from(1)
 }
 
@@ -651,12 +714,19 @@ fn token(args: TokenArgs) -> ExitCode {
         Ok(pem) => pem,
         Err(e) => return usage(e),
     };
-    if args.credentials.client_id.is_none() {
-        return usage(
-            "no client credentials: pass --client-id and --client-secret (or set \
-             SMARTCAR_CLIENT_ID and SMARTCAR_CLIENT_SECRET)",
-        );
-    }
+    // Only client credentials fetch a token: an exported SMARTCAR_ACCESS_TOKEN (perhaps
+    // this command's own output) is not read.
+    let credentials = match auth::resolve(&args.credentials, None, false, auth::env_var) {
+        Ok(Some(credentials)) => credentials,
+        Ok(None) => {
+            return usage(
+                "no client credentials: pass --client-id and --client-secret (or set \
+                 SMARTCAR_CLIENT_ID and SMARTCAR_CLIENT_SECRET)",
+            );
+        }
+        Err(e) => return usage(e),
+    };
+    tracing::debug!(target: "connections", "{}", credentials.describe());
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -670,18 +740,21 @@ fn token(args: TokenArgs) -> ExitCode {
             .apply(connections_hyper::Client::builder(), ca_pem.as_deref())
             .retry_policy(RetryPolicy::new().with_max_attempts(args.retries.saturating_add(1)))
             .user_agent_suffix(concat!("connections-cli/", env!("CARGO_PKG_VERSION")));
-        let builder = args.credentials.apply(builder.clone()).unwrap_or(builder);
-        builder.build()?.fetch_application_token().await
+        apply_auth(&credentials, builder)
+            .build()?
+            .fetch_application_token()
+            .await
     });
     match fetched {
         Ok(issued) => {
-            let mut out = io::stdout().lock();
-            if let Err(e) = writeln!(out, "{}", issued.access_token.expose_secret()) {
+            let mut out = Stdout::lock();
+            let line = format!("{}\n", issued.access_token.expose_secret());
+            if let Err(e) = out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
                 return output_failed(&e);
             }
             match issued.expires_in {
-                Some(life) => eprintln!("expires in {} s", life.as_secs()),
-                None => eprintln!("the token endpoint did not say when it expires"),
+                Some(life) => say!("expires in {} s", life.as_secs()),
+                None => say!("the token endpoint did not say when it expires"),
             }
             ExitCode::SUCCESS
         }
@@ -749,18 +822,6 @@ fn report(error: &Error) -> ExitCode {
 }
 
 fn sandbox(args: SandboxArgs) -> ExitCode {
-    if !(0.0..=1.0).contains(&args.failure_rate) {
-        return usage("--failure-rate must be between 0 and 1");
-    }
-    if !(0.0..=1.0).contains(&args.truncate_rate) {
-        return usage("--truncate-rate must be between 0 and 1");
-    }
-    if args.drip_bytes == 0 {
-        return usage("--drip-bytes must be at least 1");
-    }
-    if args.token_lifetime == 0 {
-        return usage("--token-lifetime must be at least 1 second");
-    }
     let config = SandboxConfig {
         listen: args.listen,
         connections: args.connections,
@@ -773,7 +834,7 @@ fn sandbox(args: SandboxArgs) -> ExitCode {
         churn: args.churn,
         client_id: args.client_id,
         client_secret: args.client_secret,
-        token_lifetime: Duration::from_secs(args.token_lifetime),
+        token_lifetime: args.token_lifetime,
         tls: args.tls || args.tls_ca_out.is_some(),
         tls_ca_out: args.tls_ca_out.clone(),
         gzip_bomb: args.gzip_bomb,
@@ -792,21 +853,28 @@ fn sandbox(args: SandboxArgs) -> ExitCode {
             if e.kind() == io::ErrorKind::InvalidData || e.kind() == io::ErrorKind::NotFound {
                 return usage(format!("could not start the sandbox: {e}"));
             }
-            eprintln!("error: could not start the sandbox on {}: {e}", args.listen);
+            say!("error: could not start the sandbox on {}: {e}", args.listen);
             return ExitCode::from(4);
         }
     };
-    println!("{}", sandbox.base_url());
-    let _ = io::stdout().flush();
+    let mut out = Stdout::lock();
+    let first_line = format!("{}\n", sandbox.base_url());
+    if let Err(e) = out
+        .write_all(first_line.as_bytes())
+        .and_then(|()| out.flush())
+    {
+        return output_failed(&e);
+    }
+    drop(out);
     if credentials {
-        eprintln!("token URL: {}", sandbox.token_url());
+        say!("token URL: {}", sandbox.token_url());
     }
     if let Some(path) = &args.tls_ca_out {
-        eprintln!("CA certificate: {} (pass it to --ca-cert)", path.display());
+        say!("CA certificate: {} (pass it to --ca-cert)", path.display());
     } else if let Some(pem) = sandbox.ca_certificate_pem() {
-        eprintln!("CA certificate (pass it to --ca-cert, or use --tls-ca-out FILE):\n{pem}");
+        say!("CA certificate (pass it to --ca-cert, or use --tls-ca-out FILE):\n{pem}");
     }
-    eprintln!(
+    say!(
         "serving {} connections at {} (token: {}); stop with Ctrl-C",
         sandbox.dataset().connections().len(),
         sandbox.base_url(),
@@ -815,7 +883,7 @@ fn sandbox(args: SandboxArgs) -> ExitCode {
     match sandbox.wait() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: the sandbox stopped: {e}");
+            say!("error: the sandbox stopped: {e}");
             ExitCode::from(4)
         }
     }

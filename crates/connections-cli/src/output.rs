@@ -6,6 +6,7 @@
 //! array stays unterminated (no `]`), so no parser takes it for a complete listing.
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::ValueEnum;
 use connections_core::{Connection, Owned};
@@ -23,6 +24,39 @@ pub(crate) enum Format {
     Ndjson,
     /// A header row, then one row per connection.
     Csv,
+}
+
+/// Set once stdout has taken any output.
+static DELIVERED: AtomicBool = AtomicBool::new(false);
+
+/// Whatever the command writes to stdout goes through this, so a failed write can tell a
+/// reader that stopped reading after taking some output (`| head`) from a stdout that takes
+/// nothing at all (closed, or a full disk).
+pub(crate) struct Stdout(io::StdoutLock<'static>);
+
+impl Stdout {
+    pub(crate) fn lock() -> Self {
+        Stdout(io::stdout().lock())
+    }
+
+    /// Whether stdout took any output so far.
+    pub(crate) fn delivered() -> bool {
+        DELIVERED.load(Ordering::Relaxed)
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.0.write(buf)?;
+        if written > 0 {
+            DELIVERED.store(true, Ordering::Relaxed);
+        }
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// The columns of `table` and `csv`.

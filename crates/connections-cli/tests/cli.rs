@@ -1641,24 +1641,35 @@ fn tables_fit_the_width_keep_ids_whole_and_wide_shows_everything() {
     let live: Vec<&Arc<ConnectionRecord>> =
         served.iter().filter(|c| c.mode == Mode::Live).collect();
     let first = &live[..10];
-    let table = |columns: Option<&str>, extra: &[&str]| {
+    // On a terminal of `columns` (the screen it shows), or piped with $COLUMNS=40.
+    let table = |columns: Option<u16>, extra: &[&str]| {
         let mut args = vec!["list", "--sandbox", "--format", "table"];
         args.extend_from_slice(extra);
-        let mut command = command(&args);
-        if let Some(columns) = columns {
-            command.env("COLUMNS", columns);
+        match columns {
+            Some(columns) => {
+                let run = in_terminal(&args, true, columns);
+                assert_eq!(run.code, Some(0), "{}", run.terminal);
+                let lines = screen_lines(&run.terminal);
+                let lines: Vec<String> = lines.into_iter().filter(|l| !l.is_empty()).collect();
+                lines.join("\n")
+            }
+            None => {
+                let out = command(&args).env("COLUMNS", "40").output().unwrap();
+                assert!(out.status.success(), "{}", stderr(&out));
+                stdout(&out)
+            }
         }
-        let out = command.output().unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
-        stdout(&out)
     };
     for columns in [60, 80, 120, 200] {
-        let text = table(Some(&columns.to_string()), &[]);
+        let text = table(Some(columns), &[]);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 11, "{text}");
         assert!(lines[0].starts_with("id "), "{text}");
         for (line, record) in lines[1..].iter().zip(first) {
-            assert!(line.chars().count() <= columns, "{columns}: {line}");
+            assert!(
+                line.chars().count() <= usize::from(columns),
+                "{columns}: {line}"
+            );
             assert!(
                 line.starts_with(&format!("{}  ", record.id)),
                 "{columns}: {line}"
@@ -1666,14 +1677,14 @@ fn tables_fit_the_width_keep_ids_whole_and_wide_shows_everything() {
         }
     }
     // Wide enough for all but the permissions: those that fit, and a count of the others.
-    let text = table(Some("200"), &[]);
+    let text = table(Some(200), &[]);
     assert!(
         text.lines().next().unwrap().contains("permissions"),
         "{text}"
     );
     assert!(text.contains(" +"), "{text}");
-    // --wide, or piped without $COLUMNS: every cell whole.
-    for text in [table(Some("80"), &["--wide"]), table(None, &[])] {
+    // --wide, or piped whatever $COLUMNS says: every cell whole.
+    for text in [table(Some(80), &["--wide"]), table(None, &[])] {
         for (line, record) in text.lines().skip(1).zip(first) {
             for cell in [
                 &record.id,
@@ -1986,5 +1997,207 @@ fn help_shows_examples_exit_codes_and_what_a_failure_leaves() {
             }
             assert!(help.contains(needle), "{args:?}: no {needle:?} in {help}");
         }
+    }
+}
+
+// ---- every flag at its extremes --------------------------------------------------------------
+
+/// Values people type by mistake, or to see what happens: each must be accepted or refused
+/// with exit 2, never a panic or an abort.
+const EXTREMES: [&str; 16] = [
+    "1e20",
+    "-1",
+    "-0",
+    "0",
+    "1.5",
+    "0.0001",
+    "1e3",
+    "\u{0663}",
+    "",
+    "NaN",
+    "inf",
+    "-inf",
+    "4294967296",
+    "18446744073709551616",
+    "99999999999999999999999999999999999999",
+    "1 s",
+];
+
+/// The subcommands `connections --help` lists (without `help`).
+fn subcommands() -> Vec<String> {
+    let help = stdout(&connections(&["--help"]));
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .filter(|name| name != "help")
+        .collect()
+}
+
+/// The arguments of a subcommand that take a value, as its `--help` shows them: `--name`
+/// for options, `<NAME>` for positionals.
+fn value_arguments(subcommand: &str) -> Vec<String> {
+    let help = stdout(&connections(&[subcommand, "--help"]));
+    let mut found = Vec::new();
+    let mut positional = false;
+    for line in help.lines() {
+        if !line.starts_with(' ') {
+            positional = line.starts_with("Arguments:");
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if positional && words.first().is_some_and(|w| w.starts_with('<')) {
+            found.push(words[0].to_owned());
+        }
+        let flag = words.iter().position(|w| w.starts_with("--"));
+        if let Some(i) = flag
+            && words.get(i + 1).is_some_and(|v| v.starts_with('<'))
+        {
+            found.push(words[i].trim_end_matches(',').to_owned());
+        }
+    }
+    found
+}
+
+/// Whether the command line parser itself checks `argument`'s value (a number, a duration,
+/// an address, a choice), found without running anything: a word no such flag takes,
+/// then the flag again without a value, is refused at the word when values are checked,
+/// else at the missing value.
+fn checked_by_its_parser(subcommand: &str, argument: &str) -> bool {
+    let args = if argument.starts_with('<') {
+        vec![subcommand, "not-a-value"]
+    } else {
+        vec![subcommand, argument, "not-a-value", argument]
+    };
+    let err = stderr(&connections(&args));
+    err.contains("invalid value 'not-a-value'")
+}
+
+/// Arguments each subcommand runs with in the walk, so an accepted value runs quickly and
+/// locally: `list` from the built-in sandbox in small pages, `token` from a local token
+/// endpoint. An argument under test replaces its own pair here.
+fn walk_base(subcommand: &str, token_url: &str) -> Vec<(String, String)> {
+    let pairs: &[(&str, &str)] = match subcommand {
+        "list" => &[("--sandbox", ""), ("--page-size", "2"), ("--retries", "0")],
+        "token" => &[
+            ("--client-id", CLIENT_ID),
+            ("--client-secret", SECRET),
+            ("--token-url", token_url),
+            ("--retries", "0"),
+        ],
+        "sandbox" => &[
+            ("--listen", "127.0.0.1:0"),
+            ("--connections", "3"),
+            ("--drip-ms", "0"),
+        ],
+        _ => &[],
+    };
+    pairs
+        .iter()
+        .map(|(f, v)| ((*f).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// Runs `args`; a sandbox that prints its URL (it started: the value was accepted) is
+/// stopped at once. The exit code (0 for a sandbox that started) and stderr.
+fn run_to_completion(args: &[String]) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_connections"));
+    for name in ENVIRONMENT {
+        child.env_remove(name);
+    }
+    let mut child = child
+        .args(args)
+        .current_dir(env!("CARGO_TARGET_TMPDIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut first = String::new();
+    BufReader::new(&mut out).read_line(&mut first).unwrap();
+    let started = args[0] == "sandbox" && first.starts_with("http");
+    if started {
+        child.kill().unwrap();
+    }
+    let mut rest = Vec::new();
+    out.read_to_end(&mut rest).unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    (if started { Some(0) } else { status.code() }, err)
+}
+
+/// Whether `text` names `argument` as a whole word (`--page`, not `--page-size`).
+fn names(text: &str, argument: &str) -> bool {
+    text.match_indices(argument).any(|(at, _)| {
+        let after = text[at + argument.len()..].chars().next();
+        !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-')
+    })
+}
+
+/// Every argument of every subcommand that takes a value the parser checks, found from
+/// `--help` (so a flag added later is walked too), given each extreme value: exit 0 or 2,
+/// never a panic or a signal, and a refusal names the argument.
+#[test]
+fn every_checked_flag_at_its_extremes_is_accepted_or_refused_naming_it() {
+    let tokens = sandbox_with_credentials(3, 3600, 0);
+    let token_url = tokens.token_url().to_owned();
+    let commands = subcommands();
+    for expected in ["list", "token", "sandbox", "completions"] {
+        assert!(commands.iter().any(|c| c == expected), "{commands:?}");
+    }
+    let mut walked = Vec::new();
+    for subcommand in &commands {
+        for argument in value_arguments(subcommand) {
+            if !checked_by_its_parser(subcommand, &argument) {
+                continue;
+            }
+            walked.push(format!("{subcommand} {argument}"));
+            for value in EXTREMES {
+                let mut args = vec![subcommand.clone()];
+                for (flag, base) in walk_base(subcommand, &token_url) {
+                    if flag != argument {
+                        args.push(flag);
+                        if !base.is_empty() {
+                            args.push(base);
+                        }
+                    }
+                }
+                if !argument.starts_with('<') {
+                    args.push(argument.clone());
+                }
+                args.push(value.to_owned());
+                let (code, err) = run_to_completion(&args);
+                let what = format!("{args:?} -> {code:?}: {err}");
+                assert!(matches!(code, Some(0 | 2)), "{what}");
+                assert!(!err.contains("panicked"), "{what}");
+                if code == Some(2) {
+                    assert!(names(&err, &argument), "{what}");
+                }
+            }
+        }
+    }
+    for expected in [
+        "list --timeout",
+        "list --connect-timeout",
+        "list --page-size",
+        "list --concurrency",
+        "token --timeout",
+        "token --retries",
+        "sandbox --connections",
+        "sandbox --token-lifetime",
+        "sandbox --failure-rate",
+        "completions <SHELL>",
+    ] {
+        assert!(
+            walked.iter().any(|w| w == expected),
+            "{expected}: {walked:?}"
+        );
     }
 }
