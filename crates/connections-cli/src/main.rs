@@ -340,6 +340,23 @@ struct SandboxArgs {
     /// Requests per second before answering 429.
     #[arg(long)]
     rate_limit: Option<u32>,
+    /// Model Smartcar's application rate limit: a token bucket of CAPACITY requests (1 to
+    /// 100000), full at start, refilling 2 per minute (Smartcar's: --bucket 120) unless
+    /// --refill-per-minute says otherwise; an empty bucket answers 429 RATE_LIMIT/SMARTCAR_API.
+    #[arg(long, value_name = "CAPACITY", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    bucket: Option<u32>,
+    /// Tokens the --bucket regains per minute, a decimal from 0.001 to 1000000 (10 is one
+    /// every 6 s).
+    #[arg(long, value_name = "R", requires = "bucket", value_parser = refill_per_minute)]
+    refill_per_minute: Option<f64>,
+    /// Give the --bucket's 429s a retry-after header (seconds until its next token), which
+    /// Smartcar's own bucket does not promise.
+    #[arg(long, requires = "bucket")]
+    bucket_retry_after: bool,
+    /// Serve at most N connections a page (1 to 100000) whatever page[size] asks, with
+    /// meta.pageSize and the links saying N, as a real server caps pages.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    max_page_size: Option<u32>,
     /// Write absolute links instead of /connections?... ones.
     #[arg(long)]
     absolute_links: bool,
@@ -373,6 +390,17 @@ struct SandboxArgs {
     /// Answer every page with a small gzip body that inflates to 300 MB, to test body limits.
     #[arg(long)]
     gzip_bomb: bool,
+}
+
+/// `--refill-per-minute`: a finite decimal from 0.001 to 1,000,000, so the bucket's refill
+/// interval (60 s / R) is neither zero nor too long for a `Duration`.
+fn refill_per_minute(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(rate) if (0.001..=1_000_000.0).contains(&rate) => Ok(rate),
+        _ => Err(format!(
+            "expected tokens per minute from 0.001 to 1000000 (such as 2 or 0.5), got {text:?}"
+        )),
+    }
 }
 
 /// The longest delay the sandbox's millisecond flags take: a minute per answer or chunk.
@@ -822,6 +850,20 @@ fn report(error: &Error) -> ExitCode {
 }
 
 fn sandbox(args: SandboxArgs) -> ExitCode {
+    // --bucket alone keeps Smartcar's pace, one token every 30 s.
+    let bucket = match (args.bucket, args.refill_per_minute) {
+        (None, _) => None,
+        (Some(capacity), None) => Some(connections_sandbox::Bucket {
+            capacity,
+            ..connections_sandbox::Bucket::SMARTCAR
+        }),
+        (Some(capacity), Some(rate)) => {
+            match connections_sandbox::Bucket::with_refill_per_minute(capacity, rate) {
+                Some(bucket) => Some(bucket),
+                None => return usage(format!("--refill-per-minute {rate} is out of range")),
+            }
+        }
+    };
     let config = SandboxConfig {
         listen: args.listen,
         connections: args.connections,
@@ -830,6 +872,9 @@ fn sandbox(args: SandboxArgs) -> ExitCode {
         latency: Duration::from_millis(args.latency_ms),
         failure_rate: args.failure_rate,
         rate_limit: args.rate_limit,
+        bucket,
+        bucket_retry_after: args.bucket_retry_after,
+        max_page_size: args.max_page_size,
         absolute_links: args.absolute_links,
         churn: args.churn,
         client_id: args.client_id,
