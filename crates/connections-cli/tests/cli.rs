@@ -2201,3 +2201,313 @@ fn every_checked_flag_at_its_extremes_is_accepted_or_refused_naming_it() {
         );
     }
 }
+
+// ---- where credentials come from -----------------------------------------------------------
+
+/// The precedence table as a matrix: each variable alone and in combination, with
+/// `--sandbox`, `--token` and credentials typed. `good`/`bad` values work or fail against
+/// the sandbox, so the exit code shows which was used; `-vv` says it too.
+#[test]
+fn typed_flags_win_over_the_environment_and_a_mode_ignores_what_it_does_not_use() {
+    let sandbox = sandbox_with_credentials(5, 3600, 0);
+    let token_url = sandbox.token_url();
+    let (base, token_url, token) = (sandbox.base_url(), token_url.as_str(), sandbox.token());
+    let bad_url = "http://127.0.0.1:1/oauth2/token";
+    let env_creds = [
+        ("SMARTCAR_CLIENT_ID", CLIENT_ID),
+        ("SMARTCAR_CLIENT_SECRET", SECRET),
+    ];
+    let bad_creds = [
+        ("SMARTCAR_CLIENT_ID", "someone-else"),
+        ("SMARTCAR_CLIENT_SECRET", "not-the-secret"),
+        ("SMARTCAR_TOKEN_URL", bad_url),
+    ];
+    let every_bad = [
+        ("SMARTCAR_ACCESS_TOKEN", "a-real-token"),
+        ("SMARTCAR_BASE_URL", "http://127.0.0.1:1/v3"),
+        ("SMARTCAR_CLIENT_ID", "someone-else"),
+        ("SMARTCAR_CLIENT_SECRET", "not-the-secret"),
+        ("SMARTCAR_TOKEN_URL", bad_url),
+    ];
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, i32, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            vec![],
+            vec![
+                ("SMARTCAR_ACCESS_TOKEN", token),
+                ("SMARTCAR_BASE_URL", base),
+            ],
+            0,
+            "an access token from SMARTCAR_ACCESS_TOKEN (from the environment)",
+        ),
+        (
+            vec![],
+            [
+                &env_creds[..],
+                &[
+                    ("SMARTCAR_TOKEN_URL", token_url),
+                    ("SMARTCAR_BASE_URL", base),
+                ],
+            ]
+            .concat(),
+            0,
+            "id from SMARTCAR_CLIENT_ID (from the environment), secret from \
+             SMARTCAR_CLIENT_SECRET (from the environment), token URL from SMARTCAR_TOKEN_URL",
+        ),
+        // Exported credentials win over an exported token (perhaps `connections token`'s).
+        (
+            vec![],
+            [
+                &env_creds[..],
+                &[
+                    ("SMARTCAR_TOKEN_URL", token_url),
+                    ("SMARTCAR_BASE_URL", base),
+                    ("SMARTCAR_ACCESS_TOKEN", "expired-token"),
+                ],
+            ]
+            .concat(),
+            0,
+            "client credentials, id from SMARTCAR_CLIENT_ID",
+        ),
+        // A typed token: exported credentials and token URL are not read.
+        (
+            vec!["--base-url", base, "--token", token],
+            bad_creds.to_vec(),
+            0,
+            "an access token from --token",
+        ),
+        // Typed credentials: an exported token is not read, the token URL still is.
+        (
+            vec![
+                "--base-url",
+                base,
+                "--client-id",
+                CLIENT_ID,
+                "--client-secret",
+                SECRET,
+            ],
+            vec![
+                ("SMARTCAR_ACCESS_TOKEN", "a-real-token"),
+                ("SMARTCAR_TOKEN_URL", token_url),
+            ],
+            0,
+            "id from --client-id, secret from --client-secret, token URL from SMARTCAR_TOKEN_URL",
+        ),
+        // Half typed, half exported.
+        (
+            vec![
+                "--base-url",
+                base,
+                "--client-id",
+                CLIENT_ID,
+                "--token-url",
+                token_url,
+            ],
+            vec![("SMARTCAR_CLIENT_SECRET", SECRET)],
+            0,
+            "secret from SMARTCAR_CLIENT_SECRET (from the environment)",
+        ),
+        // The typed base URL wins over SMARTCAR_BASE_URL.
+        (
+            vec!["--base-url", base],
+            vec![
+                ("SMARTCAR_ACCESS_TOKEN", token),
+                ("SMARTCAR_BASE_URL", "http://127.0.0.1:1/v3"),
+            ],
+            0,
+            "SMARTCAR_ACCESS_TOKEN",
+        ),
+        // Bad exported credentials are used when nothing else is given: the endpoint refuses.
+        (
+            vec!["--base-url", base],
+            [&bad_creds[..2], &[("SMARTCAR_TOKEN_URL", token_url)]].concat(),
+            3,
+            "id from SMARTCAR_CLIENT_ID",
+        ),
+        // --sandbox reads none of them.
+        (vec!["--sandbox"], every_bad.to_vec(), 0, "from --sandbox"),
+    ];
+    for (typed, environment, code, source) in cases {
+        let args = [
+            &["list", "-vv", "--format", "ndjson", "--retries", "0"][..],
+            &typed,
+        ]
+        .concat();
+        let out = command(&args)
+            .envs(environment.iter().copied())
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        let what = format!("{typed:?} {environment:?}: {err}");
+        assert_eq!(out.status.code(), Some(code), "{what}");
+        assert!(err.contains(source), "{source:?} missing: {what}");
+        assert_no_secrets(&err);
+    }
+
+    // Conflicts and gaps: exit 2, naming only what was typed, or the variable.
+    for (typed, environment, needles, never) in [
+        (
+            &["list", "--token", "t", "--client-id", "i"][..],
+            vec![("SMARTCAR_CLIENT_SECRET", SECRET)],
+            &["'--token'", "'--client-id'"][..],
+            "SMARTCAR",
+        ),
+        (
+            &["list", "--client-id", "i"],
+            vec![],
+            &[
+                "--client-id is given",
+                "--client-secret",
+                "SMARTCAR_CLIENT_SECRET",
+            ],
+            "--token",
+        ),
+        (
+            &["list"],
+            vec![("SMARTCAR_CLIENT_ID", "i")],
+            &["SMARTCAR_CLIENT_ID (from the environment) is given"],
+            "--token",
+        ),
+        (
+            &["list", "--token-url", token_url],
+            vec![],
+            &["--token-url is given but no client credentials"],
+            "--token ",
+        ),
+        (
+            &["token", "--token", "t"],
+            vec![],
+            &["unexpected argument '--token'"],
+            "--client-id is given",
+        ),
+        (
+            &["token"],
+            vec![("SMARTCAR_ACCESS_TOKEN", token)],
+            &["no client credentials"],
+            "--token ",
+        ),
+    ] {
+        let out = command(typed).envs(environment).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{typed:?}: {err}");
+        for needle in needles {
+            assert!(err.contains(needle), "{typed:?}: {needle:?} missing: {err}");
+        }
+        assert!(!err.contains(never), "{typed:?}: {never:?} in {err}");
+        assert!(out.stdout.is_empty());
+    }
+
+    // `connections token` with an exported token (its own earlier output) and credentials.
+    let out = command(&[
+        "token",
+        "--client-id",
+        CLIENT_ID,
+        "--client-secret",
+        SECRET,
+        "--token-url",
+        token_url,
+    ])
+    .env("SMARTCAR_ACCESS_TOKEN", "printed-by-connections-token")
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 1);
+}
+
+// ---- writing the output --------------------------------------------------------------------
+
+/// `args` with stdout on `to`; its exit code and stderr.
+fn run_into(args: &[&str], to: Stdio) -> (Option<i32>, String) {
+    let out = command(args)
+        .stdout(to)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    (out.status.code(), stderr(&out))
+}
+
+/// A pipe whose reader is already gone.
+fn closed_pipe() -> Stdio {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Stdio::from(writer)
+}
+
+/// Any failed write to stdout is exit 1 saying so, a stdout closed before anything was
+/// written included, in every format and for --help and completions; a reader that closes
+/// the pipe after taking output (`| head -1`) ends the listing quietly with 0.
+#[test]
+fn a_failed_write_to_stdout_is_exit_1_and_a_reader_that_stops_early_is_not_an_error() {
+    let sandbox = Sandbox::spawn(SandboxConfig {
+        connections: 2000,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let listing = |format| {
+        vec![
+            "list",
+            "--base-url",
+            sandbox.base_url(),
+            "--token",
+            sandbox.token(),
+            "--all",
+            "--format",
+            format,
+        ]
+    };
+    for format in ["table", "json", "ndjson", "csv"] {
+        let args = listing(format);
+        for (what, to) in [
+            (
+                "/dev/full",
+                Stdio::from(std::fs::File::create("/dev/full").unwrap()),
+            ),
+            ("closed", closed_pipe()),
+        ] {
+            let (code, err) = run_into(&args, to);
+            assert_eq!(code, Some(1), "{format} {what}: {err}");
+            assert!(
+                err.contains("writing the output failed"),
+                "{format} {what}: {err}"
+            );
+            assert_eq!(err.matches("error:").count(), 1, "once: {err}");
+        }
+        // More than a pipe holds: the reader leaves after one line, with most still to come.
+        let mut child = command(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(!first.is_empty());
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert_eq!(child.wait().unwrap().code(), Some(0), "{format}: {err}");
+        assert!(err.is_empty(), "{format}: {err}");
+    }
+    for args in [
+        &["--help"][..],
+        &["list", "--help"],
+        &["completions", "bash"],
+    ] {
+        for (what, to) in [
+            (
+                "/dev/full",
+                Stdio::from(std::fs::File::create("/dev/full").unwrap()),
+            ),
+            ("closed", closed_pipe()),
+        ] {
+            let (code, err) = run_into(args, to);
+            assert_eq!(code, Some(1), "{args:?} {what}: {err}");
+            assert!(err.contains("writing the output failed"), "{args:?}: {err}");
+        }
+    }
+}
