@@ -7,8 +7,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::vec;
 
-use connections_client::{Clock, Error, Exchanged, Step, feed, next_step};
-use connections_core::{Connection, Listed, Listing, Owned, Page, RequestId};
+use connections_client::{ClientListing, Clock, Error, Exchanged, Step, feed, next_step};
+use connections_core::{Connection, Listed, Owned, Page, RequestId};
 
 use crate::Client;
 
@@ -17,7 +17,7 @@ type Finished = (RequestId, Result<Exchanged, Error>);
 /// One listing in progress: the machine, and where finished exchanges come back.
 pub(crate) struct Driver {
     client: Client,
-    listing: Listing<Error>,
+    listing: ClientListing,
     clock: Clock,
     /// Exchanges run on their own threads (page concurrency above 1).
     threaded: bool,
@@ -26,12 +26,12 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    pub(crate) fn new(client: Client, listing: Listing<Error>) -> Self {
+    pub(crate) fn new(client: Client, listing: ClientListing) -> Self {
         let threaded = client.config().page_concurrency().get() > 1;
         Driver {
+            clock: *client.config().pacer().clock(),
             client,
             listing,
-            clock: Clock::start(),
             threaded,
             finished: mpsc::channel(),
             ended: false,

@@ -12,10 +12,11 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use connections_core::listing::PacerCell;
 use connections_core::listing::{Action, ListingError, ListingOptions, Notice, Now, SendRequest};
 use connections_core::{
-    AccessToken, ApiError, BaseUrl, ClientCredentials, ClientSecret, InvalidBaseUrl,
-    InvalidCredentials, InvalidToken, ListConnections, Listing, Owned, Page, PaginationError,
+    AccessToken, ApiError, BaseUrl, Budget, ClientCredentials, ClientSecret, InvalidBaseUrl,
+    InvalidCredentials, InvalidToken, ListConnections, Listing, Owned, Page, PaginationError, Rate,
     ResponseError, RetryPolicy, TokenError, USER_AGENT, UnixTime,
 };
 
@@ -26,6 +27,9 @@ pub use network::{
     ACCEPT_ENCODING, Proxies, Proxy, ProxyProblem, decoded_body, system_root_certificates,
 };
 use network::{ProxySetting, certificates_from_pem};
+
+mod pace;
+pub use pace::SharedPacer;
 
 mod tokens;
 pub use tokens::{
@@ -71,7 +75,12 @@ pub struct Config {
     root_certificates: Vec<Vec<u8>>,
     system_roots: bool,
     proxies: Proxies,
+    max_rate_limit_wait: Duration,
+    pacer: SharedPacer,
 }
+
+/// A listing as every transport runs it: keeping to its client's shared pacer.
+pub type ClientListing = Listing<Error, SharedPacer>;
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -88,6 +97,8 @@ impl fmt::Debug for Config {
             .field("root_certificates", &self.root_certificates.len())
             .field("system_roots", &self.system_roots)
             .field("proxies", &self.proxies)
+            .field("max_rate_limit_wait", &self.max_rate_limit_wait)
+            .field("pacer", &self.pacer)
             .finish()
     }
 }
@@ -155,6 +166,22 @@ impl Config {
         &self.proxies
     }
 
+    /// The longest total time a listing waits for the server's rate limit; default
+    /// [`DEFAULT_MAX_RATE_LIMIT_WAIT`](connections_core::listing::DEFAULT_MAX_RATE_LIMIT_WAIT).
+    pub fn max_rate_limit_wait(&self) -> Duration {
+        self.max_rate_limit_wait
+    }
+
+    /// The request budget, if one was set.
+    pub fn budget(&self) -> Option<Budget> {
+        self.pacer.clone().with(|p| p.budget())
+    }
+
+    /// The pacer and clock every request of this client (and its clones) shares.
+    pub fn pacer(&self) -> &SharedPacer {
+        &self.pacer
+    }
+
     /// The listing machine's options from these settings.
     pub fn listing_options(&self) -> ListingOptions {
         let concurrency = u32::try_from(self.page_concurrency.get()).unwrap_or(u32::MAX);
@@ -162,26 +189,30 @@ impl Config {
             .with_retry_policy(self.retry_policy)
             .with_max_pages(self.max_pages)
             .with_concurrency(NonZeroU32::new(concurrency).unwrap_or(NonZeroU32::MIN))
+            .with_max_rate_limit_wait(self.max_rate_limit_wait)
     }
 
-    /// A machine for every page of `request`'s listing, with a fresh jitter seed.
-    pub fn listing<E>(&self, request: &ListConnections<'_>) -> Listing<E> {
+    /// A machine for every page of `request`'s listing, with a fresh jitter seed, keeping
+    /// to the client's shared pacer.
+    pub fn listing(&self, request: &ListConnections<'_>) -> ClientListing {
         Listing::new(
             self.base_url.clone(),
             request,
             self.listing_options(),
             random_seed(),
         )
+        .with_pacer(self.pacer.clone())
     }
 
-    /// A machine for `request`'s page alone, with retries.
-    pub fn single_page<E>(&self, request: &ListConnections<'_>) -> Listing<E> {
+    /// A machine for `request`'s page alone, with retries, keeping to the shared pacer.
+    pub fn single_page(&self, request: &ListConnections<'_>) -> ClientListing {
         Listing::single(
             self.base_url.clone(),
             request,
             self.listing_options(),
             random_seed(),
         )
+        .with_pacer(self.pacer.clone())
     }
 }
 
@@ -242,6 +273,9 @@ pub struct Builder<C: FromConfig> {
     root_certificates: Vec<Vec<u8>>,
     system_roots: bool,
     proxy: ProxySetting,
+    max_rate: Option<Rate>,
+    burst: u32,
+    max_rate_limit_wait: Duration,
     problem: Option<ConfigError>,
     client: PhantomData<fn() -> C>,
 }
@@ -262,6 +296,9 @@ impl<C: FromConfig> Default for Builder<C> {
             root_certificates: Vec::new(),
             system_roots: true,
             proxy: ProxySetting::Environment,
+            max_rate: None,
+            burst: 1,
+            max_rate_limit_wait: connections_core::listing::DEFAULT_MAX_RATE_LIMIT_WAIT,
             problem: None,
             client: PhantomData,
         }
@@ -284,6 +321,9 @@ impl<C: FromConfig> Clone for Builder<C> {
             root_certificates: self.root_certificates.clone(),
             system_roots: self.system_roots,
             proxy: self.proxy.clone(),
+            max_rate: self.max_rate,
+            burst: self.burst,
+            max_rate_limit_wait: self.max_rate_limit_wait,
             problem: self.problem.clone(),
             client: PhantomData,
         }
@@ -306,6 +346,9 @@ impl<C: FromConfig> fmt::Debug for Builder<C> {
             .field("root_certificates", &self.root_certificates.len())
             .field("system_roots", &self.system_roots)
             .field("proxy", &self.proxy.to_string())
+            .field("max_rate", &self.max_rate)
+            .field("burst", &self.burst)
+            .field("max_rate_limit_wait", &self.max_rate_limit_wait)
             .field("problem", &self.problem)
             .finish()
     }
@@ -465,6 +508,30 @@ impl<C: FromConfig> Builder<C> {
         self
     }
 
+    /// Keeps every request of the client (listings and single pages, not token fetches)
+    /// within `rate`, e.g. `"10/min".parse()?`, to leave room in the application's rate
+    /// bucket for its other traffic. A budget no larger than the server's bucket meets no
+    /// 429 at all. Default: no budget, only the pace learned from the server's 429s.
+    pub fn max_rate(mut self, rate: Rate) -> Self {
+        self.max_rate = Some(rate);
+        self
+    }
+
+    /// Requests the budget lets go at once before [`max_rate`](Self::max_rate) spaces them
+    /// (default 1: every request spaced); from 1 to 1,000,000, and only with a rate.
+    pub fn burst(mut self, requests: u32) -> Self {
+        self.burst = requests;
+        self
+    }
+
+    /// Bounds the total time one listing waits for the server's rate limit (its 429s and
+    /// the pace learned from them), default 12 hours; a listing that would wait longer fails
+    /// with [`Error::RateLimitWait`].
+    pub fn max_rate_limit_wait(mut self, wait: Duration) -> Self {
+        self.max_rate_limit_wait = wait;
+        self
+    }
+
     /// Validates the settings and builds the client.
     pub fn build(self) -> Result<C, Error> {
         if let Some(problem) = self.problem {
@@ -501,6 +568,10 @@ impl<C: FromConfig> Builder<C> {
         let page_concurrency = NonZeroUsize::new(self.page_concurrency)
             .filter(|n| n.get() <= limit)
             .ok_or(Error::Config(ConfigError::PageConcurrency { limit }))?;
+        if !(1..=MAX_BURST).contains(&self.burst) || (self.burst > 1 && self.max_rate.is_none()) {
+            return Err(Error::Config(ConfigError::Burst { max: MAX_BURST }));
+        }
+        let budget = self.max_rate.map(|rate| Budget::new(rate, self.burst));
         C::from_config(
             Config {
                 base_url: self.base_url,
@@ -515,11 +586,16 @@ impl<C: FromConfig> Builder<C> {
                 root_certificates: self.root_certificates,
                 system_roots: self.system_roots,
                 proxies,
+                max_rate_limit_wait: self.max_rate_limit_wait,
+                pacer: SharedPacer::new(budget),
             },
             source,
         )
     }
 }
+
+/// The largest [`Builder::burst`].
+pub const MAX_BURST: u32 = 1_000_000;
 
 /// An invalid client setting.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -543,6 +619,11 @@ pub enum ConfigError {
     PageConcurrency {
         /// The largest accepted value.
         limit: usize,
+    },
+    /// A burst outside 1 to `max`, or above 1 without a rate to refill it.
+    Burst {
+        /// The largest accepted value.
+        max: u32,
     },
     /// The User-Agent suffix was empty or not printable ASCII.
     UserAgentSuffix,
@@ -578,6 +659,11 @@ impl fmt::Display for ConfigError {
             ConfigError::PageConcurrency { limit } => {
                 write!(f, "page concurrency must be between 1 and {limit}")
             }
+            ConfigError::Burst { max } => write!(
+                f,
+                "the burst must be between 1 and {max} requests, and needs a rate (max_rate) \
+                 to refill it"
+            ),
             ConfigError::UserAgentSuffix => f.write_str(
                 "the User-Agent suffix must be non-empty printable ASCII, e.g. \"my-app/1.2\"",
             ),
@@ -663,6 +749,16 @@ pub enum Error {
     ContentEncoding(BoxError),
     /// A `next` link could not be followed; no request was made to it.
     Pagination(PaginationError),
+    /// The server's rate limit would hold the listing longer than
+    /// [`Builder::max_rate_limit_wait`] in all.
+    RateLimitWait {
+        /// How long the listing waited for the rate limit.
+        waited: Duration,
+        /// How much longer the next request would have waited.
+        more: Duration,
+        /// The bound.
+        max: Duration,
+    },
 }
 
 impl Error {
@@ -713,6 +809,11 @@ impl Error {
             Error::UnknownHost(e) => Error::UnknownHost(text(e)),
             Error::ContentEncoding(e) => Error::ContentEncoding(text(e)),
             Error::Pagination(e) => Error::Pagination(*e),
+            Error::RateLimitWait { waited, more, max } => Error::RateLimitWait {
+                waited: *waited,
+                more: *more,
+                max: *max,
+            },
         }
     }
 }
@@ -738,6 +839,9 @@ impl From<ListingError<Error>> for Error {
             ListingError::Transport(e) => e,
             ListingError::Response(e) => e.into(),
             ListingError::Pagination(e) => e.into(),
+            ListingError::RateLimitWait { waited, more, max } => {
+                Error::RateLimitWait { waited, more, max }
+            }
             // A future kind of failure still ends the listing with a readable error.
             other => Error::Connection(other.to_string().into()),
         }
@@ -793,6 +897,13 @@ impl fmt::Display for Error {
                 "the host name does not resolve: {e}; check the base URL (and the token URL)"
             ),
             Error::ContentEncoding(e) => write!(f, "the response body could not be decoded: {e}"),
+            // The core's words, so both say the same.
+            Error::RateLimitWait { waited, more, max } => ListingError::<Error>::RateLimitWait {
+                waited: *waited,
+                more: *more,
+                max: *max,
+            }
+            .fmt(f),
         }
     }
 }
@@ -815,6 +926,7 @@ impl std::error::Error for Error {
             | Error::UnknownHost(_)
             | Error::ContentEncoding(_)
             | Error::BodyTooLarge { .. }
+            | Error::RateLimitWait { .. }
             | Error::Timeout(_) => None,
         }
     }
@@ -893,7 +1005,7 @@ impl Clock {
 /// Hands an exchange's outcome to the machine: a response for it to read, or a failure with
 /// whether a retry may help.
 pub fn feed(
-    listing: &mut Listing<Error>,
+    listing: &mut ClientListing,
     clock: &Clock,
     send: connections_core::RequestId,
     outcome: Result<Exchanged, Error>,
@@ -928,7 +1040,7 @@ pub enum Step {
 
 /// Polls the machine until it asks for something the transport must do: notices are
 /// logged here, in one place for every transport.
-pub fn next_step(listing: &mut Listing<Error>, clock: &Clock) -> Step {
+pub fn next_step(listing: &mut ClientListing, clock: &Clock) -> Step {
     loop {
         match listing.poll(clock.now()) {
             Action::Notice(notice) => log_notice(&notice),
@@ -956,6 +1068,7 @@ fn far_future() -> Instant {
 /// event also carries `page`, `attempt` and `wait_ms` (how long until it is sent again, the
 /// whole listing paused by a 429), so a progress display can show the wait as a wait.
 pub fn log_notice(notice: &Notice) {
+    let ms = |wait: Duration| u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
     match *notice {
         Notice::Retrying {
             page,
@@ -963,8 +1076,18 @@ pub fn log_notice(notice: &Notice) {
             wait,
             ..
         } => {
-            let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+            let wait_ms = ms(wait);
             tracing::info!(target: "connections", page, attempt, wait_ms, "{notice}")
+        }
+        // Once per wait, which in a long listing is once per page: for a progress display
+        // (`paced_ms`), not for the -v log.
+        Notice::Paced { page, wait, .. } => {
+            let paced_ms = ms(wait);
+            tracing::debug!(target: "connections", page, paced_ms, "{notice}")
+        }
+        Notice::PaceLearned { interval } => {
+            let interval_ms = ms(interval);
+            tracing::info!(target: "connections", interval_ms, "{notice}")
         }
         _ => tracing::warn!(target: "connections", "{notice}"),
     }

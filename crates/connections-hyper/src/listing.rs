@@ -1,8 +1,8 @@
 //! The executor of the core's listing machine: each `Send` becomes a tokio task, each `Wait`
 //! a select over finished tasks and a timer. No retry, pacing or pagination rule lives here.
 
-use connections_client::{Clock, Error, Exchanged, Step, feed, next_step};
-use connections_core::{Listed, Listing, Owned, Page, RequestId};
+use connections_client::{ClientListing, Clock, Error, Exchanged, Step, feed, next_step};
+use connections_core::{Listed, Owned, Page, RequestId};
 use tokio::task::JoinSet;
 
 use crate::{Client, exchange};
@@ -13,17 +13,17 @@ use crate::{Client, exchange};
 /// time between pages never holds a request open; dropping the driver aborts them all.
 pub(crate) struct Driver {
     client: Client,
-    listing: Listing<Error>,
+    listing: ClientListing,
     clock: Clock,
     exchanges: JoinSet<(RequestId, Result<Exchanged, Error>)>,
 }
 
 impl Driver {
-    pub(crate) fn new(client: Client, listing: Listing<Error>) -> Self {
+    pub(crate) fn new(client: Client, listing: ClientListing) -> Self {
         Driver {
+            clock: *client.config().pacer().clock(),
             client,
             listing,
-            clock: Clock::start(),
             exchanges: JoinSet::new(),
         }
     }
