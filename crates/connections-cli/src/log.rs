@@ -187,8 +187,19 @@ impl Layer {
                 }
                 line
             }),
-            // The error that follows says it all; with -v, the fetch's own line.
-            ("connections.token", "token fetch failed") => (verbose >= 1).then(|| {
+            // `connections sandbox -v`: what it was asked and how it answered.
+            (_, "sandbox request") => (verbose >= 1).then(|| {
+                format!(
+                    "{} {} -> {} in {} ms",
+                    event.get("method").unwrap_or("?"),
+                    event.get("target").unwrap_or("?"),
+                    event.get("status").unwrap_or("?"),
+                    event.get("elapsed_ms").unwrap_or("?"),
+                )
+            }),
+            // The error that follows says it all, so it is printed once; with -v, the
+            // fetch's own line (its span is only seen at -v).
+            (_, "token fetch failed") => (verbose >= 1).then(|| {
                 format!(
                     "token: POST {} -> failed after {} ms, {} attempt(s): {}",
                     from_span("endpoint"),

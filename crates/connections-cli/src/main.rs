@@ -479,7 +479,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::List(args) => list(args, &console),
         Command::Token(args) => token(args),
-        Command::Sandbox(args) => sandbox(args),
+        Command::Sandbox(args) => sandbox(args, cli.verbose),
         Command::Completions { shell } => {
             // Generated in memory: clap_complete panics on a write error (a closed pipe).
             let mut script = Vec::new();
@@ -849,7 +849,7 @@ fn report(error: &Error) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn sandbox(args: SandboxArgs) -> ExitCode {
+fn sandbox(args: SandboxArgs, verbose: u8) -> ExitCode {
     // --bucket alone keeps Smartcar's pace, one token every 30 s.
     let bucket = match (args.bucket, args.refill_per_minute) {
         (None, _) => None,
@@ -887,6 +887,7 @@ fn sandbox(args: SandboxArgs) -> ExitCode {
         truncate_rate: args.truncate_rate,
         drip: args.drip_ms.map(Duration::from_millis),
         drip_bytes: args.drip_bytes,
+        log_requests: verbose >= 1,
         ..SandboxConfig::default()
     };
     let credentials = config.client_id.is_some();

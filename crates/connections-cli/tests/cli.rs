@@ -2511,3 +2511,102 @@ fn a_failed_write_to_stdout_is_exit_1_and_a_reader_that_stops_early_is_not_an_er
         }
     }
 }
+
+// ---- the sandbox as a tool -----------------------------------------------------------------
+
+/// `connections sandbox -v --listen 0.0.0.0:0`: the URL on its first line works with `list
+/// --base-url` as printed, and stderr has a line per request with the method, the path and
+/// query as sent, the status and the time taken.
+#[test]
+fn the_sandbox_prints_a_url_that_connects_and_logs_each_request_with_v() {
+    let mut child = command(&["sandbox", "-v", "--listen", "0.0.0.0:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut base = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut base)
+        .unwrap();
+    let base = base.trim();
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    let out = connections(&[
+        "list",
+        "--base-url",
+        base,
+        "--token",
+        "wrong-token",
+        "--page-size",
+        "3",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let out = connections(&[
+        "list",
+        "--base-url",
+        base,
+        "--token",
+        "sandbox-token",
+        "--page-size",
+        "3",
+        "--user-id",
+        "a b",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    child.kill().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    child.wait().unwrap();
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("GET ")).collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("GET /v3/connections?page%5Bsize%5D=3 -> 401 in "),
+        "{err}"
+    );
+    assert!(
+        lines[1].starts_with(
+            "GET /v3/connections?filter%5BuserId%5D=a%20b&page%5Bsize%5D=3 -> 200 in "
+        ),
+        "{err}"
+    );
+    assert!(lines.iter().all(|l| l.ends_with(" ms")), "{err}");
+}
+
+/// A token endpoint that cannot be reached is reported once, as the error, not also as a
+/// warning before it.
+#[test]
+fn a_token_failure_is_printed_once() {
+    for args in [
+        &["token"][..],
+        &["list", "--base-url", "http://127.0.0.1:1/v3"],
+    ] {
+        let out = connections(
+            &[
+                args,
+                &[
+                    "--client-id",
+                    "i",
+                    "--client-secret",
+                    "s",
+                    "--token-url",
+                    "http://127.0.0.1:1/oauth2/token",
+                    "--retries",
+                    "0",
+                ],
+            ]
+            .concat(),
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(4), "{err}");
+        assert_eq!(
+            err.lines().filter(|l| !l.starts_with(' ')).count(),
+            1,
+            "{err}"
+        );
+        assert!(err.starts_with("error: "), "{err}");
+    }
+}

@@ -272,6 +272,10 @@ pub struct SandboxConfig {
     pub drip: Option<Duration>,
     /// Bytes per chunk with [`drip`](Self::drip) (at least 1).
     pub drip_bytes: usize,
+    /// Emit a `tracing` info event (target `connections_sandbox`, message `sandbox request`)
+    /// per request: `method`, `target` (path and query as sent), `status`, `elapsed_ms`
+    /// (until the answer's headers).
+    pub log_requests: bool,
 }
 
 impl Default for SandboxConfig {
@@ -300,6 +304,7 @@ impl Default for SandboxConfig {
             truncate_rate: 0.0,
             drip: None,
             drip_bytes: 256,
+            log_requests: false,
         }
     }
 }

@@ -144,6 +144,14 @@ pub(crate) async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<Outgoing>, Infallible> {
     let number = state.requests.fetch_add(1, Ordering::Relaxed);
+    let started = Instant::now();
+    let logged = state.config.log_requests.then(|| {
+        let target = request
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_owned());
+        (request.method().clone(), target.unwrap_or_default())
+    });
     state.received.push(number, ReceivedRequest::of(&request));
     if request.version() == Version::HTTP_2 {
         state.h2_requests.fetch_add(1, Ordering::Relaxed);
@@ -173,6 +181,16 @@ pub(crate) async fn handle(
     let drip = state.config.drip.filter(|_| !token_endpoint);
     if drip.is_some() {
         state.dripped.fetch_add(1, Ordering::Relaxed);
+    }
+    if let Some((method, target)) = logged {
+        tracing::info!(
+            target: "connections_sandbox",
+            method = %method,
+            target = %target,
+            status = reply.status().as_u16(),
+            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "sandbox request"
+        );
     }
     Ok(reply.map(|body| Outgoing::new(body, state.clone(), cut, drip)))
 }
