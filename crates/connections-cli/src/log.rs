@@ -116,6 +116,17 @@ impl Layer {
         };
         let from_span = |name: &str| span.and_then(|s| s.get(name)).unwrap_or("?");
         let request = || format!("{} {}", from_span("method"), from_span("url"));
+        // A wait for the pace (the learned one or the budget): shown, never logged at -v,
+        // since a long listing waits before nearly every page.
+        if let Some(wait) = event.get("paced_ms").and_then(|w| w.parse().ok()) {
+            self.console.paced(Duration::from_millis(wait));
+            return (verbose >= 2).then(|| message.to_owned());
+        }
+        // The pace learned from the server's 429s, told once each time it changes.
+        if let Some(interval) = event.get("interval_ms").and_then(|w| w.parse().ok()) {
+            self.console.pace(Duration::from_millis(interval));
+            return (verbose >= 1).then(|| message.to_owned());
+        }
         // A retry the listing machine scheduled (its notice carries `wait_ms`).
         if let Some(wait) = event.get("wait_ms").and_then(|w| w.parse().ok()) {
             let why = message

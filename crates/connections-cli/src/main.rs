@@ -45,7 +45,7 @@ macro_rules! exit_codes {
   0  success
   2  usage or invalid input (bad flag, id, URL, token or credentials)
   3  the API or the token endpoint answered with an error (status, type, code, detail,
-     request id on stderr)
+     request id on stderr), or its rate limit held the listing past --max-wait
   4  network, TLS or timeout
   5  invalid response or pagination error (not JSON, malformed, redirect, cross-origin link,
      loop, page cap)
@@ -160,9 +160,28 @@ struct ListArgs {
     transport: Transport,
     #[command(flatten)]
     network: NetworkArgs,
-    /// Retries after the first attempt, for 429, 5xx and network failures (0 to 20).
+    /// Retries after the first attempt, for 5xx and network failures (0 to 20); a 429 is
+    /// waited out without spending one, up to --max-wait.
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = number::whole(0, MAX_RETRIES))]
     retries: u32,
+    /// Keep requests within RATE, written N/s, N/min or N/h (e.g. 10/min): leaves room in the
+    /// application's rate bucket (Smartcar's: 120 requests, refilling 2/min) for its other
+    /// traffic. Within the bucket, a listing meets no 429.
+    #[arg(long, value_name = "RATE", value_parser = rate)]
+    max_rate: Option<connections_core::Rate>,
+    /// Requests that may go at once before --max-rate spaces them (1 to 1000000).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        requires = "max_rate",
+        value_parser = number::whole(1, connections_client::MAX_BURST)
+    )]
+    burst: u32,
+    /// The longest the listing may wait for the API's rate limit in all (its 429s and the
+    /// pace learned from them) before it gives up with exit 3.
+    #[arg(long, value_name = "DURATION", default_value = "12h", value_parser = duration::parser(MAX_WAITS))]
+    max_wait: Duration,
     /// Start the built-in sandbox and list from it (no token needed); not with --base-url,
     /// --token or client credentials, and every SMARTCAR_* variable is ignored.
     #[arg(
@@ -170,6 +189,16 @@ struct ListArgs {
         conflicts_with_all = ["base_url", "token", "client_id", "client_secret", "token_url"]
     )]
     sandbox: bool,
+}
+
+/// `--max-wait`: from nothing (give up at the first wait) to a week.
+const MAX_WAITS: duration::Bounds =
+    duration::Bounds::new(Duration::ZERO, Duration::from_secs(7 * 24 * 3600));
+
+/// `--max-rate`, as the core reads a rate.
+fn rate(text: &str) -> Result<connections_core::Rate, String> {
+    text.parse()
+        .map_err(|e: connections_core::InvalidRate| e.to_string())
 }
 
 /// The API base when neither --base-url nor SMARTCAR_BASE_URL gives one.
@@ -586,8 +615,14 @@ fn list(args: ListArgs, console: &Console) -> ExitCode {
         retries: args.retries,
         max_pages: args.max_pages,
         concurrency: args.concurrency,
+        max_rate: args.max_rate,
+        burst: args.burst,
+        max_wait: args.max_wait,
     };
     console.start_progress();
+    if let Some(rate) = args.max_rate {
+        console.budget(rate.interval());
+    }
     let mut on_page = |page: Page<Owned>| -> io::Result<()> {
         let connections = page.connections();
         let mut print = || printer.page(connections);
@@ -653,18 +688,27 @@ struct Settings<'a> {
     retries: u32,
     max_pages: u32,
     concurrency: usize,
+    max_rate: Option<connections_core::Rate>,
+    burst: u32,
+    max_wait: Duration,
 }
 
 impl Settings<'_> {
     fn builder<C: FromConfig>(&self, builder: Builder<C>) -> Builder<C> {
         let builder = builder.base_url(self.base_url);
         let builder = apply_auth(self.credentials, builder);
-        self.network
+        let builder = self
+            .network
             .apply(builder, self.ca_pem)
             .retry_policy(RetryPolicy::new().with_max_attempts(self.retries.saturating_add(1)))
             .max_pages(self.max_pages)
             .page_concurrency(self.concurrency)
-            .user_agent_suffix(concat!("connections-cli/", env!("CARGO_PKG_VERSION")))
+            .max_rate_limit_wait(self.max_wait)
+            .user_agent_suffix(concat!("connections-cli/", env!("CARGO_PKG_VERSION")));
+        match self.max_rate {
+            Some(rate) => builder.max_rate(rate).burst(self.burst),
+            None => builder,
+        }
     }
 }
 
@@ -795,6 +839,7 @@ fn report(error: &Error) -> ExitCode {
     let code = match error {
         Error::Config(_) => 2,
         Error::Api(_)
+        | Error::RateLimitWait { .. }
         | Error::TokenEndpoint(
             TokenError::OAuth(_) | TokenError::Response(ResponseError::Api(_)),
         ) => 3,

@@ -24,12 +24,28 @@ struct Progress {
     counted: bool,
     /// The retry the listing waits for, shown with a countdown.
     wait: Arc<Mutex<Option<Wait>>>,
+    /// The pages the listing has in all, once known.
+    total_pages: Option<u64>,
+    /// The time between requests at the pace the listing keeps, once known, and the pages
+    /// still to come: the time left is their product.
+    pace: Arc<Mutex<Pace>>,
 }
 
-/// A retry the listing is waiting for: why, and until when.
+/// What the time left follows once a pace is known.
+#[derive(Clone, Copy, Default)]
+struct Pace {
+    /// Learned from the server's 429s.
+    interval: Option<Duration>,
+    /// The budget's (--max-rate).
+    budget: Option<Duration>,
+    pages_left: Option<u64>,
+}
+
+/// A wait the listing is in: what it is, then a countdown until when.
 #[derive(Clone)]
 struct Wait {
-    why: String,
+    /// `rate limited (429), retry in` or `paced: next request in`.
+    what: String,
     until: Instant,
 }
 
@@ -37,25 +53,37 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The retry the listing waits for, if one is due: ` · rate limited (429), retry in 11 s`.
+/// The wait the listing is in, if any: ` · rate limited (429), retry in 11 s` or
+/// ` · paced: next request in 12 s`.
 fn write_wait(wait: &Mutex<Option<Wait>>, out: &mut dyn std::fmt::Write) -> bool {
     let Some(wait) = lock(wait).clone() else {
         return false;
     };
     let left = wait.until.saturating_duration_since(Instant::now());
-    let _ = write!(
-        out,
-        " · {}, retry in {} s",
-        wait.why,
-        left.as_secs_f64().ceil()
-    );
+    let _ = write!(out, " · {} {} s", wait.what, left.as_secs_f64().ceil());
     true
 }
 
-/// The spinner's and the bar's styles, with two keys of our own: `{wait}`, the retry being
-/// waited for (or nothing); `{tail}`, the same or else the rate and the time left.
-fn style(template: &str, wait: &Arc<Mutex<Option<Wait>>>) -> ProgressStyle {
-    let (for_wait, for_tail) = (wait.clone(), wait.clone());
+/// The time left: the pages still to come at the pace kept, once one is known, else what
+/// the rate so far says (which, after a burst through the bucket, would be far too soon).
+fn time_left(state: &ProgressState, pace: &Mutex<Pace>) -> Duration {
+    let pace = *lock(pace);
+    match (pace.interval.max(pace.budget), pace.pages_left) {
+        (Some(interval), Some(pages)) => {
+            interval.saturating_mul(u32::try_from(pages).unwrap_or(u32::MAX))
+        }
+        _ => state.eta(),
+    }
+}
+
+/// The spinner's and the bar's styles, with two keys of our own: `{wait}`, the wait the
+/// listing is in (or nothing); `{tail}`, the same or else the rate and the time left.
+fn style(
+    template: &str,
+    wait: &Arc<Mutex<Option<Wait>>>,
+    pace: &Arc<Mutex<Pace>>,
+) -> ProgressStyle {
+    let (for_wait, for_tail, pace) = (wait.clone(), wait.clone(), pace.clone());
     ProgressStyle::with_template(template)
         .unwrap_or_else(|_| ProgressStyle::default_spinner())
         .progress_chars("=> ")
@@ -73,7 +101,7 @@ fn style(template: &str, wait: &Arc<Mutex<Option<Wait>>>) -> ProgressStyle {
                         out,
                         " · {:.0}/s · ETA {:#}",
                         state.per_sec(),
-                        HumanDuration(state.eta())
+                        HumanDuration(time_left(state, &pace))
                     );
                 }
             },
@@ -93,8 +121,9 @@ impl Console {
             return;
         }
         let wait = Arc::new(Mutex::new(None));
+        let pace = Arc::new(Mutex::new(Pace::default()));
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        bar.set_style(style(SPINNER, &wait));
+        bar.set_style(style(SPINNER, &wait, &pace));
         bar.set_message("waiting for page 1");
         bar.enable_steady_tick(Duration::from_millis(120));
         *lock(&self.progress) = Some(Progress {
@@ -102,6 +131,8 @@ impl Console {
             pages: 0,
             counted: false,
             wait,
+            total_pages: None,
+            pace,
         });
     }
 
@@ -145,6 +176,10 @@ impl Console {
         let bar = &progress.bar;
         bar.set_position(written);
         let pages = known.and_then(|(_, pages)| pages);
+        progress.total_pages = pages.or(progress.total_pages);
+        lock(&progress.pace).pages_left = progress
+            .total_pages
+            .map(|total| total.saturating_sub(progress.pages));
         bar.set_message(match pages {
             Some(pages) => format!("page {}/{pages}", progress.pages),
             None => format!("page {}", progress.pages),
@@ -153,7 +188,7 @@ impl Console {
             bar.set_length(length);
             if !progress.counted {
                 progress.counted = true;
-                bar.set_style(style(BAR, &progress.wait));
+                bar.set_style(style(BAR, &progress.wait, &progress.pace));
             }
         }
     }
@@ -161,9 +196,33 @@ impl Console {
     /// Shows a retry the listing waits for (`why`, e.g. "rate limited (429)") with a
     /// countdown, until the next answer.
     pub(crate) fn waiting(&self, why: &str, wait: Duration) {
+        self.show_wait(format!("{why}, retry in"), wait);
+    }
+
+    /// Shows a wait for the pace (learned from 429s, or the budget) with a countdown: not a
+    /// failure, so worded apart from a 429's.
+    pub(crate) fn paced(&self, wait: Duration) {
+        self.show_wait(String::from("paced: next request in"), wait);
+    }
+
+    /// The pace the listing keeps from now on: the time left follows it.
+    pub(crate) fn pace(&self, interval: Duration) {
+        if let Some(progress) = lock(&self.progress).as_ref() {
+            lock(&progress.pace).interval = Some(interval);
+        }
+    }
+
+    /// The budget's time between requests (--max-rate): the time left is never shorter.
+    pub(crate) fn budget(&self, interval: Duration) {
+        if let Some(progress) = lock(&self.progress).as_ref() {
+            lock(&progress.pace).budget = Some(interval);
+        }
+    }
+
+    fn show_wait(&self, what: String, wait: Duration) {
         if let Some(progress) = lock(&self.progress).as_ref() {
             *lock(&progress.wait) = Some(Wait {
-                why: why.to_owned(),
+                what,
                 until: Instant::now() + wait,
             });
             progress.bar.tick();
