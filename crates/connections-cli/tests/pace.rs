@@ -133,19 +133,23 @@ fn on_both_transports(scenario: fn(&str)) {
 }
 
 /// With default flags and no `Retry-After`, a listing through an empty bucket waits it out
-/// and completes (it used to give up after three 429s).
+/// and completes (it used to give up after three 429s); `-v` tells the pace it learned.
 #[test]
 fn the_default_flags_wait_out_the_bucket() {
     on_both_transports(|transport| {
         let (sandbox, size) = bucket_sandbox(false);
-        let out = list_all(&sandbox, transport, &["--page-size", &size]);
+        let out = list_all(&sandbox, transport, &["--page-size", &size, "-v"]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{transport}: {err}");
         assert_eq!(listed_ids(&out), live_ids(&sandbox), "{transport}");
-        assert!(
-            sandbox.faults().rate_limited > 0,
-            "{transport}: the bucket ran dry"
-        );
+        let throttled = sandbox.faults().rate_limited;
+        assert!(throttled > 0, "{transport}: the bucket ran dry");
+        // -v tells the learned pace when it changes, never more often than a 429 comes.
+        let learned = err.matches("learned the server's pace").count();
+        assert!(learned >= 1, "{transport}: {err}");
+        assert!(learned as u64 <= throttled, "{transport}: {err}");
+        // Waits for the pace are shown on a terminal, not logged at -v.
+        assert!(!err.contains("paced by"), "{transport}: {err}");
     });
 }
 
