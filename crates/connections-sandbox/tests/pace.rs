@@ -1,6 +1,7 @@
 //! The real API's pace: Smartcar's application bucket, the per-second limit, and pages capped
-//! as a real server caps them. No test waits for a bucket to refill (its interval is an
-//! hour); the refill arithmetic is tested with made-up times in `src/bucket.rs`.
+//! as a real server caps them. No test waits for the application bucket to refill (its
+//! interval is an hour here), and only the per-second limit's test waits, the one second its
+//! `retry-after` says; the refill arithmetic is tested with made-up times in `src/bucket.rs`.
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 mod common;
