@@ -4,8 +4,9 @@
 //! ([`ListConnections`]), query encoding and request parts ([`RequestParts`], and
 //! `http::Request`s with the `http` feature), decoding of pages and errors in one validating
 //! pass ([`Response`], [`decode_page`]), the pagination state machine ([`Paginator`]) and the
-//! retry policy ([`RetryPolicy`]), and with `alloc` the listing engine that combines them
-//! ([`Listing`]: retries, 429 pauses, read-ahead, duplicate ids, page caps). A transport sends
+//! retry policy ([`RetryPolicy`]), the pacer that keeps to a rate limit ([`Pacer`]: a
+//! [`Budget`] and the pace learned from 429s), and with `alloc` the listing engine that
+//! combines them ([`Listing`]: retries, pacing, read-ahead, duplicate ids, page caps). A transport sends
 //! bytes, hands back `(status, headers, body)`, and sleeps when told to: the core never reads a
 //! clock, draws random numbers, opens sockets or logs; time and a random seed are inputs.
 //!
@@ -78,7 +79,10 @@ pub use request::{
     Field, InvalidMode, InvalidRequest, ListConnections, ListConnectionsBuilder, Mode,
     RequestProblem,
 };
-pub use url::{BaseUrl, InvalidBaseUrl, LinkError, PageLink, is_loopback_host};
+pub use url::{
+    BaseUrl, InvalidBaseUrl, LinkError, MAX_URL_LEN, PageLink, UrlRole, WordedUrlProblem,
+    is_loopback_host,
+};
 
 // Deciding retries and pace.
 pub mod pace;
@@ -95,8 +99,8 @@ pub use retry_after::{InvalidRetryAfter, RetryAfter, UnixTime};
 pub mod listing;
 #[cfg(feature = "alloc")]
 pub use listing::{
-    Action, DEFAULT_PAGE_SIZE, Listed, Listing, ListingError, ListingOptions, Notice, Now,
-    RequestId, SendRequest,
+    Action, DEFAULT_MAX_RATE_LIMIT_WAIT, DEFAULT_PAGE_SIZE, Listed, Listing, ListingError,
+    ListingOptions, Notice, Now, PacerCell, RequestId, SendRequest,
 };
 
 // Application tokens (OAuth 2.0 client credentials).

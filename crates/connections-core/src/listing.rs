@@ -23,8 +23,14 @@
 //! What the machine decides, once for every transport:
 //! - **Retries**: each request is retried as the [`RetryPolicy`] says, waiting its backoff
 //!   or the server's `Retry-After` (a `Wait`, never a sleep inside the machine).
-//! - **Rate limits**: a 429 pauses every request of the listing, not just the one that got
-//!   it, until its wait has passed.
+//! - **Rate limits and pace**: a 429 spends no attempt; it pauses every request of the
+//!   listing until its wait has passed, then one request probes alone. The listing's
+//!   [`Pacer`] learns the server's refill pace from its 429s and spaces requests at it, keeps
+//!   to a [`Budget`](crate::Budget) if one is set, and the total time held by the server's
+//!   rate limit is bounded ([`ListingOptions::with_max_rate_limit_wait`]). Listings of one
+//!   client share a pacer through [`PacerCell`] ([`Listing::with_pacer`]).
+//! - **Page sizes**: the page cap and the concurrent plan follow the size the server served
+//!   (`meta.pageSize`, else a full page's length, else the `next` link), not the size asked.
 //! - **Concurrency**: once a page tells how many remain (links that follow `page[number]`
 //!   and a `meta.totalCount`), up to [`ListingOptions::with_concurrency`] pages are in
 //!   flight or waiting to be yielded. Pages are still yielded in order, so read-ahead is
