@@ -115,6 +115,17 @@ impl Iterator for Pages {
     }
 }
 
+/// The pages of one listing with what each response said and its checkpoint.
+pub(crate) struct Listings(pub(crate) Driver);
+
+impl Iterator for Listings {
+    type Item = Result<Listed<Page<Owned>>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next_page()
+    }
+}
+
 /// The connections of one listing, page after page.
 pub(crate) struct Connections {
     pages: Pages,

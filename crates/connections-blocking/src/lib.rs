@@ -160,15 +160,16 @@ use agent::{Origin, Phase, Routes};
 
 pub use connections_client::{
     BoxError, Builder, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
-    DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Listed, Timeout,
+    DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Listed, ListingStart, MAX_BURST, Timeout,
 };
 /// The core, for everything not re-exported here (models, error details, the listing
 /// machine).
 pub use connections_core;
 pub use connections_core::{
-    AccessToken, ApiError, BaseUrl, Connection, ErrorType, InvalidBaseUrl, InvalidCredentials,
-    InvalidRequest, InvalidToken, LinkError, ListConnections, ListConnectionsBuilder, Mode,
-    OAuthError, Owned, Page, PaginationError, ResponseError, RetryAfter, RetryPolicy, TokenError,
+    AccessToken, ApiError, BaseUrl, Budget, Checkpoint, Connection, CreatedAfter, ErrorType,
+    InvalidBaseUrl, InvalidCredentials, InvalidRequest, InvalidToken, LinkError, ListConnections,
+    ListConnectionsBuilder, Mode, OAuthError, Owned, Page, PaginationError, Rate, ResponseError,
+    ResumeError, RetryAfter, RetryPolicy, TokenError,
 };
 pub use token::{TokenSource, token_source_fn};
 
@@ -278,6 +279,52 @@ impl Client {
             self.clone(),
             self.inner.config.listing(request),
         )))
+    }
+
+    /// The pages of the listing as `start` says (from a checkpoint, only connections
+    /// created since a cutoff), each with its status, `sc-request-id` and
+    /// [`checkpoint`](Listed::checkpoint): save that to resume after a crash, a deploy or a
+    /// failure. Otherwise as [`pages`](Self::pages). A checkpoint of another listing is
+    /// [`Error::Resume`], before anything is sent.
+    pub fn pages_with(
+        &self,
+        request: &ListConnections<'_>,
+        start: &ListingStart,
+    ) -> Result<
+        impl Iterator<Item = Result<Listed<Page<Owned>>, Error>> + Send + 'static + use<>,
+        Error,
+    > {
+        let listing = self.inner.config.listing_with(request, start)?;
+        Ok(iter::Listings(iter::Driver::new(self.clone(), listing)))
+    }
+
+    /// The pages of the listing from `checkpoint` on; see [`pages_with`](Self::pages_with).
+    pub fn pages_from(
+        &self,
+        request: &ListConnections<'_>,
+        checkpoint: &Checkpoint,
+    ) -> Result<
+        impl Iterator<Item = Result<Listed<Page<Owned>>, Error>> + Send + 'static + use<>,
+        Error,
+    > {
+        self.pages_with(request, &ListingStart::new().checkpoint(checkpoint.clone()))
+    }
+
+    /// The connections of the listing from `checkpoint` on, in order.
+    pub fn connections_from(
+        &self,
+        request: &ListConnections<'_>,
+        checkpoint: &Checkpoint,
+    ) -> Result<
+        impl Iterator<Item = Result<Connection<Owned>, Error>> + Send + 'static + use<>,
+        Error,
+    > {
+        let start = ListingStart::new().checkpoint(checkpoint.clone());
+        let listing = self.inner.config.listing_with(request, &start)?;
+        Ok(iter::Connections::new(iter::Pages(iter::Driver::new(
+            self.clone(),
+            listing,
+        ))))
     }
 
     /// One attempt as the listing machine sees it. An application token the API refuses

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant, SystemTime};
 use connections_core::listing::PacerCell;
 use connections_core::listing::{Action, ListingError, ListingOptions, Notice, Now, SendRequest};
 use connections_core::{
-    AccessToken, ApiError, BaseUrl, Budget, ClientCredentials, ClientSecret, InvalidBaseUrl,
+    AccessToken, ApiError, BaseUrl, Budget, Checkpoint, ClientCredentials, ClientSecret,
+    CreatedAfter, InvalidBaseUrl, ResumeError,
     InvalidCredentials, InvalidToken, ListConnections, Listing, Owned, Page, PaginationError, Rate,
     ResponseError, RetryPolicy, TokenError, USER_AGENT, UnixTime,
 };
@@ -204,6 +205,30 @@ impl Config {
         .with_pacer(self.pacer.clone())
     }
 
+    /// A machine for `request`'s listing as `start` says: from a checkpoint (checked to be
+    /// this listing's, [`Error::Resume`] otherwise) and with a `created_after` cutoff.
+    pub fn listing_with(
+        &self,
+        request: &ListConnections<'_>,
+        start: &ListingStart,
+    ) -> Result<ClientListing, Error> {
+        let options = self
+            .listing_options()
+            .with_created_after(start.created_after);
+        let listing = match &start.checkpoint {
+            Some(checkpoint) => Listing::resume(
+                self.base_url.clone(),
+                request,
+                checkpoint,
+                options,
+                random_seed(),
+            )
+            .map_err(Error::Resume)?,
+            None => Listing::new(self.base_url.clone(), request, options, random_seed()),
+        };
+        Ok(listing.with_pacer(self.pacer.clone()))
+    }
+
     /// A machine for `request`'s page alone, with retries, keeping to the shared pacer.
     pub fn single_page(&self, request: &ListConnections<'_>) -> ClientListing {
         Listing::single(
@@ -213,6 +238,36 @@ impl Config {
             random_seed(),
         )
         .with_pacer(self.pacer.clone())
+    }
+}
+
+/// Where a listing starts, beyond its request: a [`Checkpoint`] to resume from, and a
+/// cutoff to list only the connections created since.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct ListingStart {
+    /// Resume from here (see [`Listing::resume`]).
+    pub checkpoint: Option<Checkpoint>,
+    /// Only connections created at or after this (inclusive; see [`CreatedAfter`]).
+    pub created_after: Option<CreatedAfter>,
+}
+
+impl ListingStart {
+    /// From the first page, every connection.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Resumes from `checkpoint`.
+    pub fn checkpoint(mut self, checkpoint: Checkpoint) -> Self {
+        self.checkpoint = Some(checkpoint);
+        self
+    }
+
+    /// Lists only connections created at or after `cutoff`.
+    pub fn created_after(mut self, cutoff: CreatedAfter) -> Self {
+        self.created_after = Some(cutoff);
+        self
     }
 }
 
@@ -759,6 +814,8 @@ pub enum Error {
         /// The bound.
         max: Duration,
     },
+    /// The checkpoint belongs to another listing, or cannot be read; nothing was sent.
+    Resume(ResumeError),
 }
 
 impl Error {
@@ -814,6 +871,7 @@ impl Error {
                 more: *more,
                 max: *max,
             },
+            Error::Resume(e) => Error::Resume(e.clone()),
         }
     }
 }
@@ -897,6 +955,7 @@ impl fmt::Display for Error {
                 "the host name does not resolve: {e}; check the base URL (and the token URL)"
             ),
             Error::ContentEncoding(e) => write!(f, "the response body could not be decoded: {e}"),
+            Error::Resume(e) => fmt::Display::fmt(e, f),
             // The core's words, so both say the same.
             Error::RateLimitWait { waited, more, max } => ListingError::<Error>::RateLimitWait {
                 waited: *waited,
@@ -927,6 +986,7 @@ impl std::error::Error for Error {
             | Error::ContentEncoding(_)
             | Error::BodyTooLarge { .. }
             | Error::RateLimitWait { .. }
+            | Error::Resume(_)
             | Error::Timeout(_) => None,
         }
     }
@@ -1064,7 +1124,8 @@ fn far_future() -> Instant {
         .unwrap_or(now)
 }
 
-/// Logs a notice from the machine: data that moved is a warning, a retry is info. A retry's
+/// Logs a notice from the machine: data that first moved, its summary, and an unordered
+/// `created_after` listing are warnings; a retry, the learned pace and later moves are info. A retry's
 /// event also carries `page`, `attempt` and `wait_ms` (how long until it is sent again, the
 /// whole listing paused by a 429), so a progress display can show the wait as a wait.
 pub fn log_notice(notice: &Notice) {
@@ -1088,6 +1149,11 @@ pub fn log_notice(notice: &Notice) {
         Notice::PaceLearned { interval } => {
             let interval_ms = ms(interval);
             tracing::info!(target: "connections", interval_ms, "{notice}")
+        }
+        // Data that moves keeps moving: the first sign is a warning, the rest are details
+        // (-v), and a summary ([`Notice::Moved`]) warns at the end.
+        Notice::TotalChanged { first: false, .. } | Notice::Repeated { first: false, .. } => {
+            tracing::info!(target: "connections", "{notice}")
         }
         _ => tracing::warn!(target: "connections", "{notice}"),
     }

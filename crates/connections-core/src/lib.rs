@@ -79,10 +79,7 @@ pub use request::{
     Field, InvalidMode, InvalidRequest, ListConnections, ListConnectionsBuilder, Mode,
     RequestProblem,
 };
-pub use url::{
-    BaseUrl, InvalidBaseUrl, LinkError, MAX_URL_LEN, PageLink, UrlRole, WordedUrlProblem,
-    is_loopback_host,
-};
+pub use url::{BaseUrl, InvalidBaseUrl, LinkError, PageLink, is_loopback_host};
 
 // Deciding retries and pace.
 pub mod pace;
@@ -102,6 +99,12 @@ pub use listing::{
     Action, DEFAULT_MAX_RATE_LIMIT_WAIT, DEFAULT_PAGE_SIZE, Listed, Listing, ListingError,
     ListingOptions, Notice, Now, PacerCell, RequestId, SendRequest,
 };
+
+// Resuming listings, and listing only what is new.
+#[cfg(feature = "alloc")]
+pub mod checkpoint;
+#[cfg(feature = "alloc")]
+pub use checkpoint::{CHECKPOINT_VERSION, Checkpoint, CreatedAfter, ResumeError, Setting};
 
 // Application tokens (OAuth 2.0 client credentials).
 #[cfg(feature = "alloc")]

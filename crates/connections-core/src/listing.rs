@@ -81,6 +81,7 @@ use core::fmt;
 use core::num::NonZeroU32;
 use core::time::Duration;
 
+use crate::checkpoint::{Checkpoint, CreatedAfter, ResumeError, Saved};
 use crate::pace::{Hold, Pacer};
 use crate::paginate::{DEFAULT_MAX_PAGES, PaginationError, Paginator, Progress};
 use crate::response::{Response, ResponseError};
@@ -140,6 +141,7 @@ pub struct ListingOptions {
     max_pages: NonZeroU32,
     concurrency: NonZeroU32,
     max_rate_limit_wait: Duration,
+    created_after: Option<CreatedAfter>,
 }
 
 impl Default for ListingOptions {
@@ -156,7 +158,23 @@ impl ListingOptions {
             max_pages: NonZeroU32::new(DEFAULT_MAX_PAGES).expect("the default cap is not zero"),
             concurrency: NonZeroU32::MIN,
             max_rate_limit_wait: DEFAULT_MAX_RATE_LIMIT_WAIT,
+            created_after: None,
         }
+    }
+
+    /// Yields only connections created at or after `cutoff` (inclusive: see
+    /// [`CreatedAfter`]). While every page declares `orderBy=createdAt` and
+    /// `orderDirection=DESC` (newest first, as Smartcar lists), the listing stops after the
+    /// first page that holds an older connection; if a page declares no order or another,
+    /// it reads every page and filters, and says so once ([`Notice::Unordered`]).
+    pub const fn with_created_after(mut self, cutoff: Option<CreatedAfter>) -> Self {
+        self.created_after = cutoff;
+        self
+    }
+
+    /// The `created_after` cutoff.
+    pub const fn created_after(&self) -> Option<CreatedAfter> {
+        self.created_after
     }
 
     /// The longest total time the listing may spend held by the server's rate limit (its
@@ -222,6 +240,9 @@ pub struct Listed<T> {
     pub status: u16,
     /// The `sc-request-id` header, when sent.
     pub request_id: Option<String>,
+    /// Where the listing stands after this page: save it to resume from here with
+    /// [`Listing::resume`]. `None` for a single page.
+    pub checkpoint: Option<Checkpoint>,
 }
 
 /// A request to send: build it against [`Listing::base`] with the token, send it, and hand
@@ -288,6 +309,9 @@ pub enum Notice {
         before: i64,
         /// The total now.
         after: i64,
+        /// Whether this is the first sign in this listing that the data moved: worth a
+        /// warning; later ones are details (a summary comes at the end).
+        first: bool,
     },
     /// Connections already yielded came again (the data moved) and were left out.
     Repeated {
@@ -295,6 +319,22 @@ pub enum Notice {
         page: u32,
         /// How many were left out.
         skipped: usize,
+        /// Whether this is the first sign in this listing that the data moved.
+        first: bool,
+    },
+    /// The listing completed after its data moved: how often, in all.
+    Moved {
+        /// How many times `meta.totalCount` changed between pages.
+        total_changes: u32,
+        /// How many repeated connections were left out.
+        repeated: u64,
+    },
+    /// A page of a `created_after` listing declared no newest-first order (`orderBy`
+    /// `createdAt`, `orderDirection` `DESC`): every page is read and filtered, which is
+    /// correct but not fast. Said once.
+    Unordered {
+        /// The page.
+        page: u32,
     },
     /// The next request waits for the pace: the one learned from the server's 429s, or the
     /// budget you set. Not a failure; said once each time a wait begins.
@@ -334,6 +374,7 @@ impl fmt::Display for Notice {
                 page,
                 before,
                 after,
+                ..
             } => write!(
                 f,
                 "the total changed from {before} to {after} connections at page {page}: \
@@ -356,11 +397,26 @@ impl fmt::Display for Notice {
                 "learned the server's pace from its 429s: one request every {}",
                 Seconds(interval)
             ),
-            Notice::Repeated { page, skipped } => write!(
+            Notice::Repeated { page, skipped, .. } => write!(
                 f,
                 "page {page}: left out {skipped} connection(s) already listed; the data moved \
                  during the listing, so it may have skipped some others; list again for a \
                  consistent view"
+            ),
+            Notice::Moved {
+                total_changes,
+                repeated,
+            } => write!(
+                f,
+                "the data moved during the listing: the total changed {total_changes} time(s) \
+                 and {repeated} repeated connection(s) were left out, so it may have skipped \
+                 some; list again for a consistent view"
+            ),
+            Notice::Unordered { page } => write!(
+                f,
+                "page {page} does not say it is sorted newest first (orderBy createdAt, \
+                 orderDirection DESC), so the created-after listing reads every page and \
+                 filters: correct, but not as fast"
             ),
         }
     }
@@ -495,6 +551,16 @@ pub struct Listing<E, P = Pacer> {
     out: VecDeque<Action<E>>,
     recent: RecentIds,
     last_total: Option<i64>,
+    /// The listing's first request (filters, the size asked), for its checkpoints.
+    first: ListConnections<'static>,
+    /// Every page so far said it lists newest first: a `created_after` listing can stop.
+    ordered: bool,
+    /// The newest `createdAt` yielded: its nanoseconds and its text.
+    newest: Option<(i128, String)>,
+    /// How often the data moved: total changes, and repeats left out.
+    moved: (u32, u64),
+    /// A pace from a checkpoint, handed to the pacer at the first poll.
+    resumed_pace: Option<Duration>,
     finished: bool,
     /// Requests still on the wire for fetches a plan change dropped, with when they were
     /// sent: they count against the concurrency until answered.
@@ -518,6 +584,44 @@ impl<E> Listing<E> {
         Self::start(base, request, options, seed, false)
     }
 
+    /// Goes on from `checkpoint`, saved by an earlier listing of `request` (with the same
+    /// base, filters, page size and cutoff, or a [`ResumeError`] names what differs): from
+    /// its next page, at the size the server served, leaving out the connections of its
+    /// last pages, and keeping to the pace it learned rather than bursting into a bucket that
+    /// is still empty. A checkpoint of a complete listing resumes to a listing that is done.
+    pub fn resume(
+        base: BaseUrl<'static>,
+        request: &ListConnections<'_>,
+        checkpoint: &Checkpoint,
+        options: ListingOptions,
+        seed: u64,
+    ) -> Result<Self, ResumeError> {
+        let mut first = request.clone().into_owned();
+        if first.page_size().is_none() {
+            first = first.with_page_size(DEFAULT_PAGE_SIZE);
+        }
+        checkpoint.check(&base, &first, options.created_after.as_ref())?;
+        let next = checkpoint
+            .next_page()
+            .and_then(NonZeroU32::new)
+            .unwrap_or(NonZeroU32::MIN);
+        let served = checkpoint.served_page_size().and_then(NonZeroU32::new);
+        let mut listing = Self::start(base, first.with_page(next, served), options, seed, false);
+        listing.first = first;
+        listing.paginator = listing.paginator.resumed(checkpoint.pages_fetched());
+        listing.recent = RecentIds::from_pages(checkpoint.recent_ids());
+        listing.last_total = checkpoint.total_count();
+        listing.newest = checkpoint.newest_created_at().and_then(|text| {
+            let nanos = crate::model::Timestamp(text).unix_nanos().ok()?;
+            Some((nanos, String::from(text)))
+        });
+        listing.resumed_pace = checkpoint.pace_interval();
+        if checkpoint.is_complete() {
+            listing.finish();
+        }
+        Ok(listing)
+    }
+
     /// Only `request`'s page, with retries; its links are not followed and its page size is
     /// left as given.
     pub fn single(
@@ -537,6 +641,11 @@ impl<E> Listing<E> {
         single: bool,
     ) -> Self {
         Listing {
+            first: request.clone(),
+            ordered: true,
+            newest: None,
+            moved: (0, 0),
+            resumed_pace: None,
             paginator: Paginator::new(base, request).with_max_pages(options.max_pages),
             pacer: Pacer::new(),
             options,
@@ -574,6 +683,11 @@ impl<E> Listing<E> {
             out: self.out,
             recent: self.recent,
             last_total: self.last_total,
+            first: self.first,
+            ordered: self.ordered,
+            newest: self.newest,
+            moved: self.moved,
+            resumed_pace: self.resumed_pace,
             finished: self.finished,
             abandoned: self.abandoned,
         }
@@ -607,9 +721,19 @@ impl<E, P: PacerCell> Listing<E, P> {
     /// What to do next. Call it until it returns [`Action::Wait`], and again after every
     /// response, failure, or the instant a `Wait` named.
     pub fn poll(&mut self, now: Now) -> Action<E> {
+        if let Some(interval) = self.resumed_pace.take() {
+            self.pacer.with(|p| p.learn_interval(interval));
+        }
         loop {
             if let Some(action) = self.out.pop_front() {
-                return action;
+                return match action {
+                    // Nothing after this page has been fed yet: the state is as of it.
+                    Action::Yield(mut listed) if !self.single => {
+                        listed.checkpoint = Some(self.checkpoint());
+                        Action::Yield(listed)
+                    }
+                    action => action,
+                };
             }
             if self.finished {
                 return Action::Done;
@@ -652,6 +776,7 @@ impl<E, P: PacerCell> Listing<E, P> {
                     value: page,
                     status: response.status,
                     request_id: response.request_id.map(String::from),
+                    checkpoint: None,
                 });
             }
             Err(error) => {
@@ -789,18 +914,32 @@ impl<E, P: PacerCell> Listing<E, P> {
             Ok(_) => true,
             Err(error) => error.page_is_new(),
         };
+        let mut reached_cutoff = false;
         if keep {
             self.note_total(&listed.value, page);
             let skipped = self.recent.leave_out_repeats(&mut listed.value);
             if skipped > 0 {
-                self.out
-                    .push_back(Action::Notice(Notice::Repeated { page, skipped }));
+                let first = self.moved == (0, 0);
+                self.moved.1 = self
+                    .moved
+                    .1
+                    .saturating_add(u64::try_from(skipped).unwrap_or(u64::MAX));
+                self.out.push_back(Action::Notice(Notice::Repeated {
+                    page,
+                    skipped,
+                    first,
+                }));
             }
+            if let Some(cutoff) = self.options.created_after {
+                reached_cutoff = self.cut(&mut listed.value, &cutoff, page);
+            }
+            self.note_newest(&listed.value);
             self.out.push_back(Action::Yield(listed));
         }
         match fed {
+            Ok(Progress::More) if reached_cutoff => self.complete(),
             Ok(Progress::More) => {}
-            Ok(Progress::Done) => self.finish(),
+            Ok(Progress::Done) => self.complete(),
             Err(error) => {
                 self.out
                     .push_back(Action::Failed(ListingError::Pagination(error)));
@@ -814,13 +953,82 @@ impl<E, P: PacerCell> Listing<E, P> {
             return;
         };
         if let Some(before) = self.last_total.filter(|&before| before != total) {
+            let first = self.moved == (0, 0);
+            self.moved.0 = self.moved.0.saturating_add(1);
             self.out.push_back(Action::Notice(Notice::TotalChanged {
                 page: number,
                 before,
                 after: total,
+                first,
             }));
         }
         self.last_total = Some(total);
+    }
+
+    /// Leaves out the page's connections created before `cutoff`; `true` if the listing
+    /// can stop after this page: it holds an older connection, and every page so far said
+    /// it lists newest first.
+    fn cut(&mut self, page: &mut Page<Owned>, cutoff: &CreatedAfter, number: u32) -> bool {
+        let declared = page.meta.as_ref().is_some_and(|m| {
+            m.order_by.as_deref() == Some("createdAt")
+                && m.order_direction
+                    .as_ref()
+                    .is_some_and(|d| d.as_str().eq_ignore_ascii_case("desc"))
+        });
+        if !declared && self.ordered {
+            self.ordered = false;
+            self.out
+                .push_back(Action::Notice(Notice::Unordered { page: number }));
+        }
+        let before = page.data.len();
+        page.data.retain(|c| cutoff.keeps(c.created_at()));
+        self.ordered && page.data.len() < before
+    }
+
+    /// Remembers the newest `createdAt` yielded, for the next incremental listing.
+    fn note_newest(&mut self, page: &Page<Owned>) {
+        for created in page.connections().iter().filter_map(|c| c.created_at()) {
+            let Ok(nanos) = created.unix_nanos() else {
+                continue;
+            };
+            if self
+                .newest
+                .as_ref()
+                .is_none_or(|(newest, _)| nanos > *newest)
+            {
+                self.newest = Some((nanos, created.as_str().into()));
+            }
+        }
+    }
+
+    /// The listing is complete: a summary if its data moved, then nothing more is sent.
+    fn complete(&mut self) {
+        let (total_changes, repeated) = self.moved;
+        if self.moved != (0, 0) {
+            self.out.push_back(Action::Notice(Notice::Moved {
+                total_changes,
+                repeated,
+            }));
+        }
+        self.finish();
+    }
+
+    /// Where the listing stands: what [`Listing::resume`] goes on from.
+    fn checkpoint(&mut self) -> Checkpoint {
+        let pace_interval = self.pacer.with(|p| p.learned_interval());
+        Checkpoint::save(Saved {
+            base: self.paginator.base(),
+            request: &self.first,
+            next: (!self.finished)
+                .then(|| self.paginator.next_request())
+                .flatten(),
+            pages_fetched: self.paginator.pages_fetched(),
+            total_count: self.last_total,
+            recent_ids: self.recent.pages.iter().cloned().collect(),
+            created_after: self.options.created_after.as_ref(),
+            newest_created_at: self.newest.as_ref().map(|(_, text)| text.as_str()),
+            pace_interval,
+        })
     }
 
     /// Ends the listing: nothing is sent from now on.
@@ -833,7 +1041,7 @@ impl<E, P: PacerCell> Listing<E, P> {
     /// allows, has a fetch; `true` if it dropped fetches, so the front must be settled again.
     fn schedule(&mut self) -> bool {
         let Some(next) = self.paginator.next_request() else {
-            self.finish();
+            self.complete();
             return false;
         };
         if self.fetches.front().is_some_and(|f| &f.request != next) {
@@ -1014,6 +1222,15 @@ struct RecentIds {
 }
 
 impl RecentIds {
+    /// From the ids of the last pages, oldest first (a checkpoint's), keeping the last
+    /// [`RECENT_PAGES`].
+    fn from_pages(pages: &[Vec<String>]) -> Self {
+        let start = pages.len().saturating_sub(RECENT_PAGES);
+        let pages: VecDeque<Vec<String>> = pages[start..].iter().cloned().collect();
+        let ids = pages.iter().flatten().cloned().collect();
+        RecentIds { pages, ids }
+    }
+
     /// Removes connections whose id was yielded recently, remembers the rest, and returns
     /// how many it removed. Connections without an id are always kept.
     fn leave_out_repeats(&mut self, page: &mut Page<Owned>) -> usize {

@@ -134,6 +134,17 @@ impl<S: AsRef<str>> Timestamp<S> {
         .map(|t| UnixTime(t.unix_timestamp()))
         .map_err(|_| InvalidTimestamp { _private: () })
     }
+
+    /// Parses the text as an RFC 3339 date-time, to nanoseconds since the Unix epoch: the
+    /// precision to compare two timestamps of the same second.
+    pub fn unix_nanos(&self) -> Result<i128, InvalidTimestamp> {
+        time::OffsetDateTime::parse(
+            self.as_str(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .map(time::OffsetDateTime::unix_timestamp_nanos)
+        .map_err(|_| InvalidTimestamp { _private: () })
+    }
 }
 
 /// A [`Timestamp`] that is not an RFC 3339 date-time.
@@ -141,6 +152,13 @@ impl<S: AsRef<str>> Timestamp<S> {
 #[non_exhaustive]
 pub struct InvalidTimestamp {
     _private: (),
+}
+
+impl InvalidTimestamp {
+    #[cfg(feature = "alloc")]
+    pub(crate) const fn new() -> Self {
+        InvalidTimestamp { _private: () }
+    }
 }
 
 impl core::fmt::Display for InvalidTimestamp {
@@ -317,6 +335,13 @@ pub struct RelatedLink<R: Storage> {
     /// URL of the related resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub related: Option<R::Str>,
+}
+
+impl<R: Storage> Connection<R> {
+    /// When the connection was made (`meta.createdAt`), if the server said.
+    pub fn created_at(&self) -> Option<&Timestamp<R::Str>> {
+        self.meta.as_ref()?.created_at.as_ref()
+    }
 }
 
 /// `links` of a connection.

@@ -297,15 +297,25 @@ impl Pacer {
     /// Starts from a pace learned before (e.g. by an earlier run of the same listing), so a
     /// listing that resumes does not burst into a bucket that is still empty.
     pub fn with_learned_interval(mut self, interval: Option<Duration>) -> Self {
-        let interval = interval.map(|i| i.max(Duration::from_millis(1)));
-        self.server.interval = interval;
-        if interval.is_some() && self.server.last_throttle.is_none() {
-            // Treated as if a 429 had just emptied the bucket: measured from here on.
+        if let Some(interval) = interval {
+            self.learn_interval(interval);
+        }
+        self
+    }
+
+    /// Keeps to `interval` from now on, unless a pace was learned already (what this pacer
+    /// measured itself is newer).
+    pub fn learn_interval(&mut self, interval: Duration) {
+        if self.server.interval.is_some() {
+            return;
+        }
+        self.server.interval = Some(interval.max(Duration::from_millis(1)));
+        if self.server.last_throttle.is_none() {
+            // Measured from here on, as if a 429 had just emptied the bucket.
             self.server.last_throttle = Some(Duration::ZERO);
             self.server.window[0] = (Duration::ZERO, 0);
             self.server.marks = 1;
         }
-        self
     }
 
     /// The budget, if any.

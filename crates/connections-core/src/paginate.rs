@@ -122,6 +122,15 @@ impl<'a> Paginator<'a> {
         self
     }
 
+    /// Goes on from a listing that had fetched `pages` pages (a checkpoint's), so the page
+    /// cap counts them too.
+    #[must_use]
+    #[cfg(feature = "alloc")]
+    pub(crate) fn resumed(mut self, pages: u32) -> Self {
+        self.fetched = pages;
+        self
+    }
+
     /// The request to send next, or `None` once the listing is complete.
     pub fn next_request(&self) -> Option<&ListConnections<'a>> {
         (!self.done).then_some(&self.request)

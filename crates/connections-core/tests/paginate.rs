@@ -218,11 +218,14 @@ fn after_an_error_the_same_page_can_be_fed_again() {
 #[test]
 fn remaining_pages_are_planned_when_links_and_total_allow() {
     let request = ListConnections::builder().page_size(10).build().unwrap();
+    // A full page of the 10 asked for: the plan follows the size served.
+    let full: Vec<String> = (0..10).map(|n| format!("id{n}")).collect();
+    let full: Vec<&str> = full.iter().map(String::as_str).collect();
     let mut p = Paginator::new(base(), request.clone());
     assert_eq!(p.planned_pages(), None);
     feed(
         &mut p,
-        &body(&["a"], r#""/connections?page[number]=2""#, Some(45)),
+        &body(&full, r#""/connections?page[number]=2""#, Some(45)),
     )
     .unwrap();
     assert_eq!(p.planned_pages(), Some(2..=5));
@@ -234,7 +237,7 @@ fn remaining_pages_are_planned_when_links_and_total_allow() {
     let mut p = Paginator::new(base(), request.clone()).with_max_pages(capped);
     feed(
         &mut p,
-        &body(&["a"], r#""/connections?page[number]=2""#, Some(45)),
+        &body(&full, r#""/connections?page[number]=2""#, Some(45)),
     )
     .unwrap();
     assert_eq!(
@@ -246,7 +249,7 @@ fn remaining_pages_are_planned_when_links_and_total_allow() {
     let mut p = Paginator::new(base(), request.clone());
     feed(
         &mut p,
-        &body(&["a"], r#""/connections?page[number]=3""#, Some(45)),
+        &body(&full, r#""/connections?page[number]=3""#, Some(45)),
     )
     .unwrap();
     assert_eq!(
@@ -255,13 +258,22 @@ fn remaining_pages_are_planned_when_links_and_total_allow() {
         "links that skip pages are followed one by one"
     );
 
-    let mut p = Paginator::new(base(), request);
+    let mut p = Paginator::new(base(), request.clone());
     feed(
         &mut p,
         &body(&["a"], r#""/connections?page[number]=2""#, None),
     )
     .unwrap();
     assert_eq!(p.planned_pages(), None, "no total, no plan");
+
+    // A server that serves fewer than asked plans from what it served: 5 a page, 9 pages.
+    let mut p = Paginator::new(base(), request);
+    feed(
+        &mut p,
+        &body(&full[..5], r#""/connections?page[number]=2""#, Some(45)),
+    )
+    .unwrap();
+    assert_eq!(p.planned_pages(), Some(2..=9));
 }
 
 /// A server's `next` link: same origin or hostile, any page number.

@@ -74,13 +74,14 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 pub use connections_client::{
     BoxError, Builder, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
-    DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Listed, Timeout,
+    DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Listed, ListingStart, MAX_BURST, Timeout,
 };
 pub use connections_core;
 pub use connections_core::{
-    AccessToken, ApiError, BaseUrl, Connection, ErrorType, InvalidBaseUrl, InvalidRequest,
-    InvalidToken, IssuedToken, LinkError, ListConnections, ListConnectionsBuilder, Mode, Owned,
-    Page, PaginationError, ResponseError, RetryAfter, RetryPolicy, TokenError,
+    AccessToken, ApiError, BaseUrl, Budget, Checkpoint, Connection, CreatedAfter, ErrorType,
+    InvalidBaseUrl, InvalidRequest, InvalidToken, IssuedToken, LinkError, ListConnections,
+    ListConnectionsBuilder, Mode, Owned, Page, PaginationError, Rate, ResponseError, ResumeError,
+    RetryAfter, RetryPolicy, TokenError,
 };
 pub use token::TokenSource;
 
@@ -163,14 +164,70 @@ impl Client {
         &self,
         request: &ListConnections<'_>,
     ) -> impl Stream<Item = Result<Connection<Owned>, Error>> + Send + 'static + use<> {
-        self.pages(request).flat_map(|page| {
-            let items: Vec<Result<Connection<Owned>, Error>> = match page {
-                Ok(page) => page.data.into_iter().map(Ok).collect(),
-                Err(error) => vec![Err(error)],
-            };
-            futures_util::stream::iter(items)
-        })
+        flatten(self.pages(request))
     }
+
+    /// The pages of the listing as `start` says (from a checkpoint, only connections
+    /// created since a cutoff), each with its status, `sc-request-id` and
+    /// [`checkpoint`](Listed::checkpoint): save that to resume after a crash, a deploy or a
+    /// failure. Otherwise as [`pages`](Self::pages). A checkpoint of another listing is
+    /// [`Error::Resume`], before anything is sent.
+    pub fn pages_with(
+        &self,
+        request: &ListConnections<'_>,
+        start: &ListingStart,
+    ) -> Result<
+        impl Stream<Item = Result<Listed<Page<Owned>>, Error>> + Send + 'static + use<>,
+        Error,
+    > {
+        let driver = Driver::new(
+            self.clone(),
+            self.inner.config.listing_with(request, start)?,
+        );
+        Ok(futures_util::stream::unfold(
+            driver,
+            |mut driver| async move {
+                let next = driver.next().await?;
+                Some((next, driver))
+            },
+        ))
+    }
+
+    /// The pages of the listing from `checkpoint` on; see [`pages_with`](Self::pages_with).
+    pub fn pages_from(
+        &self,
+        request: &ListConnections<'_>,
+        checkpoint: &Checkpoint,
+    ) -> Result<
+        impl Stream<Item = Result<Listed<Page<Owned>>, Error>> + Send + 'static + use<>,
+        Error,
+    > {
+        self.pages_with(request, &ListingStart::new().checkpoint(checkpoint.clone()))
+    }
+
+    /// The connections of the listing from `checkpoint` on, in order.
+    pub fn connections_from(
+        &self,
+        request: &ListConnections<'_>,
+        checkpoint: &Checkpoint,
+    ) -> Result<impl Stream<Item = Result<Connection<Owned>, Error>> + Send + 'static + use<>, Error>
+    {
+        let pages = self.pages_from(request, checkpoint)?;
+        Ok(flatten(pages.map(|page| page.map(|listed| listed.value))))
+    }
+}
+
+/// The connections of a stream of pages, in order; an error ends it.
+fn flatten(
+    pages: impl Stream<Item = Result<Page<Owned>, Error>> + Send + 'static,
+) -> impl Stream<Item = Result<Connection<Owned>, Error>> + Send + 'static {
+    pages.flat_map(|page| {
+        let items: Vec<Result<Connection<Owned>, Error>> = match page {
+            Ok(page) => page.data.into_iter().map(Ok).collect(),
+            Err(error) => vec![Err(error)],
+        };
+        futures_util::stream::iter(items)
+    })
 }
 
 impl FromConfig for Client {
