@@ -10,7 +10,8 @@
 //! of at least 1, a parameter given twice), missing or wrong tokens (401; the `Bearer` scheme
 //! in any case), unknown paths (404) and other methods than GET (405 with `Allow: GET`); and
 //! an `sc-request-id` on every response. An empty `filter[userId]` or `filter[vehicleId]` is
-//! a valid string that matches nothing. `tests/schema.rs` validates its answers against the
+//! a valid string, which matches only an id that is the empty string (none generated; a data
+//! file may have one). `tests/schema.rs` validates its answers against the
 //! contract's own schemas.
 //!
 //! Faults can be injected: latency, a share of 500/503 answers, a per-second rate limit
@@ -84,7 +85,8 @@
 //!     Authorization: Bearer {}\r\nConnection: close\r\n\r\n", sandbox.token())?;
 //! let mut answer = String::new();
 //! stream.read_to_string(&mut answer)?;
-//! assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.contains(r#""id":"c-1""#));
+//! // Served as the file wrote it, spaces and all.
+//! assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.contains(r#""id": "c-1""#));
 //!
 //! let sent = &sandbox.received()[0];
 //! assert_eq!(sent.query_value("filter[userId]"), Some("u-1"));
@@ -153,6 +155,7 @@ mod dataset;
 mod gzip;
 mod load;
 mod oauth;
+mod ranked;
 mod record;
 mod server;
 mod tls;
@@ -550,7 +553,7 @@ impl Sandbox {
     /// Adds `n` connections on top of the listing, made after every existing one and drawn
     /// from the seed; returns their ids, newest first.
     pub fn insert_connections(&self, n: usize) -> Vec<String> {
-        self.state.mutate(|d| d.with_inserted(n))
+        self.state.mutate(|d| d.insert(n))
     }
 
     /// Removes the connections with these ids; returns how many there were.
@@ -559,7 +562,7 @@ impl Sandbox {
         I: IntoIterator,
         I::Item: AsRef<str>,
     {
-        self.state.mutate(|d| d.without(ids))
+        self.state.mutate(|d| d.remove(ids))
     }
 
     /// How many HTTP requests it has received so far, on any path (the token endpoint's

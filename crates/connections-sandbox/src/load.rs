@@ -1,16 +1,16 @@
 //! Reading a dataset from a file in the API's shape: a JSON array of connections, a page body
 //! (`{"data": [...]}`, other keys ignored), or NDJSON (one connection per line).
 //!
-//! Every field the sandbox serves is required, except `meta.lastUsedAt`, so what is served
-//! is what the file says; `type` (if given) must be `connection`; `links` and the
-//! relationships' `type`s and `links` are ignored, since the sandbox derives them from the ids.
-//! Unknown fields are ignored, as a client of the API must ignore them. A mistake is a
-//! [`DataError`] that names the line, column and byte offset where it was found.
+//! Every connection the contract allows is accepted, and served back as the file wrote it,
+//! byte for byte: the contract makes every field of a connection optional and allows fields
+//! it does not name, so the loader reads only what it needs (ids for the filters, `mode`,
+//! `createdAt` for the order) and checks that what is given has the contract's types, so a
+//! page made of the file's text is still a valid answer. A mistake is a [`DataError`] that
+//! names the line, column and byte offset where it was found.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
@@ -18,7 +18,7 @@ use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::dataset::{ConnectionRecord, Dataset, Mode};
+use crate::dataset::{ConnectionRecord, Dataset, Loaded, Mode};
 
 /// A data file could not be read as connections: what was wrong and where.
 ///
@@ -118,88 +118,239 @@ struct Envelope<'a> {
     data: Option<&'a RawValue>,
 }
 
-/// `ConnectionResponse` as a data file gives it.
-#[derive(Deserialize)]
+/// `ConnectionResponse` as a data file gives it: every field optional, as in the contract,
+/// and each one given checked against the contract's type, so that what is served (the
+/// file's text) is still a valid answer. Unknown fields are left to the text.
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct ConnectionIn {
-    id: NonEmpty,
+    id: Given<String>,
     #[serde(rename = "type")]
-    kind: Option<ConnectionType>,
-    attributes: AttributesIn,
-    relationships: RelationshipsIn,
-    meta: MetaIn,
+    kind: Given<Constant<Connection>>,
+    attributes: Given<Object<AttributesIn>>,
+    relationships: Given<Object<RelationshipsIn>>,
+    meta: Given<Object<MetaIn>>,
+    links: Given<Object<LinkIn<SelfKey>>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct AttributesIn {
-    permissions: Vec<String>,
-    vehicle: VehicleIn,
+    permissions: Given<Vec<String>>,
+    vehicle: Given<Object<VehicleIn>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct VehicleIn {
-    make: String,
-    model: String,
-    year: i64,
+    make: Given<String>,
+    model: Given<String>,
+    year: Given<Integer>,
     #[serde(rename = "powertrainType")]
-    powertrain_type: String,
-    mode: ModeIn,
+    powertrain_type: Given<String>,
+    mode: Given<ModeIn>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct RelationshipsIn {
-    vehicle: RelationshipIn,
-    user: RelationshipIn,
+    vehicle: Given<Object<RelationshipIn<Constant<Vehicle>>>>,
+    user: Given<Object<RelationshipIn<String>>>,
 }
 
+/// `VehicleRelationship` (whose `type` can only be `vehicle`) or `UserRelationship` (any
+/// string).
 #[derive(Deserialize)]
-struct RelationshipIn {
-    data: IdentifierIn,
+#[serde(default, bound = "T: Deserialize<'de>")]
+struct RelationshipIn<T> {
+    data: Given<Object<IdentifierIn<T>>>,
+    links: Given<Object<LinkIn<RelatedKey>>>,
 }
 
-#[derive(Deserialize)]
-struct IdentifierIn {
-    id: NonEmpty,
-}
-
-#[derive(Deserialize)]
-struct MetaIn {
-    #[serde(rename = "createdAt")]
-    created_at: Timestamp,
-    #[serde(rename = "updatedAt")]
-    updated_at: Timestamp,
-    #[serde(rename = "lastUsedAt", default)]
-    last_used_at: Option<Timestamp>,
-}
-
-/// An id: any string but the empty one, which no filter could select.
-struct NonEmpty(String);
-
-impl<'de> Deserialize<'de> for NonEmpty {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        if s.is_empty() {
-            return Err(de::Error::invalid_value(
-                de::Unexpected::Str(""),
-                &"a non-empty id",
-            ));
+impl<T> Default for RelationshipIn<T> {
+    fn default() -> Self {
+        RelationshipIn {
+            data: Given(None),
+            links: Given(None),
         }
-        Ok(NonEmpty(s))
     }
 }
 
-/// `type`, which can only be `connection`.
-struct ConnectionType;
+#[derive(Deserialize)]
+#[serde(default, bound = "T: Deserialize<'de>")]
+struct IdentifierIn<T> {
+    id: Given<String>,
+    #[serde(rename = "type")]
+    kind: Given<T>,
+}
 
-impl<'de> Deserialize<'de> for ConnectionType {
+impl<T> Default for IdentifierIn<T> {
+    fn default() -> Self {
+        IdentifierIn {
+            id: Given(None),
+            kind: Given(None),
+        }
+    }
+}
+
+/// `MetaAttributes`. `lastUsedAt` is not in its schema (only in its example, as `null`), so
+/// any value is allowed; the record keeps it when it is a string.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct MetaIn {
+    #[serde(rename = "createdAt")]
+    created_at: Given<Timestamp>,
+    #[serde(rename = "updatedAt")]
+    updated_at: Given<Timestamp>,
+    #[serde(rename = "lastUsedAt")]
+    last_used_at: Option<LastUsed>,
+}
+
+/// `SelfLink` (`{"self": "..."}`) or `RelatedLink` (`{"related": "..."}`): the one key, a
+/// string if given.
+#[derive(Default)]
+struct LinkIn<K>(std::marker::PhantomData<K>);
+
+/// The key a link object holds.
+trait LinkKey {
+    const NAME: &'static str;
+}
+
+#[derive(Default)]
+struct SelfKey;
+impl LinkKey for SelfKey {
+    const NAME: &'static str = "self";
+}
+
+#[derive(Default)]
+struct RelatedKey;
+impl LinkKey for RelatedKey {
+    const NAME: &'static str = "related";
+}
+
+impl<'de, K: LinkKey + Default> Deserialize<'de> for LinkIn<K> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        if s != "connection" {
+        struct Keys<K>(std::marker::PhantomData<K>);
+        impl<'de, K: LinkKey> de::Visitor<'de> for Keys<K> {
+            type Value = ();
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == K::NAME {
+                        map.next_value::<String>()?;
+                    } else {
+                        map.next_value::<de::IgnoredAny>()?;
+                    }
+                }
+                Ok(())
+            }
+        }
+        d.deserialize_map(Keys::<K>(std::marker::PhantomData))?;
+        Ok(LinkIn(std::marker::PhantomData))
+    }
+}
+
+/// A field that may be left out, but not `null` unless the contract says so (it never does
+/// for a connection's fields): `Option` alone would take `null` for a missing field, and the
+/// sandbox would then serve a `null` the contract refuses.
+struct Given<T>(Option<T>);
+
+impl<T> Default for Given<T> {
+    fn default() -> Self {
+        Given(None)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Given<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        T::deserialize(d).map(|v| Given(Some(v)))
+    }
+}
+
+/// A JSON object read as `T`: serde would also read a struct from an array of its fields,
+/// which the contract does not allow.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> de::Visitor<'de> for Fields<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(Fields(std::marker::PhantomData))
+            .map(Object)
+    }
+}
+
+/// An integer of any size, as JSON Schema's `integer` is (`2024`, `2024.0`,
+/// `123456789012345678901234567890`): its value if it fits an `i64`.
+struct Integer(Option<i64>);
+
+impl<'de> Deserialize<'de> for Integer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = Integer;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Integer, E> {
+                Ok(Integer(Some(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Integer, E> {
+                Ok(Integer(i64::try_from(v).ok()))
+            }
+            // serde_json reads an integer beyond u64 as a float (with its fraction, zero).
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Integer, E> {
+                if v.is_finite() && v.fract() == 0.0 {
+                    // In range, `as` is exact; out of range, `None`.
+                    let fits = (i64::MIN as f64..i64::MAX as f64).contains(&v);
+                    Ok(Integer(fits.then_some(v as i64)))
+                } else {
+                    Err(de::Error::invalid_value(de::Unexpected::Float(v), &self))
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// The one value a `type` may have: `connection` for a connection, `vehicle` for a vehicle
+/// relationship's data.
+struct Constant<T>(std::marker::PhantomData<T>);
+
+trait Spelling {
+    const TEXT: &'static str;
+}
+
+struct Connection;
+impl Spelling for Connection {
+    const TEXT: &'static str = "connection";
+}
+
+struct Vehicle;
+impl Spelling for Vehicle {
+    const TEXT: &'static str = "vehicle";
+}
+
+impl<'de, T: Spelling> Deserialize<'de> for Constant<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        if s != T::TEXT {
             return Err(de::Error::invalid_value(
                 de::Unexpected::Str(&s),
-                &"\"connection\"",
+                &format!("\"{}\"", T::TEXT).as_str(),
             ));
         }
-        Ok(ConnectionType)
+        Ok(Constant(std::marker::PhantomData))
     }
 }
 
@@ -211,6 +362,46 @@ impl<'de> Deserialize<'de> for ModeIn {
         s.parse()
             .map(ModeIn)
             .map_err(|_| de::Error::unknown_variant(&s, &["live", "simulated"]))
+    }
+}
+
+/// `lastUsedAt`: any JSON value; its text when it is a string.
+struct LastUsed(Option<String>);
+
+impl<'de> Deserialize<'de> for LastUsed {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> de::Visitor<'de> for Visitor {
+            type Value = LastUsed;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LastUsed, E> {
+                Ok(LastUsed(Some(v.to_owned())))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<LastUsed, E> {
+                Ok(LastUsed(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<LastUsed, E> {
+                Ok(LastUsed(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<LastUsed, E> {
+                Ok(LastUsed(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<LastUsed, E> {
+                Ok(LastUsed(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<LastUsed, E> {
+                Ok(LastUsed(None))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<LastUsed, A::Error> {
+                de::IgnoredAny.visit_seq(seq).map(|_| LastUsed(None))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<LastUsed, A::Error> {
+                de::IgnoredAny.visit_map(map).map(|_| LastUsed(None))
+            }
+        }
+        d.deserialize_any(Visitor)
     }
 }
 
@@ -237,11 +428,12 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
-/// One connection read, with where it started and when it was made.
+/// One connection read, with where it started and when it was made (`None`: undated, listed
+/// after every dated one).
 struct Read {
     offset: usize,
-    created: i128,
-    record: ConnectionRecord,
+    created: Option<i128>,
+    loaded: Loaded,
 }
 
 /// Reads `text` in any of the accepted shapes; see the [module docs](self).
@@ -271,46 +463,77 @@ pub(crate) fn parse(text: &str) -> Result<Dataset, DataError> {
         match envelope.data {
             Some(data) => raw_items(&source, data.get())?,
             // One object without `data`: a single connection (NDJSON of one line).
-            None => vec![body],
+            None => vec![body.trim_ascii_end()],
         }
     };
     let mut read = Vec::with_capacity(items.len());
     let mut seen: HashMap<String, usize> = HashMap::with_capacity(items.len());
     for item in items {
-        let connection: ConnectionIn = source.parse(item)?;
+        let Object(connection): Object<ConnectionIn> = source.parse(item)?;
         let offset = source.offset_of(item);
-        if let Some(&first) = seen.get(&connection.id.0) {
-            let first = source.error(first, "");
-            return Err(source.error(
-                offset,
-                format!(
-                    "duplicate connection id {:?} (first at line {}, column {})",
-                    connection.id.0, first.line, first.column
-                ),
-            ));
+        if let Some(id) = &connection.id.0 {
+            if let Some(&first) = seen.get(id) {
+                let first = source.error(first, "");
+                return Err(source.error(
+                    offset,
+                    format!(
+                        "duplicate connection id {id:?} (first at line {}, column {})",
+                        first.line, first.column
+                    ),
+                ));
+            }
+            seen.insert(id.clone(), offset);
         }
-        seen.insert(connection.id.0.clone(), offset);
-        let _ = connection.kind;
-        read.push(Read {
-            offset,
-            created: connection.meta.created_at.nanos,
-            record: ConnectionRecord {
-                id: connection.id.0,
-                user_id: connection.relationships.user.data.id.0,
-                vehicle_id: connection.relationships.vehicle.data.id.0,
-                mode: connection.attributes.vehicle.mode.0,
-                make: connection.attributes.vehicle.make,
-                model: connection.attributes.vehicle.model,
-                year: connection.attributes.vehicle.year,
-                powertrain_type: connection.attributes.vehicle.powertrain_type,
-                permissions: connection.attributes.permissions,
-                created_at: connection.meta.created_at.text,
-                updated_at: connection.meta.updated_at.text,
-                last_used_at: connection.meta.last_used_at.map(|t| t.text),
-            },
-        });
+        let json = source.parse::<Box<RawValue>>(item)?;
+        read.push(connection.read(offset, json));
     }
     Ok(build(read))
+}
+
+/// `relationships.<name>.data.id`, if given.
+fn related_id<T>(relationship: Given<Object<RelationshipIn<T>>>) -> Option<String> {
+    let Object(relationship) = relationship.0?;
+    let _ = relationship.links;
+    let Object(data) = relationship.data.0?;
+    let _ = data.kind;
+    data.id.0
+}
+
+impl ConnectionIn {
+    /// The record of what was given, where it fits (see [`ConnectionRecord`]).
+    fn read(self, offset: usize, json: Box<RawValue>) -> Read {
+        let _ = (self.kind, self.links);
+        let attributes = self.attributes.0.map(|o| o.0).unwrap_or_default();
+        let vehicle = attributes.vehicle.0.map(|o| o.0).unwrap_or_default();
+        let relationships = self.relationships.0.map(|o| o.0).unwrap_or_default();
+        let meta = self.meta.0.map(|o| o.0).unwrap_or_default();
+        let user = related_id(relationships.user);
+        let vehicle_id = related_id(relationships.vehicle);
+        let created = meta.created_at.0;
+        Read {
+            offset,
+            created: created.as_ref().map(|t| t.nanos),
+            loaded: Loaded {
+                has_user: user.is_some(),
+                has_vehicle: vehicle_id.is_some(),
+                record: ConnectionRecord {
+                    id: self.id.0.unwrap_or_default(),
+                    user_id: user.unwrap_or_default(),
+                    vehicle_id: vehicle_id.unwrap_or_default(),
+                    mode: vehicle.mode.0.map_or(Mode::DEFAULT, |m| m.0),
+                    make: vehicle.make.0.unwrap_or_default(),
+                    model: vehicle.model.0.unwrap_or_default(),
+                    year: vehicle.year.0.and_then(|y| y.0).unwrap_or_default(),
+                    powertrain_type: vehicle.powertrain_type.0.unwrap_or_default(),
+                    permissions: attributes.permissions.0.unwrap_or_default(),
+                    created_at: created.map(|t| t.text).unwrap_or_default(),
+                    updated_at: meta.updated_at.0.map(|t| t.text).unwrap_or_default(),
+                    last_used_at: meta.last_used_at.and_then(|l| l.0),
+                },
+                json,
+            },
+        }
+    }
 }
 
 /// The items of the JSON array `array` (a slice of the source's text).
@@ -334,15 +557,15 @@ fn ndjson_lines(text: &str) -> Vec<&str> {
 }
 
 /// Orders what was read newest first, as the API lists (stable: equal `createdAt`s keep the
-/// file's order), and indexes it.
+/// file's order; undated connections come last, in the file's order), and indexes it.
 fn build(mut read: Vec<Read>) -> Dataset {
+    // `Option`'s order puts `None` first: reversed, it comes last.
     read.sort_by(|a, b| b.created.cmp(&a.created).then(a.offset.cmp(&b.offset)));
     let newest = read
         .first()
-        .map(|r| i64::try_from(r.created.div_euclid(1_000_000_000)).unwrap_or(i64::MAX));
-    let connections: Vec<Arc<ConnectionRecord>> =
-        read.into_iter().map(|r| Arc::new(r.record)).collect();
-    Dataset::from_records(connections, newest)
+        .and_then(|r| r.created)
+        .map(|c| i64::try_from(c.div_euclid(1_000_000_000)).unwrap_or(i64::MAX));
+    Dataset::from_loaded(read.into_iter().map(|r| r.loaded).collect(), newest)
 }
 
 /// Reads a whole file; see [`Dataset::load`].

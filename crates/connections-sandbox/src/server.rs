@@ -33,10 +33,10 @@ use crate::wire::{
 pub(crate) struct State {
     pub(crate) config: SandboxConfig,
     /// The current snapshot. Readers clone the `Arc` and serve from it without holding the
-    /// lock; a mutation builds the next snapshot aside and only swaps it in here.
+    /// lock; a mutation changes it in place under the write lock (`Arc::make_mut`), which
+    /// copies it first only if a reader still holds it, so every snapshot handed out keeps
+    /// what it saw and each mutation starts from the one before (deterministic churn).
     dataset: RwLock<Arc<Dataset>>,
-    /// Serializes mutations, so each one starts from the one before (deterministic churn).
-    writer: Mutex<()>,
     /// `scheme://host:port`, for absolute links.
     origin: String,
     pub(crate) requests: AtomicU64,
@@ -90,7 +90,6 @@ impl State {
             bucket: config.bucket.map(|b| Mutex::new(Meter::bucket(b))),
             config,
             dataset: RwLock::new(Arc::new(dataset)),
-            writer: Mutex::new(()),
             origin,
             requests: AtomicU64::new(0),
             pages: AtomicU64::new(0),
@@ -120,12 +119,11 @@ impl State {
             .clone()
     }
 
-    /// Replaces the data with what `change` makes of the current snapshot.
-    pub(crate) fn mutate<T>(&self, change: impl FnOnce(&Dataset) -> (Dataset, T)) -> T {
-        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let (next, outcome) = change(&self.snapshot());
-        *self.dataset.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
-        outcome
+    /// Changes the data with `change`: in place, unless a snapshot handed out earlier is
+    /// still held, in which case the change applies to a copy, which becomes current.
+    pub(crate) fn mutate<T>(&self, change: impl FnOnce(&mut Dataset) -> T) -> T {
+        let mut current = self.dataset.write().unwrap_or_else(|e| e.into_inner());
+        change(Arc::make_mut(&mut current))
     }
 }
 
@@ -543,7 +541,7 @@ const PARAMETERS: [&str; 5] = [
 
 impl Query {
     /// Reads parameters with brackets raw or percent-encoded, as the contract's schemas
-    /// allow: the filters are any strings (the empty one too, which matches nothing), the
+    /// allow: the filters are any strings (the empty one too, which matches only empty ids), the
     /// mode is `live` or `simulated`, page parameters are integers of at least 1 (and at
     /// most 2^63 − 1, what every JSON reader can take back in `meta`). A parameter given twice
     /// is refused, since none of them is an array; unknown ones are ignored.
@@ -621,29 +619,22 @@ fn page_parameter(name: &str, value: &str) -> Result<u64, String> {
 fn page(state: &State, query: &Query) -> Reply {
     let churn = usize::try_from(state.config.churn).unwrap_or(usize::MAX);
     if state.pages.fetch_add(1, Ordering::Relaxed) > 0 && churn > 0 {
-        state.mutate(|d| d.churned(churn));
+        state.mutate(|d| d.churn(churn));
         state.churned.fetch_add(1, Ordering::Relaxed);
     }
     let dataset = state.snapshot();
-    // A left-out mode is the contract's default, live: `matching` reads it so.
+    // A left-out mode is the contract's default, live: `page` reads it so.
     let filters = Filters {
         user_id: query.user_id.as_deref(),
         vehicle_id: query.vehicle_id.as_deref(),
         mode: query.mode,
     };
-    let matching = dataset.matching(filters);
-    let total = matching.len() as u64;
+    let skip = usize::try_from((query.number - 1).saturating_mul(query.size)).unwrap_or(usize::MAX);
+    let take = usize::try_from(query.size).unwrap_or(usize::MAX);
+    let (total, on_page) = dataset.page(filters, skip, take);
+    let total = total as u64;
     let last = total.div_ceil(query.size).max(1);
-    let start =
-        usize::try_from((query.number - 1).saturating_mul(query.size)).unwrap_or(usize::MAX);
-    let end = start.saturating_add(usize::try_from(query.size).unwrap_or(usize::MAX));
-    let on_page = matching
-        .get(start.min(matching.len())..end.min(matching.len()))
-        .unwrap_or_default();
-    let data = on_page
-        .iter()
-        .map(|&i| wire::Connection::from(&*dataset.connections()[i as usize]))
-        .collect();
+    let data = on_page.into_iter().map(wire::Item).collect();
     let prefix = if state.config.absolute_links {
         format!("{}{}", state.origin, state.config.prefix)
     } else {

@@ -7,14 +7,27 @@
 
 use serde::{Serialize, Serializer};
 
-use crate::dataset::{ConnectionRecord, Mode};
+use crate::dataset::{ConnectionRecord, Entry, Mode};
 
 /// `ConnectionsResponse`.
 #[derive(Serialize)]
 pub(crate) struct PageBody<'a> {
-    pub(crate) data: Vec<Connection<'a>>,
+    pub(crate) data: Vec<Item<'a>>,
     pub(crate) meta: PagingMeta,
     pub(crate) links: PagingLinks,
+}
+
+/// One connection of a page: written from its record when generated, or the JSON a data
+/// file gave for it, exactly as given (serde_json writes a `RawValue` verbatim).
+pub(crate) struct Item<'a>(pub(crate) &'a Entry);
+
+impl Serialize for Item<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.0.json {
+            Some(json) => json.serialize(s),
+            None => Connection::from(&*self.0.record).serialize(s),
+        }
+    }
 }
 
 /// `ConnectionResponse`, borrowing a stored record.

@@ -7,7 +7,7 @@ mod common;
 use std::io::ErrorKind;
 use std::path::PathBuf;
 
-use common::{exchange, get, get_json, ids, listing, records};
+use common::{ODD_CONNECTIONS, data_text, exchange, get, get_json, ids, listing, records};
 use connections_sandbox::{DataError, Dataset, Mode, REDACTED, Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 
@@ -203,31 +203,40 @@ fn problem(text: &str) -> (usize, usize, String) {
 fn bad_files_are_errors_that_name_the_line_and_column() {
     let good = |id: &str| connection(id, "u", &format!("v-{id}"), "live", "2024-01-01T00:00:00Z");
     let line = |v: Value| v.to_string();
-    let mut no_make = good("b");
-    no_make["attributes"]["vehicle"]
-        .as_object_mut()
-        .unwrap()
-        .remove("make");
+    let mut numeric_make = good("b");
+    numeric_make["attributes"]["vehicle"]["make"] = json!(2024);
     let mut parked = good("c");
     parked["attributes"]["vehicle"]["mode"] = json!("parked");
     let mut bad_date = good("d");
     bad_date["meta"]["updatedAt"] = json!("2024-13-01");
     let mut vehicle_type = good("e");
     vehicle_type["type"] = json!("vehicle");
-    let mut no_user = good("f");
-    no_user["relationships"]["user"]["data"]["id"] = json!("");
+    let mut null_user = good("f");
+    null_user["relationships"]["user"]["data"]["id"] = json!(null);
+    let mut user_as_vehicle = good("g");
+    user_as_vehicle["relationships"]["vehicle"]["data"]["type"] = json!("user");
+    let mut fractional_year = good("h");
+    fractional_year["attributes"]["vehicle"]["year"] = json!(2024.5);
+    let mut attributes_array = good("i");
+    attributes_array["attributes"] = json!([["read_vin"]]);
 
     // NDJSON: the line of the connection, the column within it.
     let ndjson = |bad: Value| format!("{}\n{}\n{}\n", line(good("a")), line(good("z")), line(bad));
     for (bad, wanted) in [
-        (no_make, "missing field `make`"),
+        (
+            numeric_make,
+            "invalid type: integer `2024`, expected a string",
+        ),
         (
             parked,
             "unknown variant `parked`, expected `live` or `simulated`",
         ),
         (bad_date, "an RFC 3339 date-time"),
         (vehicle_type, "expected \"connection\""),
-        (no_user, "a non-empty id"),
+        (null_user, "invalid type: null, expected a string"),
+        (user_as_vehicle, "expected \"vehicle\""),
+        (fractional_year, "expected an integer"),
+        (attributes_array, "expected an object"),
     ] {
         let (l, c, message) = problem(&ndjson(bad));
         assert_eq!(l, 3, "{message}");
@@ -267,7 +276,10 @@ fn bad_files_are_errors_that_name_the_line_and_column() {
 
 #[test]
 fn a_bad_data_file_fails_the_spawn_with_its_path_and_position() {
-    let file = TempFile::new("bad.ndjson", "{\"id\": \"a\"}\n{\"id\": \"b\"}\n");
+    let file = TempFile::new(
+        "bad.ndjson",
+        "{\"id\": \"a\", \"type\": \"car\"}\n{\"id\": \"b\"}\n",
+    );
     let Err(e) = Sandbox::spawn(SandboxConfig {
         data: Some(file.0.clone()),
         ..SandboxConfig::default()
@@ -280,7 +292,7 @@ fn a_bad_data_file_fails_the_spawn_with_its_path_and_position() {
         message.starts_with(&format!("{}:1:", file.0.display())),
         "{message}"
     );
-    assert!(message.contains("missing field"), "{message}");
+    assert!(message.contains("expected \"connection\""), "{message}");
     let inner = e.get_ref().unwrap().downcast_ref::<DataError>().unwrap();
     assert_eq!((inner.line, inner.path.as_ref()), (1, Some(&file.0)));
 
@@ -420,4 +432,135 @@ fn the_bearer_scheme_is_case_insensitive_and_nothing_else_is_loosened() {
     ] {
         assert_eq!(with(refused), 401, "{refused}");
     }
+}
+
+/// The sandbox serving `text` as its data file.
+fn serving(name: &str, text: &str) -> (Sandbox, TempFile) {
+    let file = TempFile::new(name, text);
+    let s = Sandbox::spawn(SandboxConfig {
+        data: Some(file.0.clone()),
+        ..SandboxConfig::default()
+    })
+    .unwrap_or_else(|e| panic!("{name}: {e}"));
+    (s, file)
+}
+
+/// The `data` text served for `target`, with the sandbox's token and no gzip.
+fn served_text(s: &Sandbox, target: &str) -> String {
+    let answer = get(s, target, Some(s.token()));
+    assert_eq!(answer.status, 200, "{target}");
+    data_text(&answer)
+}
+
+#[test]
+fn every_connection_the_contract_allows_is_served_back_byte_for_byte() {
+    let [(_, only_id), (_, every), (_, odd)] = ODD_CONNECTIONS;
+    // An array with odd spacing around its items.
+    let text = format!("[\n  {only_id} ,\n{every},\n\t{odd}\n]\n");
+    // The oracle: each connection's text as it stands in the file.
+    let in_file = |connection: &str| {
+        let start = text.find(connection).unwrap();
+        text[start..start + connection.len()].to_owned()
+    };
+    let (s, _file) = serving("odd.json", &text);
+    // Live by default: the odd one (dated), then the one without `mode` or `createdAt`,
+    // which is listed as live and after every dated connection.
+    assert_eq!(
+        served_text(&s, "/v3/connections"),
+        [in_file(odd), in_file(only_id)].join(",")
+    );
+    assert_eq!(
+        served_text(&s, "/v3/connections?filter[vehicle.mode]=simulated"),
+        in_file(every)
+    );
+    assert_eq!(
+        served_text(
+            &s,
+            "/v3/connections?filter[vehicle.mode]=live&page[size]=1&page[number]=2"
+        ),
+        in_file(only_id)
+    );
+    // Filters read the values, escapes decoded: the odd one's user is `u-é`.
+    assert_eq!(
+        served_text(&s, "/v3/connections?filter[userId]=u-%C3%A9"),
+        in_file(odd)
+    );
+    assert_eq!(
+        served_text(
+            &s,
+            "/v3/connections?filter[userId]=u-every&filter[vehicleId]=v-every&filter[vehicle.mode]=simulated"
+        ),
+        in_file(every)
+    );
+    // Without a user, the only-id connection is selected by no user filter.
+    assert_eq!(served_text(&s, "/v3/connections?filter[userId]="), "");
+
+    // Each shape serves the text as written: NDJSON lines, and a file of one connection.
+    // An integer beyond u64 too (which a validator reading it into an f64 would refuse).
+    let huge = r#"{"id":"huge","attributes":{"vehicle":{"year":123456789012345678901234567890}}}"#;
+    let ndjson = format!("{odd}\r\n\n{only_id}\n {huge}\n");
+    let (s, _file) = serving("odd.ndjson", &ndjson);
+    assert_eq!(
+        served_text(&s, "/v3/connections"),
+        format!("{odd},{only_id},{huge}")
+    );
+    for (name, connection) in ODD_CONNECTIONS {
+        let (s, _file) = serving("one.json", &format!("{connection}\n"));
+        let mode = if name == "every field" {
+            "simulated"
+        } else {
+            "live"
+        };
+        assert_eq!(
+            served_text(&s, &format!("/v3/connections?filter[vehicle.mode]={mode}")),
+            connection,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn left_out_fields_are_absent_to_the_filters_and_empty_ids_are_ids() {
+    let text = [
+        r#"{"id":"dated","meta":{"createdAt":"2020-01-01T00:00:00Z"}}"#,
+        r#"{}"#,
+        r#"{"id":"no-user","relationships":{"vehicle":{"data":{"id":""}}}}"#,
+        r#"{"id":"empty-user","relationships":{"user":{"data":{"id":""}}}}"#,
+        r#"{"id":"newest","meta":{"createdAt":"2021-01-01T00:00:00Z"}}"#,
+    ];
+    let (s, _file) = serving("absent.ndjson", &text.join("\n"));
+    let [dated, nothing, no_user, empty_user, newest] = text;
+    assert_eq!(
+        served_text(&s, "/v3/connections"),
+        [newest, dated, nothing, no_user, empty_user].join(","),
+        "dated newest first, then the undated in the file's order"
+    );
+    assert_eq!(
+        served_text(&s, "/v3/connections?filter[userId]="),
+        empty_user
+    );
+    assert_eq!(
+        served_text(&s, "/v3/connections?filter[vehicleId]="),
+        no_user
+    );
+    assert_eq!(
+        served_text(&s, "/v3/connections?filter[vehicle.mode]=simulated"),
+        ""
+    );
+    let (_, page) = get_json(&s, "/v3/connections?page[size]=2");
+    assert_eq!(page["meta"]["totalCount"], 5);
+    assert!(page["links"]["next"].is_string());
+
+    // Ids, when given, are still distinct, the empty one included.
+    let (l, _, message) = problem("{\"id\":\"\"}\n{\"id\":\"\"}\n");
+    assert_eq!(l, 2);
+    assert!(
+        message.contains("duplicate connection id \"\""),
+        "{message}"
+    );
+    // Connections without ids are not duplicates of each other.
+    assert_eq!(
+        Dataset::from_json("{}\n{}\n").unwrap().connections().len(),
+        2
+    );
 }

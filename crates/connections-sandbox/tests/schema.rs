@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{Answer, exchange, get, ids};
+use common::{Answer, ODD_CONNECTIONS, exchange, get, ids};
 use connections_sandbox::{Bucket, Mode, Sandbox, SandboxConfig};
 use jsonschema::Validator;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
@@ -386,7 +386,7 @@ fn every_kind_of_page_validates() {
             format!(
                 "?filter[userId]={sim_user}&filter[vehicleId]={sim_vehicle}&filter[vehicle.mode]=simulated"
             ),
-            "?filter[userId]=".to_owned(), // an empty string matches nothing
+            "?filter[userId]=".to_owned(), // no generated id is empty: nothing
             "?filter[vehicleId]=&filter[userId]=".to_owned(),
             "?filter[userId]=nobody%20at%20all&page[number]=3".to_owned(),
             "?filter%5BuserId%5D=%E2%9C%93&page%5Bsize%5D=5".to_owned(),
@@ -601,6 +601,48 @@ fn the_buckets_429s_and_capped_pages_validate() {
         assert_eq!(page["meta"]["pageSize"], 7, "{query}");
     }
     assert_eq!(checks.validated, 6);
+}
+
+#[test]
+fn pages_of_odd_data_files_validate() {
+    let text = format!(
+        "[{}]",
+        ODD_CONNECTIONS.map(|(_, connection)| connection).join(",")
+    );
+    let file = std::env::temp_dir().join(format!("sandbox-schema-odd-{}.json", std::process::id()));
+    std::fs::write(&file, text).unwrap();
+    let spawned = Sandbox::spawn(SandboxConfig {
+        data: Some(file.clone()),
+        ..SandboxConfig::default()
+    });
+    std::fs::remove_file(&file).unwrap();
+    let s = spawned.unwrap();
+    let loose = validator("ConnectionsResponse", false);
+    let strict = validator("ConnectionResponse", true);
+    let mut served = Vec::new();
+    for mode in ["live", "simulated"] {
+        let target = format!("/v3/connections?filter[vehicle.mode]={mode}");
+        let answer = get(&s, &target, Some(s.token()));
+        assert_eq!(answer.status, 200, "{target}");
+        // As the contract says (other fields allowed)...
+        let page = json_body(&answer);
+        let errors: Vec<String> = loose.iter_errors(&page).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{target}: {errors:#?}");
+        for connection in page["data"].as_array().unwrap() {
+            let id = connection["id"].as_str().unwrap().to_owned();
+            // ...and strictly (no other fields) for the connections that have none.
+            if id != "c-\u{e9}\u{1f697} \"odd\" \\ /" {
+                assert!(strict.is_valid(connection), "{id}: {connection:#}");
+            }
+            served.push(id);
+        }
+    }
+    served.sort();
+    assert_eq!(
+        served,
+        ["c-every", "c-\u{e9}\u{1f697} \"odd\" \\ /", "only-id"],
+        "every connection was checked"
+    );
 }
 
 /// The parameters the spec defines for GET /connections, by name, resolved.

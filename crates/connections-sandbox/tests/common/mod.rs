@@ -150,3 +150,45 @@ pub(crate) fn page_of(all: &[String], number: usize, size: usize) -> Vec<String>
     let start = ((number - 1) * size).min(all.len());
     all[start..(start + size).min(all.len())].to_vec()
 }
+
+/// Connections the contract allows that a loader could easily refuse or rewrite: one with
+/// only an `id`, one with every field (pretty-printed, odd spacing), and one with unknown
+/// fields and unusual values (escapes, non-ASCII, an integer beyond `i64`, numbers in
+/// exponent form, any value in `lastUsedAt`, which the contract's schema leaves open). Each
+/// must come back byte for byte. Named, for messages.
+pub(crate) const ODD_CONNECTIONS: [(&str, &str); 3] = [
+    ("only an id", r#"{"id":"only-id"}"#),
+    (
+        "every field",
+        r#"{
+  "id" : "c-every",
+  "type": "connection",
+  "attributes": {"permissions": ["read_vin", "read_odometer"],
+    "vehicle": {"make": "TESLA", "model": "Model 3", "year": 2023,
+                "powertrainType": "BEV", "mode": "simulated"}},
+  "relationships": {
+    "vehicle": {"data": {"id": "v-every", "type": "vehicle"}, "links": {"related": "/vehicles/v-every"}},
+    "user": {"data": {"id": "u-every", "type": "user"}, "links": {"related": "/users/u-every"}}
+  },
+  "meta": {"createdAt": "2025-03-01T10:00:00Z", "updatedAt": "2025-03-02T10:00:00.123+02:00",
+           "lastUsedAt": null},
+  "links": {"self": "/connections/c-every"}
+}"#,
+    ),
+    (
+        "unknown fields and unusual values",
+        r#"{"x-first":{"nested":[1,2.50,-0,1.5e300,0.1E-7,true,null,"\u2028"]},"id":"c-\u00e9\ud83d\ude97 \"odd\" \\ \/","attributes":{"vehicle":{"make":"Škoda 🚗","year":18446744073709551615,"mode":"live","x-trim":{}},"permissions":[],"x-new":"\u0000"},"relationships":{"user":{"data":{"id":"u-\u00e9","type":"owner","x":1}},"x-fleet":{"data":[]}},"meta":{"createdAt":"2024-02-29T23:59:59.999999999-12:00","lastUsedAt":{"weird":true}},"links":{}}"#,
+    ),
+];
+
+/// The text of a listing page's `data` array, between its brackets, exactly as served.
+pub(crate) fn data_text(answer: &Answer) -> String {
+    let body = String::from_utf8(answer.body.clone()).unwrap();
+    let inner = body
+        .strip_prefix("{\"data\":[")
+        .unwrap_or_else(|| panic!("{body}"));
+    let end = inner
+        .rfind("],\"meta\":")
+        .unwrap_or_else(|| panic!("{body}"));
+    inner[..end].to_owned()
+}
