@@ -936,7 +936,18 @@ fn sandbox(args: SandboxArgs, verbose: u8) -> ExitCode {
         ..SandboxConfig::default()
     };
     let credentials = config.client_id.is_some();
-    let sandbox = match Sandbox::spawn(config) {
+    // Read --data first: whatever keeps it from being connections (missing, a directory,
+    // unreadable, not JSON) is the user's input to fix, exit 2, named by flag and path.
+    let dataset = match config.data.as_deref().map(connections_sandbox::Dataset::load) {
+        Some(Ok(dataset)) => Some(dataset),
+        Some(Err(e)) => return usage(format!("--data: {e}")),
+        None => None,
+    };
+    let spawned = match dataset {
+        Some(dataset) => Sandbox::spawn_with_dataset(config, dataset),
+        None => Sandbox::spawn(config),
+    };
+    let sandbox = match spawned {
         Ok(sandbox) => sandbox,
         Err(e) => {
             // A --data file that is not connections is the user's input to fix, not the
