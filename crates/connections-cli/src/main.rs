@@ -6,6 +6,7 @@ mod duration;
 mod log;
 mod number;
 mod output;
+mod resume;
 mod screen;
 mod text;
 
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{ArgAction, CommandFactory, Parser, Subcommand, ValueEnum};
-use connections_client::{Builder, Error, FromConfig};
+use connections_client::{Builder, Error, FromConfig, Listed};
 use connections_core::{
     ListConnections, Mode, Owned, Page, ResponseError, RetryPolicy, TokenError,
 };
@@ -182,6 +183,16 @@ struct ListArgs {
     /// pace learned from them) before it gives up with exit 3.
     #[arg(long, value_name = "DURATION", default_value = "12h", value_parser = duration::parser(MAX_WAITS))]
     max_wait: Duration,
+    /// Save where the listing stands to FILE after each page printed, and resume from it
+    /// when FILE exists (the same command again goes on after the last page printed);
+    /// removed when the listing completes. With --all.
+    #[arg(long, value_name = "FILE", requires = "all")]
+    checkpoint: Option<std::path::PathBuf>,
+    /// Only connections created at or after TIME (RFC 3339, e.g. 2026-12-06T00:00:00Z;
+    /// inclusive, so passing the newest createdAt of the last run loses none created in its
+    /// second). Newest-first pages stop the listing at the first older one. With --all.
+    #[arg(long, value_name = "TIME", requires = "all", value_parser = created_after)]
+    created_after: Option<connections_core::CreatedAfter>,
     /// Start the built-in sandbox and list from it (no token needed); not with --base-url,
     /// --token or client credentials, and every SMARTCAR_* variable is ignored.
     #[arg(
@@ -194,6 +205,13 @@ struct ListArgs {
 /// `--max-wait`: from nothing (give up at the first wait) to a week.
 const MAX_WAITS: duration::Bounds =
     duration::Bounds::new(Duration::ZERO, Duration::from_secs(7 * 24 * 3600));
+
+/// `--created-after`, as the core reads a cutoff.
+fn created_after(text: &str) -> Result<connections_core::CreatedAfter, String> {
+    connections_core::CreatedAfter::parse(text).map_err(|_| {
+        format!("expected an RFC 3339 date-time such as 2026-12-06T00:00:00Z, got {text:?}")
+    })
+}
 
 /// `--max-rate`, as the core reads a rate.
 fn rate(text: &str) -> Result<connections_core::Rate, String> {
@@ -526,7 +544,7 @@ fn usage(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn list(args: ListArgs, console: &Console) -> ExitCode {
+fn list(args: ListArgs, console: &Arc<Console>) -> ExitCode {
     let ca_pem = match args.network.check() {
         Ok(pem) => pem,
         Err(e) => return usage(e),
@@ -595,6 +613,29 @@ fn list(args: ListArgs, console: &Console) -> ExitCode {
         Ok(request) => request,
         Err(e) => return usage(e),
     };
+    let file = args.checkpoint.clone().map(resume::CheckpointFile::new);
+    let saved = match file.as_ref().map(resume::CheckpointFile::load).transpose() {
+        Ok(saved) => saved.flatten(),
+        Err(e) => return usage(e),
+    };
+    let mut start = connections_client::ListingStart::new();
+    if let Some(saved) = &saved {
+        start = start.checkpoint(saved.clone());
+    }
+    if let Some(cutoff) = args.created_after {
+        start = start.created_after(cutoff);
+    }
+    // Held while a page is printed and saved: Ctrl-C waits for it, then says how to resume.
+    let guard: resume::Guard = Arc::new(std::sync::Mutex::new(resume::Progress {
+        file: file.as_ref().map(|f| f.path().to_owned()),
+        next_page: saved.as_ref().and_then(|c| c.next_page()),
+    }));
+    if args.all
+        && let Err(e) = resume::stop_on_signals(guard.clone(), console.clone())
+    {
+        tracing::warn!(target: "connections", "Ctrl-C will not stop cleanly: {e}");
+    }
+    let mut newest: Option<String> = None;
     let stdout_terminal = io::stdout().is_terminal();
     let format = args.format.unwrap_or(if stdout_terminal {
         Format::Table
@@ -623,7 +664,9 @@ fn list(args: ListArgs, console: &Console) -> ExitCode {
     if let Some(rate) = args.max_rate {
         console.budget(rate.interval());
     }
-    let mut on_page = |page: Page<Owned>| -> io::Result<()> {
+    let mut on_page = |listed: Listed<Page<Owned>>| -> io::Result<()> {
+        let mut progress = resume::lock(&guard);
+        let page = &listed.value;
         let connections = page.connections();
         let mut print = || printer.page(connections);
         // Rows on the terminal the progress display is drawn on: clear it first.
@@ -633,18 +676,63 @@ fn list(args: ListArgs, console: &Console) -> ExitCode {
             print()?;
         }
         console.page(page.meta.as_ref(), connections.len(), printer.written());
+        let Some(checkpoint) = &listed.checkpoint else {
+            return Ok(());
+        };
+        // Printed and flushed: only now is the page done, and the checkpoint moves past it.
+        if let Some(file) = &file {
+            let saved = if checkpoint.is_complete() {
+                file.remove()
+            } else {
+                file.save(checkpoint)
+            };
+            saved.map_err(|e| {
+                let shown = file.path().display();
+                io::Error::new(e.kind(), format!("saving --checkpoint {shown}: {e}"))
+            })?;
+        }
+        progress.next_page = checkpoint.next_page();
+        newest = checkpoint.newest_created_at().map(String::from);
         Ok(())
     };
     let outcome = match args.transport {
-        Transport::Hyper => run_hyper(&settings, request, args.all, &mut on_page),
-        Transport::Blocking => run_blocking(&settings, request, args.all, &mut on_page),
+        Transport::Hyper => run_hyper(&settings, request, args.all, &start, &mut on_page),
+        Transport::Blocking => run_blocking(&settings, request, args.all, &start, &mut on_page),
     };
     console.finish();
+    let hint = resume::lock(&guard).hint();
     match outcome {
-        Ok(()) => printer
-            .finish()
-            .map_or_else(|e| output_failed(&e), |()| ExitCode::SUCCESS),
-        Err(Failure::Output(e)) => output_failed(&e),
+        Ok(()) => {
+            // For the next incremental run: always when this one was one; for any other
+            // listing a detail (-vv), as -v is about requests.
+            if let Some(newest) = &newest {
+                let next = format!(
+                    "newest createdAt listed: {newest} (next time: --created-after {newest})"
+                );
+                if args.created_after.is_some() {
+                    say!("{next}");
+                } else {
+                    tracing::debug!(target: "connections", "{next}");
+                }
+            }
+            printer
+                .finish()
+                .map_or_else(|e| output_failed(&e), |()| ExitCode::SUCCESS)
+        }
+        Err(Failure::Client(Error::Resume(e))) => {
+            let file = args
+                .checkpoint
+                .as_deref()
+                .unwrap_or(std::path::Path::new("?"));
+            usage(resume_refused(&e, file))
+        }
+        Err(Failure::Output(e)) => {
+            let code = output_failed(&e);
+            if let Some(hint) = hint.filter(|_| code != ExitCode::SUCCESS) {
+                say!("{hint}");
+            }
+            code
+        }
         Err(Failure::Client(e)) => {
             let (started, written) = (printer.started(), printer.written());
             // What was printed stays; a JSON array stays open.
@@ -655,6 +743,9 @@ fn list(args: ListArgs, console: &Console) -> ExitCode {
                     "  the listing is incomplete: {written} connection(s) were printed before \
                      this error"
                 );
+            }
+            if let Some(hint) = hint {
+                say!("{hint}");
             }
             code
         }
@@ -712,6 +803,30 @@ impl Settings<'_> {
     }
 }
 
+/// Why `--checkpoint FILE` cannot be resumed from, in the flags the user types.
+fn resume_refused(e: &connections_core::ResumeError, file: &std::path::Path) -> String {
+    use connections_core::ResumeError;
+    let file = file.display();
+    match e {
+        ResumeError::Mismatch {
+            what,
+            checkpoint,
+            listing,
+        } => {
+            let shown =
+                |v: &Option<String>| v.as_deref().map_or("none".to_owned(), |v| format!("{v:?}"));
+            format!(
+                "--checkpoint {file} is for another listing: its {} is {}, this command's is \
+                 {}; run the command that saved it, or remove the file to start again",
+                resume::flag_of(*what),
+                shown(checkpoint),
+                shown(listing)
+            )
+        }
+        other => format!("--checkpoint {file}: {other}"),
+    }
+}
+
 /// Why listing stopped.
 enum Failure {
     Client(Error),
@@ -722,7 +837,8 @@ fn run_hyper(
     settings: &Settings<'_>,
     request: ListConnections<'_>,
     all: bool,
-    on_page: &mut dyn FnMut(Page<Owned>) -> io::Result<()>,
+    start: &connections_client::ListingStart,
+    on_page: &mut dyn FnMut(Listed<Page<Owned>>) -> io::Result<()>,
 ) -> Result<(), Failure> {
     // Exchanges run on worker threads, so a reader that blocks stdout (`| less`) never
     // holds a request open while its deadline runs.
@@ -738,9 +854,12 @@ fn run_hyper(
             .map_err(Failure::Client)?;
         if !all {
             let listed = client.list(&request).await.map_err(Failure::Client)?;
-            return on_page(listed.value).map_err(Failure::Output);
+            return on_page(listed).map_err(Failure::Output);
         }
-        let mut pages = std::pin::pin!(client.pages(&request));
+        let pages = client
+            .pages_with(&request, start)
+            .map_err(Failure::Client)?;
+        let mut pages = std::pin::pin!(pages);
         while let Some(page) = pages.next().await {
             on_page(page.map_err(Failure::Client)?).map_err(Failure::Output)?;
         }
@@ -752,7 +871,8 @@ fn run_blocking(
     settings: &Settings<'_>,
     request: ListConnections<'_>,
     all: bool,
-    on_page: &mut dyn FnMut(Page<Owned>) -> io::Result<()>,
+    start: &connections_client::ListingStart,
+    on_page: &mut dyn FnMut(Listed<Page<Owned>>) -> io::Result<()>,
 ) -> Result<(), Failure> {
     let client = settings
         .builder(connections_blocking::Client::builder())
@@ -760,9 +880,12 @@ fn run_blocking(
         .map_err(Failure::Client)?;
     if !all {
         let listed = client.list(&request).map_err(Failure::Client)?;
-        return on_page(listed.value).map_err(Failure::Output);
+        return on_page(listed).map_err(Failure::Output);
     }
-    for page in client.pages(&request) {
+    for page in client
+        .pages_with(&request, start)
+        .map_err(Failure::Client)?
+    {
         on_page(page.map_err(Failure::Client)?).map_err(Failure::Output)?;
     }
     Ok(())
@@ -938,7 +1061,11 @@ fn sandbox(args: SandboxArgs, verbose: u8) -> ExitCode {
     let credentials = config.client_id.is_some();
     // Read --data first: whatever keeps it from being connections (missing, a directory,
     // unreadable, not JSON) is the user's input to fix, exit 2, named by flag and path.
-    let dataset = match config.data.as_deref().map(connections_sandbox::Dataset::load) {
+    let dataset = match config
+        .data
+        .as_deref()
+        .map(connections_sandbox::Dataset::load)
+    {
         Some(Ok(dataset)) => Some(dataset),
         Some(Err(e)) => return usage(format!("--data: {e}")),
         None => None,

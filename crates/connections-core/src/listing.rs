@@ -74,6 +74,7 @@
 //! # Ok::<(), connections_core::InvalidRequest>(())
 //! ```
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -242,7 +243,7 @@ pub struct Listed<T> {
     pub request_id: Option<String>,
     /// Where the listing stands after this page: save it to resume from here with
     /// [`Listing::resume`]. `None` for a single page.
-    pub checkpoint: Option<Checkpoint>,
+    pub checkpoint: Option<Box<Checkpoint>>,
 }
 
 /// A request to send: build it against [`Listing::base`] with the token, send it, and hand
@@ -729,7 +730,7 @@ impl<E, P: PacerCell> Listing<E, P> {
                 return match action {
                     // Nothing after this page has been fed yet: the state is as of it.
                     Action::Yield(mut listed) if !self.single => {
-                        listed.checkpoint = Some(self.checkpoint());
+                        listed.checkpoint = Some(Box::new(self.checkpoint()));
                         Action::Yield(listed)
                     }
                     action => action,

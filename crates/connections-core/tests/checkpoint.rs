@@ -138,7 +138,7 @@ fn drive(mut listing: Listing<()>, server: &mut Server, stop_after: Option<usize
             Action::Yield(page) => {
                 seen.ids
                     .extend(page.value.connections().iter().filter_map(|c| c.id.clone()));
-                seen.checkpoints.push(page.checkpoint.clone().unwrap());
+                seen.checkpoints.push(*page.checkpoint.clone().unwrap());
                 if Some(seen.checkpoints.len()) == stop_after {
                     return seen;
                 }
