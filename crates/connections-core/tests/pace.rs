@@ -120,12 +120,26 @@ struct Measured {
     notices: Vec<Notice>,
     /// When each request was sent.
     sent_at: Vec<Duration>,
+    /// The last page's checkpoint.
+    checkpoint: Option<connections_core::Checkpoint>,
 }
 
 /// Drives `listing` against `server` until it ends, advancing simulated time to each wait
 /// and each answer's arrival.
-fn drive(mut listing: Listing<()>, server: &mut Server) -> Measured {
-    let mut now = Duration::ZERO;
+fn drive(listing: Listing<()>, server: &mut Server) -> Measured {
+    drive_from(listing, server, Duration::ZERO, None)
+}
+
+/// [`drive`] from `start` on the server's clock, stopping after `pages` pages if given (the
+/// listing is dropped there, as a crash would), with the checkpoint of the last page.
+fn drive_from(
+    mut listing: Listing<()>,
+    server: &mut Server,
+    start: Duration,
+    pages: Option<usize>,
+) -> Measured {
+    let mut now = start;
+    let mut yielded = 0;
     let mut in_flight: BinaryHeap<Reverse<Flight>> = BinaryHeap::new();
     let mut seq = 0;
     let mut m = Measured {
@@ -136,6 +150,7 @@ fn drive(mut listing: Listing<()>, server: &mut Server) -> Measured {
         ids: Vec::new(),
         notices: Vec::new(),
         sent_at: Vec::new(),
+        checkpoint: None,
     };
     let unix = |t: Duration| UnixTime(1_700_000_000 + i64::try_from(t.as_secs()).unwrap());
     for _ in 0..1_000_000 {
@@ -151,6 +166,12 @@ fn drive(mut listing: Listing<()>, server: &mut Server) -> Measured {
             Action::Yield(page) => {
                 m.ids
                     .extend(page.value.connections().iter().filter_map(|c| c.id.clone()));
+                m.checkpoint = page.checkpoint.map(|c| *c);
+                yielded += 1;
+                if Some(yielded) == pages {
+                    m.took = now;
+                    return m;
+                }
             }
             Action::Notice(notice) => m.notices.push(notice),
             Action::Wait(until) => {
@@ -410,4 +431,45 @@ proptest! {
             prop_assert!((sent + 1) as f64 <= allowed + 1e-9, "{} by {:?}", sent + 1, t);
         }
     }
+}
+
+/// A listing stopped long after it learned the pace, and resumed at once from its
+/// checkpoint, starts at that pace instead of bursting into a bucket that is still empty:
+/// its requests are spaced from the first, and it meets at most the odd 429 of the probe.
+#[test]
+fn a_resumed_listing_keeps_the_pace_it_learned() {
+    let mut server = smartcar(400, false);
+    let first = drive_from(
+        listing(1, ListingOptions::new()),
+        &mut server,
+        Duration::ZERO,
+        Some(250),
+    );
+    let checkpoint = first.checkpoint.unwrap();
+    let learned = checkpoint.pace_interval().unwrap().as_secs_f64();
+    assert!((27.0..=33.0).contains(&learned), "{learned}");
+    let request = ListConnections::builder().page_size(1).build().unwrap();
+    let resumed = Listing::resume(
+        BaseUrl::parse(BASE).unwrap(),
+        &request,
+        &checkpoint,
+        ListingOptions::new(),
+        9,
+    )
+    .unwrap();
+    let rest = drive_from(resumed, &mut server, first.took, None);
+    assert!(rest.end.is_ok(), "{:?}", rest.end);
+    assert_eq!(first.ids.len() + rest.ids.len(), 400);
+    assert!(
+        rest.throttled <= 3,
+        "{} 429s after resuming",
+        rest.throttled
+    );
+    let gap = rest.sent_at[1]
+        .saturating_sub(rest.sent_at[0])
+        .as_secs_f64();
+    assert!(
+        gap >= 0.9 * learned,
+        "the second request came {gap} s after the first"
+    );
 }
