@@ -95,7 +95,10 @@ fn a_failed_listing_resumes_at_the_page_it_did_not_get() {
         let failing = Arc::new(AtomicBool::new(true));
         let fail = failing.clone();
         let server = TestServer::start(move |r| {
-            let page: usize = r.param("page[number]").and_then(|n| n.parse().ok()).unwrap_or(1);
+            let page: usize = r
+                .param("page[number]")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1);
             if page == 6 && fail.load(Ordering::SeqCst) {
                 return Reply::json(500, r#"{"errors":[{"status":"500","type":"SERVER"}]}"#);
             }
@@ -120,8 +123,15 @@ fn a_failed_listing_resumes_at_the_page_it_did_not_get() {
         let err = String::from_utf8_lossy(&second.stderr);
         assert_eq!(second.status.code(), Some(0), "{transport}: {err}");
         let resumed = &server.requests()[sent_first];
-        assert_eq!(resumed.param("page[number]").as_deref(), Some("6"), "{transport}");
-        let union: Vec<String> = ids(&first.stdout).into_iter().chain(ids(&second.stdout)).collect();
+        assert_eq!(
+            resumed.param("page[number]").as_deref(),
+            Some("6"),
+            "{transport}"
+        );
+        let union: Vec<String> = ids(&first.stdout)
+            .into_iter()
+            .chain(ids(&second.stdout))
+            .collect();
         assert_eq!(union, all(95), "{transport}");
         assert!(!file.exists(), "{transport}: removed once complete");
     }
@@ -134,7 +144,10 @@ fn a_failed_listing_resumes_at_the_page_it_did_not_get() {
 fn ctrl_c_stops_between_pages_and_the_rerun_completes() {
     for transport in TRANSPORTS {
         let server = TestServer::start(|r| {
-            let page: usize = r.param("page[number]").and_then(|n| n.parse().ok()).unwrap_or(1);
+            let page: usize = r
+                .param("page[number]")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1);
             Reply::json(200, page_body(200, page, 10, Links::Relative, ""))
                 .delay(Duration::from_millis(150))
         });
@@ -152,7 +165,10 @@ fn ctrl_c_stops_between_pages_and_the_rerun_completes() {
         let mut line = String::new();
         while printed.len() < 45 {
             line.clear();
-            assert!(stdout.read_line(&mut line).unwrap() > 0, "{transport}: ended early");
+            assert!(
+                stdout.read_line(&mut line).unwrap() > 0,
+                "{transport}: ended early"
+            );
             printed.push(line.clone());
         }
         let killed = Command::new("kill")
@@ -166,7 +182,10 @@ fn ctrl_c_stops_between_pages_and_the_rerun_completes() {
         let mut err = String::new();
         std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
         assert_eq!(status.code(), Some(130), "{transport}: {err}");
-        assert!(err.contains("interrupted") && err.contains("to resume"), "{err}");
+        assert!(
+            err.contains("interrupted") && err.contains("to resume"),
+            "{err}"
+        );
         let first: String = printed.concat() + &rest;
         assert!(first.ends_with('\n'), "{transport}: no torn line");
         let first_ids = ids(first.as_bytes());
@@ -187,7 +206,10 @@ fn ctrl_c_stops_between_pages_and_the_rerun_completes() {
 fn a_checkpoint_that_does_not_fit_is_a_usage_error() {
     // Page 3 always fails: a listing stops there, leaving its checkpoint.
     let server = TestServer::start(|r| {
-        let page: usize = r.param("page[number]").and_then(|n| n.parse().ok()).unwrap_or(1);
+        let page: usize = r
+            .param("page[number]")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
         if page == 3 {
             return Reply::json(500, r#"{"errors":[{"status":"500","type":"SERVER"}]}"#);
         }
@@ -276,4 +298,51 @@ fn created_after_lists_what_is_new_and_says_where_to_start_next_time() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert_eq!(bad.status.code(), Some(2), "{err}");
     assert!(err.contains("--created-after"), "{err}");
+}
+
+/// Data that keeps moving (the sandbox's `--churn 3` before every page) is warned about
+/// once, when it first moves, and summed up once at the end, not twice per page; `-v` still
+/// shows each occurrence.
+#[test]
+fn data_that_keeps_moving_is_warned_about_once_and_summed_up() {
+    let sandbox = Sandbox::spawn(SandboxConfig {
+        connections: 600,
+        churn: 3,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let list = |verbose: bool| {
+        let mut args = vec![
+            "list",
+            "--all",
+            "--format",
+            "ndjson",
+            "--base-url",
+            sandbox.base_url(),
+            "--token",
+            DEFAULT_TOKEN,
+            "--page-size",
+            "10",
+        ];
+        if verbose {
+            args.push("-v");
+        }
+        let out = command(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = list(false);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(warnings.len(), 2, "{err}");
+    assert!(
+        warnings[1].contains("the data moved during the listing"),
+        "{err}"
+    );
+    assert!(
+        warnings[1].contains("repeated connection(s) were left out"),
+        "{err}"
+    );
+    let verbose = list(true);
+    let told = verbose.matches("already listed").count();
+    assert!(told > 2, "-v shows each occurrence: {verbose}");
 }
