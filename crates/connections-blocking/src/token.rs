@@ -151,7 +151,7 @@ fn request_token(
         let mut status = None;
         let outcome = post_form(client, app).and_then(|exchanged| {
             status = Some(exchanged.0.status.as_u16());
-            read_token_answer(&exchanged)
+            read_token_answer(app, &exchanged)
         });
         let Err(error) = &outcome else {
             return (outcome, attempts, status);

@@ -16,9 +16,9 @@ use connections_core::listing::PacerCell;
 use connections_core::listing::{Action, ListingError, ListingOptions, Notice, Now, SendRequest};
 use connections_core::{
     AccessToken, ApiError, BaseUrl, Budget, Checkpoint, ClientCredentials, ClientSecret,
-    CreatedAfter, InvalidBaseUrl, ResumeError,
-    InvalidCredentials, InvalidToken, ListConnections, Listing, Owned, Page, PaginationError, Rate,
-    ResponseError, RetryPolicy, TokenError, USER_AGENT, UnixTime,
+    CreatedAfter, InvalidBaseUrl, InvalidCredentials, InvalidToken, ListConnections, Listing,
+    Owned, Page, PaginationError, Rate, ResponseError, ResumeError, RetryPolicy, TokenError,
+    USER_AGENT, UnixTime, UrlRole,
 };
 
 pub use connections_core::Listed;
@@ -696,7 +696,8 @@ pub enum ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::BaseUrl(e) => write!(f, "base URL: {e}"),
+            // Each names the URL it is about.
+            ConfigError::BaseUrl(e) => e.fmt(f),
             ConfigError::Token(e) => e.fmt(f),
             ConfigError::MissingToken => f.write_str(
                 "no access token: set client credentials with .client_credentials(id, secret), \
@@ -704,7 +705,7 @@ impl fmt::Display for ConfigError {
                  SMARTCAR_CLIENT_ID and SMARTCAR_CLIENT_SECRET, or SMARTCAR_ACCESS_TOKEN)",
             ),
             ConfigError::Credentials(e) => e.fmt(f),
-            ConfigError::TokenUrl(e) => write!(f, "token URL: {e}"),
+            ConfigError::TokenUrl(e) => e.worded_for(UrlRole::TokenUrl).fmt(f),
             ConfigError::ZeroTimeout => {
                 f.write_str("timeouts must be longer than zero; pass a positive duration")
             }
@@ -906,14 +907,31 @@ impl From<ListingError<Error>> for Error {
     }
 }
 
+/// An [`Error`] met on the way to the token endpoint, worded for it: what to check is the
+/// token URL, not the base URL.
+pub(crate) struct AtTokenEndpoint<'a>(pub(crate) &'a Error);
+
+impl fmt::Display for AtTokenEndpoint<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.describe(f, "the token URL")
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, "the base URL")
+    }
+}
+
+impl Error {
+    /// What `Display` says, with `url` naming the URL a network failure asks to check.
+    fn describe(&self, f: &mut fmt::Formatter<'_>, url: &str) -> fmt::Result {
         match self {
             Error::Config(e) => write!(f, "invalid client configuration: {e}"),
             Error::Token(e) => write!(f, "no token: {e}"),
-            Error::TokenEndpoint(e) => e.fmt(f),
-            Error::Api(e) => e.fmt(f),
-            Error::InvalidResponse(e) => e.fmt(f),
+            Error::TokenEndpoint(e) => fmt::Display::fmt(e, f),
+            Error::Api(e) => fmt::Display::fmt(e, f),
+            Error::InvalidResponse(e) => fmt::Display::fmt(e, f),
             Error::BodyTooLarge { limit } => write!(
                 f,
                 "response body larger than the {limit}-byte limit; request smaller pages or \
@@ -921,7 +939,7 @@ impl fmt::Display for Error {
             ),
             Error::Timeout(Timeout::Connect(d)) => write!(
                 f,
-                "could not connect within {d:?}; check the network and the base URL, or raise \
+                "could not connect within {d:?}; check the network and {url}, or raise \
                  connect_timeout"
             ),
             Error::Timeout(Timeout::Request(d)) => write!(
@@ -931,11 +949,11 @@ impl fmt::Display for Error {
             ),
             Error::Connect(e) => write!(
                 f,
-                "could not connect: {e}; check the base URL, DNS, proxy and TLS settings"
+                "could not connect: {e}; check {url}, DNS, proxy and TLS settings"
             ),
             Error::Tls(e) => write!(
                 f,
-                "the server's TLS certificate was refused: {e}; check the base URL, or trust a \
+                "the server's TLS certificate was refused: {e}; check {url}, or trust a \
                  private certificate authority (--ca-cert FILE, add_root_certificates_pem)"
             ),
             Error::Connection(e) => {
@@ -944,25 +962,24 @@ impl fmt::Display for Error {
                     "the connection failed during the exchange: {e}; retry later"
                 )
             }
-            Error::Pagination(e) => e.fmt(f),
+            Error::Pagination(e) => fmt::Display::fmt(e, f),
             Error::Proxy(e) => write!(
                 f,
                 "the proxy did not open a tunnel: {e}; check --proxy / HTTPS_PROXY and \
                  NO_PROXY, or the proxy's credentials"
             ),
-            Error::UnknownHost(e) => write!(
-                f,
-                "the host name does not resolve: {e}; check the base URL (and the token URL)"
-            ),
+            Error::UnknownHost(e) => write!(f, "the host name does not resolve: {e}; check {url}"),
             Error::ContentEncoding(e) => write!(f, "the response body could not be decoded: {e}"),
             Error::Resume(e) => fmt::Display::fmt(e, f),
             // The core's words, so both say the same.
-            Error::RateLimitWait { waited, more, max } => ListingError::<Error>::RateLimitWait {
-                waited: *waited,
-                more: *more,
-                max: *max,
+            Error::RateLimitWait { waited, more, max } => {
+                let words = ListingError::<Error>::RateLimitWait {
+                    waited: *waited,
+                    more: *more,
+                    max: *max,
+                };
+                write!(f, "{words}")
             }
-            .fmt(f),
         }
     }
 }

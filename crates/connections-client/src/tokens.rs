@@ -14,7 +14,7 @@ use connections_core::{
 };
 use event_listener::{Event, Listener};
 
-use crate::{Config, Error, Exchanged, random_seed};
+use crate::{AtTokenEndpoint, Config, Error, Exchanged, random_seed};
 
 /// The application tokens of one client, shared by its clones and their requests.
 pub struct AppTokens {
@@ -206,19 +206,25 @@ impl AppTokens {
 
     /// What a token fetch that failed after its retries means for the request that needed
     /// it: final, so the listing does not retry the page and multiply the token endpoint's
-    /// retries. A network failure becomes [`Error::Token`] naming the token endpoint (still
-    /// exit 4 in the CLI); the endpoint's own answers stay [`Error::TokenEndpoint`].
+    /// retries. A network failure (a host that does not resolve included) becomes
+    /// [`Error::Token`] naming the token endpoint and worded for the token URL (still exit 4
+    /// in the CLI); the endpoint's own answers stay [`Error::TokenEndpoint`].
     pub fn final_error(&self, error: Error) -> Error {
         match error {
-            Error::Timeout(_) | Error::Connect(_) | Error::Connection(_) | Error::Tls(_) => {
+            Error::Timeout(_)
+            | Error::Connect(_)
+            | Error::Connection(_)
+            | Error::Tls(_)
+            | Error::UnknownHost(_) => {
                 let url = self.credentials.token_url();
                 Error::Token(
                     format!(
-                        "could not get a token from the token endpoint {}://{}:{}{}: {error}",
+                        "could not get a token from the token endpoint {}://{}:{}{}: {}",
                         url.scheme(),
                         url.host(),
                         url.port(),
-                        url.prefix()
+                        url.prefix(),
+                        AtTokenEndpoint(&error)
                     )
                     .into(),
                 )
@@ -259,10 +265,14 @@ pub fn token_http_request<B: From<Vec<u8>>>(
         .map_err(|e| Error::Token(Box::new(e)))
 }
 
-/// What the token endpoint's answer means: a token, or why there is none.
-pub fn read_token_answer((head, body): &Exchanged) -> Result<IssuedToken, Error> {
+/// What the token endpoint's answer to `tokens`' request means: a token, or why there is
+/// none (an error page's start shown without the secret).
+pub fn read_token_answer(
+    tokens: &AppTokens,
+    (head, body): &Exchanged,
+) -> Result<IssuedToken, Error> {
     Response::from_http(head, body)
-        .issued_token()
+        .issued_token_for(&tokens.credentials)
         .map_err(Error::TokenEndpoint)
 }
 

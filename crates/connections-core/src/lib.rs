@@ -76,10 +76,13 @@ pub use parts::{
 };
 pub use query::PageParameterProblem;
 pub use request::{
-    Field, InvalidMode, InvalidRequest, ListConnections, ListConnectionsBuilder, Mode,
-    RequestProblem,
+    Field, InvalidMode, InvalidRequest, ListConnections, ListConnectionsBuilder, MAX_ID_LEN, Mode,
+    Reason, RequestProblem,
 };
-pub use url::{BaseUrl, InvalidBaseUrl, LinkError, PageLink, is_loopback_host};
+pub use url::{
+    BaseUrl, InvalidBaseUrl, LinkError, MAX_URL_LEN, PageLink, UrlRole, WordedUrlProblem,
+    is_loopback_host,
+};
 
 // Deciding retries and pace.
 pub mod pace;

@@ -281,11 +281,22 @@ impl<'a> ListConnectionsBuilder<'a> {
     }
 }
 
-/// Refuses ids that cannot name anything: empty, or with control characters.
+/// The longest id a filter takes, in bytes: Smartcar's ids are 36-byte UUIDs, and with two
+/// ids percent-encoded (up to 3 bytes each) and a base URL of [`crate::MAX_URL_LEN`], a
+/// request line stays under the 8 KB servers and proxies commonly accept.
+pub const MAX_ID_LEN: usize = 512;
+
+/// Refuses ids that cannot name anything (empty, or with control characters) or that no
+/// server would take in a URL (longer than [`MAX_ID_LEN`]).
 fn check_id(field: Field, id: Option<&str>) -> Result<Option<CowStr<'_>>, InvalidRequest> {
     let Some(id) = id else { return Ok(None) };
     let problem = if id.is_empty() {
         RequestProblem::Empty
+    } else if id.len() > MAX_ID_LEN {
+        RequestProblem::TooLong {
+            len: id.len(),
+            max: MAX_ID_LEN,
+        }
     } else if id.chars().any(char::is_control) {
         RequestProblem::ControlCharacter
     } else {
@@ -348,6 +359,13 @@ pub enum RequestProblem {
     ControlCharacter,
     /// A page number or size was 0.
     Zero,
+    /// An id was longer than [`MAX_ID_LEN`].
+    TooLong {
+        /// Its length, in bytes.
+        len: usize,
+        /// The most accepted, in bytes.
+        max: usize,
+    },
 }
 
 /// A request parameter was invalid: which one, and why.
@@ -368,28 +386,48 @@ impl InvalidRequest {
     pub fn problem(&self) -> RequestProblem {
         self.problem
     }
+
+    /// What was wrong and how to fix it, without the parameter's name (`is empty: pass …`),
+    /// for a caller that names it its own way, such as a CLI flag (`--user-id is empty: …`).
+    pub fn reason(&self) -> Reason {
+        Reason(*self)
+    }
 }
 
 impl fmt::Display for RequestProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            RequestProblem::Empty => "is empty",
-            RequestProblem::ControlCharacter => "contains a control character",
-            RequestProblem::Zero => "is 0",
-        })
+        match self {
+            RequestProblem::Empty => f.write_str("is empty"),
+            RequestProblem::ControlCharacter => f.write_str("contains a control character"),
+            RequestProblem::Zero => f.write_str("is 0"),
+            RequestProblem::TooLong { len, max } => {
+                write!(f, "is {len} bytes long, more than the {max} accepted")
+            }
+        }
     }
 }
 
+/// See [`InvalidRequest::reason`].
+#[derive(Clone, Copy, Debug)]
+pub struct Reason(InvalidRequest);
+
 impl fmt::Display for InvalidRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match self.field {
+        write!(f, "{} {}", self.field, self.reason())
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let InvalidRequest { field, problem } = self.0;
+        let what = match field {
             Field::UserId => "user id",
             Field::VehicleId => "vehicle id",
             Field::PageNumber => "page number",
             Field::PageSize => "page size",
         };
-        write!(f, "{} {}: ", self.field, self.problem)?;
-        match self.problem {
+        write!(f, "{problem}: ")?;
+        match problem {
             RequestProblem::Empty => {
                 write!(f, "pass a non-empty {what} or leave the filter unset")
             }
@@ -400,6 +438,11 @@ impl fmt::Display for InvalidRequest {
             RequestProblem::Zero => write!(
                 f,
                 "the {what} counts from 1, so pass 1 or more or leave it unset for the server default"
+            ),
+            RequestProblem::TooLong { .. } => write!(
+                f,
+                "no {what} is that long (Smartcar's are 36-character UUIDs); check what was \
+                 pasted"
             ),
         }
     }
@@ -485,6 +528,18 @@ mod tests {
             refused(b().page_number(0)),
             (Field::PageNumber, RequestProblem::Zero)
         );
+        let longest = "a".repeat(MAX_ID_LEN);
+        assert!(b().user_id(&longest).vehicle_id(&longest).build().is_ok());
+        let too_long = "é".repeat(MAX_ID_LEN / 2 + 1);
+        let problem = RequestProblem::TooLong {
+            len: MAX_ID_LEN + 2,
+            max: MAX_ID_LEN,
+        };
+        assert_eq!(refused(b().user_id(&too_long)), (Field::UserId, problem));
+        assert_eq!(
+            refused(b().vehicle_id(&too_long)),
+            (Field::VehicleId, problem)
+        );
         assert_eq!(
             refused(b().page_size(0)),
             (Field::PageSize, RequestProblem::Zero)
@@ -509,6 +564,16 @@ mod tests {
         assert!(control.is_some_and(|m| m.starts_with("filter[vehicleId] contains a control")));
         let zero = msg(ListConnections::builder().page_size(0));
         assert!(zero.is_some_and(|m| m.starts_with("page[size] is 0") && m.contains("pass 1")));
+        let long = "u".repeat(MAX_ID_LEN + 1);
+        let error = ListConnections::builder().user_id(&long).build().err();
+        let reason = error.map(|e| e.reason().to_string());
+        assert_eq!(
+            reason.as_deref(),
+            Some(
+                "is 513 bytes long, more than the 512 accepted: no user id is that long \
+                 (Smartcar's are 36-character UUIDs); check what was pasted"
+            )
+        );
     }
 
     #[test]

@@ -33,7 +33,7 @@ use zeroize::Zeroizing;
 
 use crate::decode::{Alloc, DecodeError, Decoder, ErrorKind};
 use crate::parts::{AccessToken, InvalidToken};
-use crate::response::{Response, ResponseError, is_json};
+use crate::response::{Response, ResponseError, is_json, snippet};
 use crate::retry::{Failure, is_retryable_status};
 use crate::retry_after::{RetryAfter, UnixTime};
 use crate::storage::Owned;
@@ -281,7 +281,25 @@ impl Response<'_> {
     /// Reads a token endpoint's answer: the token from a 2xx, an [`OAuthError`] from a 4xx or
     /// 5xx with an OAuth error body, and otherwise a [`ResponseError`] as for the API
     /// (a redirect, an HTML error page, a body that is not JSON or not well formed).
+    ///
+    /// An error page's body is left out, as it may echo the secret; with the credentials at
+    /// hand, [`issued_token_for`](Self::issued_token_for) keeps its start without it.
     pub fn issued_token(&self) -> Result<IssuedToken, TokenError> {
+        self.read_token(None)
+    }
+
+    /// [`issued_token`](Self::issued_token) for the answer to `credentials`' token request:
+    /// an error page that is not an OAuth error keeps its start (at most
+    /// [`crate::error::SNIPPET_LEN`] bytes), as the API's errors do, with the secret taken
+    /// out wherever the page echoes it.
+    pub fn issued_token_for(
+        &self,
+        credentials: &ClientCredentials,
+    ) -> Result<IssuedToken, TokenError> {
+        self.read_token(Some(&credentials.secret))
+    }
+
+    fn read_token(&self, secret: Option<&ClientSecret>) -> Result<IssuedToken, TokenError> {
         let status = self.status;
         match status {
             200..=299 => {
@@ -340,16 +358,35 @@ impl Response<'_> {
                         retry_after: self.retry_after.and_then(|v| RetryAfter::parse(v).ok()),
                     })),
                     None => {
-                        // No snippet either: a gateway's error page may echo the request,
-                        // secret included.
+                        // A gateway's error page may echo the request, secret included.
                         let mut error = self.api_error(&mut Alloc::<Owned>::default());
-                        error.body_snippet = None;
+                        error.body_snippet = secret.and_then(|s| redacted_snippet(self.body, s));
                         Err(TokenError::Response(ResponseError::Api(error)))
                     }
                 }
             }
         }
     }
+}
+
+/// What stands for the secret in an error page that echoed it.
+const REDACTED: &str = "[redacted]";
+
+/// The start of a token endpoint's error body, as [`snippet`] cuts it, with `secret`
+/// replaced wherever it appears as sent (raw or form-encoded). Replaced in the whole body
+/// before cutting, so no cut leaves part of the secret behind.
+fn redacted_snippet(body: &[u8], secret: &ClientSecret) -> Option<String> {
+    let text = match core::str::from_utf8(body) {
+        Ok(text) => text,
+        Err(e) => core::str::from_utf8(body.get(..e.valid_up_to())?).ok()?,
+    };
+    let raw = secret.expose_secret();
+    let encoded = Zeroizing::new(utf8_percent_encode(raw, FORM).collect::<String>());
+    let redacted = Zeroizing::new(
+        text.replace(raw, REDACTED)
+            .replace(encoded.as_str(), REDACTED),
+    );
+    snippet(redacted.as_bytes()).map(String::from)
 }
 
 /// Why no token came from the token endpoint.
@@ -428,7 +465,21 @@ impl fmt::Display for TokenError {
                      token URL it points to",
                 )
             }
-            TokenError::Response(e) => write!(f, "the token endpoint answered: {e}"),
+            // Worded for the token endpoint: the API's advice (the base URL, the filters)
+            // would point at the wrong thing.
+            TokenError::Response(ResponseError::Api(e)) => {
+                write!(f, "the token endpoint answered HTTP {}", e.status)?;
+                match (e.first(), &e.body_snippet) {
+                    (Some(entry), _) => write!(f, ": {entry}")?,
+                    (None, Some(body)) => write!(f, ", body not an OAuth error: {body:?}")?,
+                    (None, None) => f.write_str(" without an OAuth error in the body")?,
+                }
+                f.write_str(if is_retryable_status(e.status) {
+                    "; a temporary failure: try again later"
+                } else {
+                    "; check the token URL"
+                })
+            }
             TokenError::Unusable(e) => e.fmt(f),
         }
     }
@@ -886,6 +937,12 @@ mod tests {
             !alloc::format!("{echo} {echo:?}").contains("s3<"),
             "{echo:?}"
         );
+        let not_found = Response::new(404, b"<h1>Not Found</h1>")
+            .issued_token()
+            .unwrap_err()
+            .to_string();
+        assert!(not_found.contains("check the token URL"), "{not_found}");
+        assert!(!not_found.contains("base URL"), "{not_found}");
         let truncated = json(200, r#"{"access_token":"ab"#)
             .issued_token()
             .unwrap_err();
@@ -921,5 +978,38 @@ mod tests {
             redirect,
             TokenError::Response(ResponseError::Redirect { .. })
         ));
+    }
+
+    /// An error page that is not OAuth is shown as the API's are: its start, escaped, with
+    /// the secret out of it however it was echoed, even where the cut falls inside it.
+    #[test]
+    fn a_token_error_page_shows_its_start_without_the_secret() {
+        let secret = ClientSecret::new("s3/cr&t").unwrap();
+        let credentials = ClientCredentials::new("app", secret).unwrap();
+        let page = b"<html>\x1b[2J bad gateway: client_secret=s3%2Fcr%26t raw s3/cr&t</html>";
+        let error = Response::new(502, page)
+            .header("content-type", "text/html")
+            .issued_token_for(&credentials)
+            .unwrap_err();
+        let shown = alloc::format!("{error}");
+        assert!(
+            shown.starts_with(
+                "the token endpoint answered HTTP 502, body not an OAuth error: \"<html>\\u{1b}[2J \
+                 bad gateway: client_secret=[redacted] raw [redacted]</html>\"; a temporary"
+            ),
+            "{shown}"
+        );
+        let mut long = alloc::vec![b'x'; crate::error::SNIPPET_LEN - 3];
+        long.extend_from_slice(b"s3/cr&t and more");
+        let cut = Response::new(500, &long)
+            .issued_token_for(&credentials)
+            .unwrap_err();
+        let TokenError::Response(ResponseError::Api(api)) = &cut else {
+            panic!("{cut:?}")
+        };
+        let snippet = api.body_snippet.as_deref().unwrap();
+        let expected = alloc::format!("{}[re", "x".repeat(crate::error::SNIPPET_LEN - 3));
+        assert_eq!(snippet, expected);
+        assert!(!alloc::format!("{cut} {cut:?}").contains("s3/"), "{cut}");
     }
 }

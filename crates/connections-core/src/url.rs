@@ -76,6 +76,12 @@ impl<'a> BaseUrl<'a> {
     /// plain `http` is only accepted for loopback hosts so the token is never
     /// sent in the clear over a network.
     pub fn parse(text: &'a str) -> Result<Self, InvalidBaseUrl> {
+        if text.len() > MAX_URL_LEN {
+            return Err(InvalidBaseUrl::TooLong {
+                len: text.len(),
+                max: MAX_URL_LEN,
+            });
+        }
         if !text.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') {
             return Err(InvalidBaseUrl::InvalidCharacter);
         }
@@ -401,10 +407,22 @@ fn is_path_segment(segment: &str) -> bool {
     })
 }
 
+/// The longest base or token URL accepted, in bytes: far more than any real endpoint needs,
+/// and short enough that a request line with the longest ids stays under the 8 KB that
+/// servers and proxies commonly accept (and far under what the `http` crate can hold).
+pub const MAX_URL_LEN: usize = 2048;
+
 /// Why a base URL was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum InvalidBaseUrl {
+    /// Longer than [`MAX_URL_LEN`].
+    TooLong {
+        /// Its length, in bytes.
+        len: usize,
+        /// The most accepted, in bytes.
+        max: usize,
+    },
     /// It held whitespace, a control character, a backslash or non-ASCII text.
     InvalidCharacter,
     /// It did not start with `https:` or `http:`.
@@ -427,45 +445,108 @@ pub enum InvalidBaseUrl {
     Fragment,
 }
 
+/// Which configured URL was refused, so the message names it and what it would carry: the
+/// API's base URL (the access token) or the token URL (the client secret).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UrlRole {
+    /// The API base, e.g. `https://vehicle.api.smartcar.com/v3`.
+    BaseUrl,
+    /// The OAuth token endpoint, e.g. `https://iam.smartcar.com/oauth2/token`.
+    TokenUrl,
+}
+
+impl InvalidBaseUrl {
+    /// The problem worded for the URL in `role` (`Display` words it for the base URL).
+    pub fn worded_for(self, role: UrlRole) -> WordedUrlProblem {
+        WordedUrlProblem {
+            problem: self,
+            role,
+        }
+    }
+}
+
+/// An [`InvalidBaseUrl`] worded for one [`UrlRole`]; see [`InvalidBaseUrl::worded_for`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WordedUrlProblem {
+    problem: InvalidBaseUrl,
+    role: UrlRole,
+}
+
+impl fmt::Display for WordedUrlProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (url, carried, example, host) = match self.role {
+            UrlRole::BaseUrl => (
+                "the base URL",
+                "the access token",
+                "https://vehicle.api.smartcar.com/v3",
+                "vehicle.api.smartcar.com",
+            ),
+            UrlRole::TokenUrl => (
+                "the token URL",
+                "the client secret",
+                "https://iam.smartcar.com/oauth2/token",
+                "iam.smartcar.com",
+            ),
+        };
+        match self.problem {
+            InvalidBaseUrl::TooLong { len, max } => write!(
+                f,
+                "{url} is {len} bytes long, more than the {max} accepted: pass the endpoint's \
+                 URL itself, such as {example}"
+            ),
+            InvalidBaseUrl::InvalidCharacter => write!(
+                f,
+                "{url} contains whitespace, a control character, a backslash or non-ASCII \
+                 text: write it in plain ASCII (punycode for international host names)"
+            ),
+            InvalidBaseUrl::UnsupportedScheme => write!(
+                f,
+                "{url} does not start with https:// or http://: write it like {example}"
+            ),
+            InvalidBaseUrl::InsecureScheme => write!(
+                f,
+                "{url} uses plain http, which would send {carried} unencrypted: use https, or \
+                 a loopback address (localhost, 127.0.0.1, [::1]) for local tests"
+            ),
+            InvalidBaseUrl::MissingHost => {
+                write!(
+                    f,
+                    "{url} has no host: write it as https://host[:port][/path]"
+                )
+            }
+            InvalidBaseUrl::UserInfo => write!(
+                f,
+                "{url} has user info before the host (user@host): remove it; credentials go \
+                 in their own settings"
+            ),
+            InvalidBaseUrl::InvalidHost => write!(
+                f,
+                "{url}'s host is not a valid name, IPv4 address or [IPv6] address: use \
+                 letters, digits, '-' and '.', e.g. {host}"
+            ),
+            InvalidBaseUrl::InvalidPort => write!(
+                f,
+                "{url}'s port is not a number from 1 to 65535: fix it or leave it out for the \
+                 scheme's default"
+            ),
+            InvalidBaseUrl::InvalidPath => write!(
+                f,
+                "{url}'s path has empty or dot segments or characters URLs do not allow: \
+                 write a plain path such as the one in {example}"
+            ),
+            InvalidBaseUrl::Query => write!(
+                f,
+                "{url} has a ?query: remove it (a listing's filters are set on the request)"
+            ),
+            InvalidBaseUrl::Fragment => write!(f, "{url} has a #fragment: remove it"),
+        }
+    }
+}
+
 impl fmt::Display for InvalidBaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            InvalidBaseUrl::InvalidCharacter => {
-                "the base URL contains whitespace, a control character, a backslash or \
-                 non-ASCII text: write it in plain ASCII (punycode for international host names)"
-            }
-            InvalidBaseUrl::UnsupportedScheme => {
-                "the base URL does not start with https:// or http://: write it like \
-                 https://vehicle.api.smartcar.com/v3"
-            }
-            InvalidBaseUrl::InsecureScheme => {
-                "the base URL uses plain http, which would send the access token unencrypted: \
-                 use https, or a loopback address (localhost, 127.0.0.1, [::1]) for local tests"
-            }
-            InvalidBaseUrl::MissingHost => {
-                "the base URL has no host: write it as https://host[:port][/path]"
-            }
-            InvalidBaseUrl::UserInfo => {
-                "the base URL has user info before the host (user@host): remove it and pass \
-                 credentials as an access token"
-            }
-            InvalidBaseUrl::InvalidHost => {
-                "the base URL's host is not a valid name, IPv4 address or [IPv6] address: \
-                 use letters, digits, '-' and '.', e.g. vehicle.api.smartcar.com"
-            }
-            InvalidBaseUrl::InvalidPort => {
-                "the base URL's port is not a number from 1 to 65535: fix it or leave it out \
-                 for the scheme's default"
-            }
-            InvalidBaseUrl::InvalidPath => {
-                "the base URL's path has empty or dot segments or characters URLs do not allow: \
-                 write a plain prefix such as /v3"
-            }
-            InvalidBaseUrl::Query => {
-                "the base URL has a ?query: remove it and set filters on the request instead"
-            }
-            InvalidBaseUrl::Fragment => "the base URL has a #fragment: remove it",
-        })
+        self.worded_for(UrlRole::BaseUrl).fmt(f)
     }
 }
 
@@ -695,6 +776,49 @@ mod tests {
         let insecure = InvalidBaseUrl::InsecureScheme.to_string();
         assert!(insecure.contains("use https") && insecure.contains("loopback"));
         assert!(LinkError::OtherOrigin.to_string().contains("configure"));
+    }
+
+    #[test]
+    fn a_url_longer_than_the_limit_is_refused_with_its_length() {
+        use alloc::string::{String, ToString};
+        let mut text = String::from("https://example.com/");
+        let fits = MAX_URL_LEN - text.len();
+        text.extend(core::iter::repeat_n('a', fits));
+        assert!(BaseUrl::parse(&text).is_ok());
+        text.push('a');
+        let refused = BaseUrl::parse(&text);
+        let expected = InvalidBaseUrl::TooLong {
+            len: MAX_URL_LEN + 1,
+            max: MAX_URL_LEN,
+        };
+        assert_eq!(refused, Err(expected));
+        assert!(
+            expected
+                .to_string()
+                .contains("2049 bytes long, more than the 2048")
+        );
+    }
+
+    #[test]
+    fn a_token_url_problem_names_the_token_url_and_the_secret() {
+        use alloc::string::ToString;
+        let insecure = InvalidBaseUrl::InsecureScheme.worded_for(UrlRole::TokenUrl);
+        let text = insecure.to_string();
+        assert!(text.starts_with("the token URL uses plain http"), "{text}");
+        assert!(
+            text.contains("the client secret") && !text.contains("base URL"),
+            "{text}"
+        );
+        for problem in [
+            InvalidBaseUrl::UnsupportedScheme,
+            InvalidBaseUrl::InvalidHost,
+        ] {
+            let text = problem.worded_for(UrlRole::TokenUrl).to_string();
+            assert!(
+                text.contains("iam.smartcar.com") && !text.contains("base URL"),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -96,7 +96,7 @@ async fn request_token(
                     .await
                     .and_then(|exchanged| {
                         status = Some(exchanged.0.status.as_u16());
-                        read_token_answer(&exchanged)
+                        read_token_answer(app, &exchanged)
                     })
             }
             Err(e) => Err(e),
