@@ -615,7 +615,10 @@ fn list(args: ListArgs, console: &Arc<Console>) -> ExitCode {
     };
     let file = args.checkpoint.clone().map(resume::CheckpointFile::new);
     let saved = match file.as_ref().map(resume::CheckpointFile::load).transpose() {
-        Ok(saved) => saved.flatten(),
+        Ok(saved) => saved.flatten().map(|saved| {
+            saved.rewind_stdout();
+            saved.checkpoint
+        }),
         Err(e) => return usage(e),
     };
     let mut start = connections_client::ListingStart::new();

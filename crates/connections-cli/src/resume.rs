@@ -1,6 +1,11 @@
 //! Listings that survive being stopped: the `--checkpoint FILE` the listing saves after each
 //! page it printed, and Ctrl-C or SIGTERM that stop it between pages, never in the middle
 //! of one.
+//!
+//! A `kill -9` can land after a page was printed but before its checkpoint was saved. When
+//! stdout is a file (`>> out.ndjson`), the checkpoint also records the file's length after
+//! the page, and a resumed run first cuts the file back to it: that page is printed again,
+//! once, rather than twice.
 
 use std::fs;
 use std::io::{self, Write};
@@ -8,8 +13,50 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use connections_core::{Checkpoint, Setting};
+use serde::{Deserialize, Serialize};
 
 use crate::screen::Console;
+
+/// What the file holds: the core's checkpoint, and how long stdout was when it was saved.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Saved {
+    #[serde(flatten)]
+    pub(crate) checkpoint: Checkpoint,
+    /// The length of stdout after the page, when stdout is a regular file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stdout_bytes: Option<u64>,
+}
+
+impl Saved {
+    /// Cuts stdout, when it is a file, back to its length when the checkpoint was saved,
+    /// so the page printed after it (whose checkpoint a crash kept from being saved) is not
+    /// there twice once the resumed run prints it.
+    pub(crate) fn rewind_stdout(&self) {
+        let Some(saved) = self.stdout_bytes else {
+            return;
+        };
+        if let Some(file) = stdout_file()
+            && file.metadata().is_ok_and(|m| m.len() > saved)
+        {
+            let _ = file.set_len(saved);
+        }
+    }
+}
+
+/// Stdout as a file, when it is a regular one (not a terminal or a pipe).
+#[cfg(unix)]
+fn stdout_file() -> Option<fs::File> {
+    use std::os::fd::AsFd;
+    let fd = io::stdout().as_fd().try_clone_to_owned().ok()?;
+    let file = fs::File::from(fd);
+    file.metadata().ok()?.is_file().then_some(file)
+}
+
+#[cfg(not(unix))]
+fn stdout_file() -> Option<fs::File> {
+    None
+}
 
 /// The file a listing's checkpoint is kept in.
 #[derive(Clone, Debug)]
@@ -28,7 +75,7 @@ impl CheckpointFile {
 
     /// The checkpoint saved by an earlier run, or `None` if there is no file yet; an
     /// unreadable or corrupt file is an error that names it.
-    pub(crate) fn load(&self) -> Result<Option<Checkpoint>, String> {
+    pub(crate) fn load(&self) -> Result<Option<Saved>, String> {
         let shown = self.path.display();
         let text = match fs::read(&self.path) {
             Ok(text) => text,
@@ -47,6 +94,12 @@ impl CheckpointFile {
     /// never a torn one: written to a temporary file beside it, synced, renamed over it, and
     /// the directory synced so the rename itself survives a power cut.
     pub(crate) fn save(&self, checkpoint: &Checkpoint) -> io::Result<()> {
+        let saved = Saved {
+            checkpoint: checkpoint.clone(),
+            stdout_bytes: stdout_file()
+                .and_then(|f| f.metadata().ok())
+                .map(|m| m.len()),
+        };
         let dir = match self.path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
@@ -55,7 +108,7 @@ impl CheckpointFile {
         let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
         let written = (|| {
             let mut file = fs::File::create(&temporary)?;
-            serde_json::to_writer(&mut file, checkpoint)?;
+            serde_json::to_writer(&mut file, &saved)?;
             file.write_all(b"\n")?;
             file.sync_all()?;
             fs::rename(&temporary, &self.path)

@@ -346,3 +346,47 @@ fn data_that_keeps_moving_is_warned_about_once_and_summed_up() {
     let told = verbose.matches("already listed").count();
     assert!(told > 2, "-v shows each occurrence: {verbose}");
 }
+
+/// A `kill -9` can land after a page was printed but before its checkpoint was saved. With
+/// stdout appended to a file, the resumed run first cuts the file back to where the
+/// checkpoint was saved, so that page ends up in it once, not twice or torn.
+#[test]
+fn a_resumed_run_cuts_a_file_back_to_its_last_checkpoint() {
+    let failing = Arc::new(AtomicBool::new(true));
+    let fail = failing.clone();
+    let server = TestServer::start(move |r| {
+        let page: usize = r
+            .param("page[number]")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        if page == 6 && fail.load(Ordering::SeqCst) {
+            return Reply::json(500, r#"{"errors":[{"status":"500","type":"SERVER"}]}"#);
+        }
+        Reply::json(200, page_body(95, page, 10, Links::Relative, ""))
+    });
+    let base = server.base_url();
+    let file = checkpoint_path("rewind.json");
+    let output = checkpoint_path("rewind.ndjson");
+    let args = list_args(&base, "blocking", &file);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let append = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&output)
+            .unwrap()
+    };
+    let first = command(&argv).stdout(append()).output().unwrap();
+    assert_eq!(first.status.code(), Some(3));
+    // What a kill -9 in the middle of printing page 6 would leave: part of its first line.
+    std::io::Write::write_all(&mut append(), br#"{"id":"conn-50","type":"conn"#).unwrap();
+    failing.store(false, Ordering::SeqCst);
+    let second = command(&argv).stdout(append()).output().unwrap();
+    assert_eq!(
+        second.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert_eq!(ids(&std::fs::read(&output).unwrap()), all(95));
+}
