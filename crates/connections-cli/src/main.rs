@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{ArgAction, CommandFactory, Parser, Subcommand, ValueEnum};
-use connections_client::{Builder, Error, FromConfig, Listed};
+use connections_client::{Builder, ConfigError, Error, FromConfig, Listed};
 use connections_core::{
     ListConnections, Mode, Owned, Page, ResponseError, RetryPolicy, TokenError,
 };
@@ -384,17 +384,24 @@ struct SandboxArgs {
         value_parser = number::whole(1usize, 1 << 20)
     )]
     drip_bytes: usize,
-    /// Requests per second before answering 429.
-    #[arg(long)]
+    /// Requests per second before answering 429 with retry-after: 1 (0 to 100000; 0
+    /// refuses every request).
+    #[arg(long, value_name = "N", value_parser = number::whole(0u32, 100_000))]
     rate_limit: Option<u32>,
     /// Model Smartcar's application rate limit: a token bucket of CAPACITY requests (1 to
     /// 100000), full at start, refilling 2 per minute (Smartcar's: --bucket 120) unless
     /// --refill-per-minute says otherwise; an empty bucket answers 429 RATE_LIMIT/SMARTCAR_API.
-    #[arg(long, value_name = "CAPACITY", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, value_name = "CAPACITY", value_parser = number::whole(1u32, 100_000))]
     bucket: Option<u32>,
     /// Tokens the --bucket regains per minute, a decimal from 0.001 to 1000000 (10 is one
     /// every 6 s).
-    #[arg(long, value_name = "R", requires = "bucket", value_parser = refill_per_minute)]
+    // So the refill interval, 60 s / R, is neither zero nor more than a `Duration` holds.
+    #[arg(
+        long,
+        value_name = "R",
+        requires = "bucket",
+        value_parser = number::decimal(0.001, 1_000_000.0)
+    )]
     refill_per_minute: Option<f64>,
     /// Give the --bucket's 429s a retry-after header (seconds until its next token), which
     /// Smartcar's own bucket does not promise.
@@ -402,7 +409,7 @@ struct SandboxArgs {
     bucket_retry_after: bool,
     /// Serve at most N connections a page (1 to 100000) whatever page[size] asks, with
     /// meta.pageSize and the links saying N, as a real server caps pages.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, value_name = "N", value_parser = number::whole(1u32, 100_000))]
     max_page_size: Option<u32>,
     /// Write absolute links instead of /connections?... ones.
     #[arg(long)]
@@ -437,17 +444,6 @@ struct SandboxArgs {
     /// Answer every page with a small gzip body that inflates to 300 MB, to test body limits.
     #[arg(long)]
     gzip_bomb: bool,
-}
-
-/// `--refill-per-minute`: a finite decimal from 0.001 to 1,000,000, so the bucket's refill
-/// interval (60 s / R) is neither zero nor too long for a `Duration`.
-fn refill_per_minute(text: &str) -> Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(rate) if (0.001..=1_000_000.0).contains(&rate) => Ok(rate),
-        _ => Err(format!(
-            "expected tokens per minute from 0.001 to 1000000 (such as 2 or 0.5), got {text:?}"
-        )),
-    }
 }
 
 /// The longest delay the sandbox's millisecond flags take: a minute per answer or chunk.
@@ -561,13 +557,14 @@ fn list(args: ListArgs, console: &Arc<Console>) -> ExitCode {
         }
     };
     // The sandbox's own token and URL: no SMARTCAR_* variable is read.
-    let (credentials, base_url) = match &embedded {
+    let (credentials, base_url, base_source) = match &embedded {
         Some(s) => (
             Auth::Token(auth::Given {
                 value: s.token().to_owned(),
                 source: auth::Source::Flag("--sandbox"),
             }),
             s.base_url().to_owned(),
+            Some(auth::Source::Flag("--sandbox")),
         ),
         None => {
             let resolved = auth::resolve(
@@ -581,12 +578,12 @@ fn list(args: ListArgs, console: &Arc<Console>) -> ExitCode {
                 Ok(None) => return usage(format!("{NO_CREDENTIALS} (or use --sandbox)")),
                 Err(e) => return usage(e),
             };
-            let base_url = args
-                .base_url
-                .clone()
-                .or_else(|| auth::env_var(auth::BASE_URL))
-                .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-            (credentials, base_url)
+            let (base_url, base_source) = match (&args.base_url, auth::env_var(auth::BASE_URL)) {
+                (Some(url), _) => (url.clone(), Some(auth::Source::Flag("--base-url"))),
+                (None, Some(url)) => (url, Some(auth::Source::Env(auth::BASE_URL))),
+                (None, None) => (DEFAULT_BASE_URL.to_owned(), None),
+            };
+            (credentials, base_url, base_source)
         }
     };
     tracing::debug!(target: "connections", "{}", credentials.describe());
@@ -611,7 +608,7 @@ fn list(args: ListArgs, console: &Arc<Console>) -> ExitCode {
     }
     let request = match request.build() {
         Ok(request) => request,
-        Err(e) => return usage(e),
+        Err(e) => return usage(format!("{} {}", flag_of(e.field()), e.reason())),
     };
     let file = args.checkpoint.clone().map(resume::CheckpointFile::new);
     let saved = match file.as_ref().map(resume::CheckpointFile::load).transpose() {
@@ -736,11 +733,17 @@ fn list(args: ListArgs, console: &Arc<Console>) -> ExitCode {
             }
             code
         }
+        Err(Failure::Runtime(e)) => runtime_failed(&e),
         Err(Failure::Client(e)) => {
             let (started, written) = (printer.started(), printer.written());
             // What was printed stays; a JSON array stays open.
             let _ = printer.abandon();
-            let code = report(&e);
+            let given = Given {
+                base_url: base_source,
+                auth: &credentials,
+                proxy: args.network.proxy.is_some(),
+            };
+            let code = report(&e, &given);
             if started {
                 say!(
                     "  the listing is incomplete: {written} connection(s) were printed before \
@@ -752,6 +755,42 @@ fn list(args: ListArgs, console: &Arc<Console>) -> ExitCode {
             }
             code
         }
+    }
+}
+
+/// Why `--checkpoint FILE` cannot be resumed from, in the flags the user types.
+fn resume_refused(e: &connections_core::ResumeError, file: &std::path::Path) -> String {
+    use connections_core::ResumeError;
+    let file = file.display();
+    match e {
+        ResumeError::Mismatch {
+            what,
+            checkpoint,
+            listing,
+        } => {
+            let shown =
+                |v: &Option<String>| v.as_deref().map_or("none".to_owned(), |v| format!("{v:?}"));
+            format!(
+                "--checkpoint {file} is for another listing: its {} is {}, this command's is \
+                 {}; run the command that saved it, or remove the file to start again",
+                resume::flag_of(*what),
+                shown(checkpoint),
+                shown(listing)
+            )
+        }
+        other => format!("--checkpoint {file}: {other}"),
+    }
+}
+
+/// The `list` flag that sets a request parameter, so an error names what was typed.
+fn flag_of(field: connections_core::Field) -> &'static str {
+    use connections_core::Field;
+    match field {
+        Field::UserId => "--user-id",
+        Field::VehicleId => "--vehicle-id",
+        Field::PageNumber => "--page",
+        Field::PageSize => "--page-size",
+        other => other.query_name(),
     }
 }
 
@@ -806,34 +845,12 @@ impl Settings<'_> {
     }
 }
 
-/// Why `--checkpoint FILE` cannot be resumed from, in the flags the user types.
-fn resume_refused(e: &connections_core::ResumeError, file: &std::path::Path) -> String {
-    use connections_core::ResumeError;
-    let file = file.display();
-    match e {
-        ResumeError::Mismatch {
-            what,
-            checkpoint,
-            listing,
-        } => {
-            let shown =
-                |v: &Option<String>| v.as_deref().map_or("none".to_owned(), |v| format!("{v:?}"));
-            format!(
-                "--checkpoint {file} is for another listing: its {} is {}, this command's is \
-                 {}; run the command that saved it, or remove the file to start again",
-                resume::flag_of(*what),
-                shown(checkpoint),
-                shown(listing)
-            )
-        }
-        other => format!("--checkpoint {file}: {other}"),
-    }
-}
-
 /// Why listing stopped.
 enum Failure {
     Client(Error),
     Output(io::Error),
+    /// The async runtime could not start (no threads or file descriptors left).
+    Runtime(io::Error),
 }
 
 fn run_hyper(
@@ -849,7 +866,7 @@ fn run_hyper(
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(Failure::Output)?;
+        .map_err(Failure::Runtime)?;
     runtime.block_on(async {
         let client = settings
             .builder(connections_hyper::Client::builder())
@@ -905,6 +922,16 @@ fn output_failed(e: &io::Error) -> ExitCode {
     ExitCode::from(1)
 }
 
+/// Exit 1 when the async runtime cannot start: a limit of this machine or process (threads,
+/// open files), said as such rather than blamed on the output or the network.
+fn runtime_failed(e: &io::Error) -> ExitCode {
+    say!(
+        "error: could not start the async runtime: {e}; check the process's limits on threads \
+         and open files (ulimit -u, ulimit -n)"
+    );
+    ExitCode::from(1)
+}
+
 /// Fetches an application token and prints it for scripts: the token on stdout, its expiry
 /// on stderr.
 fn token(args: TokenArgs) -> ExitCode {
@@ -930,7 +957,7 @@ fn token(args: TokenArgs) -> ExitCode {
         .build()
     {
         Ok(runtime) => runtime,
-        Err(e) => return output_failed(&e),
+        Err(e) => return runtime_failed(&e),
     };
     let fetched = runtime.block_on(async {
         let builder = args
@@ -956,12 +983,57 @@ fn token(args: TokenArgs) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(e) => report(&e),
+        Err(e) => report(
+            &e,
+            &Given {
+                base_url: None,
+                auth: &credentials,
+                proxy: args.network.proxy.is_some(),
+            },
+        ),
     }
 }
 
-/// Prints a client error on stderr and picks the exit code.
-fn report(error: &Error) -> ExitCode {
+/// Where the settings a client error may be about came from, so the error names the flag
+/// (or variable) to fix rather than the library's setting.
+struct Given<'a> {
+    /// Of the base URL; `None` for the default.
+    base_url: Option<auth::Source>,
+    auth: &'a Auth,
+    /// Whether --proxy was typed (else proxies come from the environment, and the error
+    /// names the variable itself).
+    proxy: bool,
+}
+
+impl Given<'_> {
+    /// The flag or variable behind `error`, if it is about one.
+    fn source_of(&self, error: &ConfigError) -> Option<auth::Source> {
+        use connections_core::InvalidCredentials;
+        let (id, secret, token_url, token) = match self.auth {
+            Auth::Credentials {
+                id,
+                secret,
+                token_url,
+            } => (Some(id), Some(secret), token_url.as_ref(), None),
+            Auth::Token(token) => (None, None, None, Some(token)),
+        };
+        let given = match error {
+            ConfigError::BaseUrl(_) => return self.base_url,
+            ConfigError::TokenUrl(_) => token_url,
+            ConfigError::Token(_) => token,
+            ConfigError::Credentials(InvalidCredentials::ClientId(_)) => id,
+            ConfigError::Credentials(InvalidCredentials::Secret(_)) => secret,
+            ConfigError::CaCertificate(_) => return Some(auth::Source::Flag("--ca-cert")),
+            ConfigError::Proxy(_) if self.proxy => return Some(auth::Source::Flag("--proxy")),
+            _ => None,
+        };
+        given.map(|g| g.source)
+    }
+}
+
+/// Prints a client error on stderr, naming the flag or variable it is about (`given`), and
+/// picks the exit code.
+fn report(error: &Error, given: &Given<'_>) -> ExitCode {
     let code = match error {
         Error::Config(_) => 2,
         Error::Api(_)
@@ -979,10 +1051,14 @@ fn report(error: &Error) -> ExitCode {
         _ => 5,
     };
     // Much of this comes from the server: control characters are shown, not obeyed.
-    let mut lines = vec![format!(
-        "error: {}",
-        escape_controls(&error.to_string(), false)
-    )];
+    let headline = match error {
+        Error::Config(config) => match given.source_of(config) {
+            Some(source) => format!("{source}: {config}"),
+            None => error.to_string(),
+        },
+        _ => error.to_string(),
+    };
+    let mut lines = vec![format!("error: {}", escape_controls(&headline, false))];
     let mut field = |name: &str, value: &dyn std::fmt::Display| {
         let value = value.to_string();
         lines.push(format!("  {name}: {}", escape_controls(&value, false)));

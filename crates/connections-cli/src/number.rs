@@ -23,11 +23,11 @@ where
     }
 }
 
-/// A clap value parser for a share from 0 to 1, such as `0.25` or `2.5e-1`; never NaN or
-/// infinite.
-pub(crate) fn share() -> impl clap::builder::TypedValueParser<Value = f64> {
-    |text: &str| {
-        let refuse = || format!("expected a number from 0 to 1 such as 0.25, got {text:?}");
+/// A clap value parser for decimals from `min` to `max`, such as `0.25`, `2` or `2.5e-1`;
+/// never NaN or infinite.
+pub(crate) fn decimal(min: f64, max: f64) -> impl clap::builder::TypedValueParser<Value = f64> {
+    move |text: &str| {
+        let refuse = || format!("expected a number from {min} to {max}, got {text:?}");
         // Digits, point and exponent only: `f64::from_str` would also take "NaN" and "inf".
         if !text
             .bytes()
@@ -36,10 +36,15 @@ pub(crate) fn share() -> impl clap::builder::TypedValueParser<Value = f64> {
             return Err(refuse());
         }
         match text.parse::<f64>() {
-            Ok(value) if (0.0..=1.0).contains(&value) => Ok(value),
+            Ok(value) if (min..=max).contains(&value) => Ok(value),
             _ => Err(refuse()),
         }
     }
+}
+
+/// A clap value parser for a share from 0 to 1, such as `0.25`.
+pub(crate) fn share() -> impl clap::builder::TypedValueParser<Value = f64> {
+    decimal(0.0, 1.0)
 }
 
 #[cfg(test)]
@@ -74,6 +79,21 @@ mod tests {
         ] {
             let error = parse(&p, text).unwrap_err();
             assert!(error.contains("from 1 to 64"), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn decimals_within_the_range_only() {
+        let p = decimal(0.001, 1_000_000.0);
+        assert_eq!(parse(&p, "2"), Ok(2.0));
+        assert_eq!(parse(&p, "0.5"), Ok(0.5));
+        assert_eq!(parse(&p, "0.001"), Ok(0.001));
+        assert_eq!(parse(&p, "1e6"), Ok(1_000_000.0));
+        for text in [
+            "", "0", "-1", "0.0001", "1000001", "1e20", "NaN", "inf", "٣", " 2", "2 ",
+        ] {
+            let error = parse(&p, text).unwrap_err();
+            assert!(error.contains("from 0.001 to 1000000"), "{text}: {error}");
         }
     }
 

@@ -2611,3 +2611,207 @@ fn a_token_failure_is_printed_once() {
         assert!(err.starts_with("error: "), "{err}");
     }
 }
+
+// ---- errors about what the user gave -------------------------------------------------------
+
+/// 100 KB of one character: far past any id or URL the client sends.
+fn huge() -> String {
+    "a".repeat(100_000)
+}
+
+/// Ids and URLs longer than the client sends are refused before any request, as usage
+/// errors naming the flag (or variable) they came from, never as a network failure.
+#[test]
+fn very_long_ids_and_urls_are_usage_errors_naming_the_flag() {
+    let huge = huge();
+    let url = format!("http://127.0.0.1:1/{huge}");
+    let credentials = ["--client-id", "i", "--client-secret", "s"];
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["list", "--sandbox", "--user-id", &huge],
+            "--user-id is 100000 bytes long",
+        ),
+        (
+            vec!["list", "--sandbox", "--vehicle-id", &huge],
+            "--vehicle-id is 100000 bytes long",
+        ),
+        (
+            vec!["list", "--sandbox", "--user-id", ""],
+            "--user-id is empty",
+        ),
+        (
+            vec!["list", "--base-url", &url, "--token", "t"],
+            "--base-url: the base URL is 100019 bytes long",
+        ),
+        (
+            [&["list", "--token-url", &url][..], &credentials].concat(),
+            "--token-url: the token URL is 100019 bytes long",
+        ),
+        (
+            [&["token", "--token-url", &url][..], &credentials].concat(),
+            "--token-url: the token URL is 100019 bytes long",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = connections(&args);
+        let err = stderr(&out);
+        let shown = &err[..err.len().min(300)];
+        assert_eq!(out.status.code(), Some(2), "{shown}");
+        assert!(err.starts_with(&format!("error: {expected}")), "{shown}");
+        assert!(!err.contains("filter[") && !err.contains(&huge), "{shown}");
+    }
+    let out = command(&["list", "--token", "t"])
+        .env("SMARTCAR_BASE_URL", &url)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: SMARTCAR_BASE_URL (from the environment): the base URL is"),
+        "{}",
+        &err[..err.len().min(300)]
+    );
+}
+
+/// Whatever goes wrong with the token URL, the message says "token URL", never "base URL".
+#[test]
+fn token_url_problems_say_token_url() {
+    let cases = [
+        (
+            "http://auth.example.com/oauth2/token",
+            2,
+            "the client secret unencrypted",
+        ),
+        (
+            "https://no-such-host.connections.invalid/oauth2/token",
+            4,
+            "does not resolve",
+        ),
+        ("http://127.0.0.1:1/oauth2/token", 4, "could not connect"),
+    ];
+    for (url, code, what) in cases {
+        for command in [
+            &["token"][..],
+            &["list", "--base-url", "http://127.0.0.1:1/v3"],
+        ] {
+            let args = [
+                command,
+                &["--client-id", "i", "--client-secret", "s", "--retries", "0"],
+                &["--no-proxy", "--token-url", url],
+            ]
+            .concat();
+            let out = connections(&args);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+            assert!(
+                err.contains("token URL") && err.contains(what),
+                "{args:?}: {err}"
+            );
+            assert!(!err.contains("base URL"), "{args:?}: {err}");
+        }
+    }
+    let refused = connections(&[
+        "token",
+        "--client-id",
+        "i",
+        "--client-secret",
+        "s",
+        "--token-url",
+        "ftp://auth.example.com/token",
+    ]);
+    let err = stderr(&refused);
+    assert!(
+        err.starts_with("error: --token-url: the token URL does not start with https://"),
+        "{err}"
+    );
+}
+
+/// A token endpoint's error page that is not an OAuth error is shown as the API's are: its
+/// start, bounded and escaped, with the secret taken out where the page echoes it.
+#[test]
+fn a_token_error_page_shows_a_bounded_escaped_snippet_without_the_secret() {
+    let page = format!(
+        "<html>\u{1b}[2J Bad gateway for client_secret={SECRET} {}</html>",
+        "x".repeat(10_000)
+    );
+    let server = TestServer::start(move |_| {
+        Reply::status(502)
+            .header("content-type", "text/html")
+            .body(page.clone())
+    });
+    let token_url = format!("{}/oauth2/token", server.origin());
+    for command in [
+        &["token"][..],
+        &["list", "--base-url", "http://127.0.0.1:1/v3"],
+    ] {
+        let args = [
+            command,
+            &["--client-id", CLIENT_ID, "--client-secret", SECRET],
+            &["--token-url", &token_url, "--retries", "0"],
+        ]
+        .concat();
+        let out = connections(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        let expected = "error: the token endpoint answered HTTP 502, body not an OAuth error: \
+                        \"<html>\\u{1b}[2J Bad gateway for client_secret=[redacted] xxx";
+        assert!(err.starts_with(expected), "{err}");
+        assert!(!err.contains(SECRET) && !err.contains('\u{1b}'), "{err}");
+        assert!(!err.contains(&"x".repeat(300)), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
+
+/// A runtime that cannot start (here: no file descriptor left for its event loop) is said
+/// as such, exit 1, and not blamed on the output.
+#[test]
+fn a_runtime_that_cannot_start_is_not_an_output_failure() {
+    let binary = env!("CARGO_BIN_EXE_connections");
+    for args in [
+        "token --client-id i --client-secret s --token-url http://127.0.0.1:1/t --retries 0",
+        "list --base-url http://127.0.0.1:1/v3 --token t --retries 0",
+    ] {
+        let mut shell = Command::new("sh");
+        shell
+            .arg("-c")
+            .arg(format!("ulimit -n 4; exec {binary} {args}"));
+        for name in ENVIRONMENT {
+            shell.env_remove(name);
+        }
+        let out = shell.output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args}: {err}");
+        assert!(
+            err.starts_with("error: could not start the async runtime"),
+            "{args}: {err}"
+        );
+        assert!(!err.contains("writing the output"), "{args}: {err}");
+    }
+}
+
+/// The sandbox's rate flags say their range, read by the same parsers as every other
+/// number flag.
+#[test]
+fn the_sandbox_rate_flags_have_explicit_ranges() {
+    for (args, range) in [
+        (&["--rate-limit", "100001"][..], "from 0 to 100000"),
+        (&["--bucket", "0"], "from 1 to 100000"),
+        (
+            &["--bucket", "3", "--refill-per-minute", "0"],
+            "from 0.001 to 1000000",
+        ),
+        (
+            &["--bucket", "3", "--refill-per-minute", " 2"],
+            "from 0.001 to 1000000",
+        ),
+        (&["--max-page-size", "100001"], "from 1 to 100000"),
+    ] {
+        let out = connections(&[&["sandbox"][..], args].concat());
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            names(&err, args[args.len() - 2]) && err.contains(range),
+            "{args:?}: {err}"
+        );
+    }
+}
