@@ -43,14 +43,14 @@ macro_rules! say {
 macro_rules! exit_codes {
     () => {
         "Exit codes:
-  0  success
+  0  success, also when a reader closes the pipe early (`| head`)
   2  usage or invalid input (bad flag, id, URL, token or credentials)
   3  the API or the token endpoint answered with an error (status, type, code, detail,
      request id on stderr), or its rate limit held the listing past --max-wait
   4  network, TLS or timeout
   5  invalid response or pagination error (not JSON, malformed, redirect, cross-origin link,
      loop, page cap)
-  1  writing the output failed"
+  1  writing the output failed, or the async runtime could not start"
     };
 }
 
@@ -70,6 +70,7 @@ const LIST_HELP: &str = concat!(
 ",
     exit_codes!(),
     "
+
 Unless the exit code is 0 the listing is incomplete. If the first request fails, nothing is
 written to stdout (no table or CSV header, no `[`). If a later page fails, the connections
 already printed stay, and JSON output is left without its closing `]` so that no parser takes

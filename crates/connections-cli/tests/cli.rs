@@ -2806,9 +2806,15 @@ fn the_sandbox_rate_flags_have_explicit_ranges() {
         ),
         (&["--max-page-size", "100001"], "from 1 to 100000"),
     ] {
-        let out = connections(&[&["sandbox"][..], args].concat());
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        // A sandbox that starts (a value wrongly accepted) is stopped, and fails the test.
+        let mut run = vec![
+            "sandbox".to_owned(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+        ];
+        run.extend(args.iter().map(|a| (*a).to_owned()));
+        let (code, err) = run_to_completion(&run);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
         assert!(
             names(&err, args[args.len() - 2]) && err.contains(range),
             "{args:?}: {err}"
