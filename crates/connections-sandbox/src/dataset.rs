@@ -643,7 +643,7 @@ impl Dataset {
     /// Puts `n` new connections on top, made after every existing one; returns their ids,
     /// newest first. What is drawn depends only on the seed and the mutations before.
     pub fn insert(&mut self, n: usize) -> Vec<String> {
-        let ids = self.add(n);
+        let ids = self.add(n, &[]);
         self.settle();
         ids
     }
@@ -674,6 +674,12 @@ impl Dataset {
     /// Takes out `n` existing connections, picked at random from the seed, and puts `n` new
     /// ones on top: data moving under a listing. With fewer than `n` connections, all of
     /// them go. O(n log size).
+    ///
+    /// Each new connection takes the mode of one that went, so every mode's listing keeps
+    /// its size: what a listing has not reached yet only moves later (newer ones come on
+    /// top), never earlier, and a client that leaves out repeats misses nothing that
+    /// stayed. Deleting connections before a listing's place ([`remove`](Self::remove)) is
+    /// what makes page-number paging skip some, which no client can avoid.
     pub fn churn(&mut self, n: usize) -> Churn {
         let len = self.all.len();
         let mut ranks: Vec<usize> = if n >= len {
@@ -693,11 +699,16 @@ impl Dataset {
             .iter()
             .filter_map(|&rank| self.all.nth_newest(rank))
             .collect();
+        let modes: Vec<Mode> = seqs
+            .iter()
+            .filter_map(|&seq| self.entries.get(seq as usize)?.as_ref())
+            .map(|e| e.record.mode)
+            .collect();
         let removed = seqs
             .into_iter()
             .filter_map(|seq| self.unfile(seq))
             .collect();
-        let inserted = self.add(n);
+        let inserted = self.add(n, &modes);
         self.settle();
         Churn { inserted, removed }
     }
@@ -708,11 +719,11 @@ impl Dataset {
     }
 
     /// Draws `n` new connections on top (fewer if the sequence numbers run out, which takes
-    /// 2^30 connections); their ids, newest first.
-    fn add(&mut self, n: usize) -> Vec<String> {
+    /// 2^30 connections), the first ones with the given `modes`; their ids, newest first.
+    fn add(&mut self, n: usize, modes: &[Mode]) -> Vec<String> {
         let mut rng = self.rng(0x1e57);
         let mut ids = Vec::with_capacity(n.min(MAX_CONNECTIONS));
-        for _ in 0..n {
+        for i in 0..n {
             if self.entries.len() > MAX_SEQ as usize {
                 break;
             }
@@ -728,6 +739,10 @@ impl Dataset {
                     users.names[rng.below(users.names.len())].to_string()
                 }
             });
+            let mut record = record;
+            if let Some(&mode) = modes.get(i) {
+                record.mode = mode;
+            }
             ids.push(record.id.clone());
             let entry = Entry {
                 user: Some(self.users.intern(&record.user_id)),
