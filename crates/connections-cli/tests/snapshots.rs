@@ -7,6 +7,7 @@
 //! Ports vary from run to run: they are redacted to `[PORT]`.
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Stdio};
 
 use connections_sandbox::{Sandbox, SandboxConfig};
@@ -191,4 +192,86 @@ fn exit_1_writing_the_output_failed() {
         file!["snapshots/exit-1-full-disk.stderr"],
         &[],
     );
+}
+
+/// The flags `connections SUBCOMMAND --help` lists (`-v` for `--verbose`, without `--help`).
+fn flags_in_help(subcommand: &str) -> BTreeSet<String> {
+    let out = command(&[subcommand, "--help"]).output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    help.lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            // `  -v, --verbose...` or `      --base-url <URL>`.
+            let flag = match words.as_slice() {
+                [short, long, ..] if short.len() == 3 && short.starts_with('-') => *long,
+                [long, ..] => *long,
+                [] => return None,
+            };
+            let flag = flag.trim_end_matches("...");
+            (line.starts_with("  ") && flag.starts_with("--")).then(|| flag.to_owned())
+        })
+        .filter(|flag| flag != "--help")
+        .map(|flag| {
+            if flag == "--verbose" {
+                "-v".into()
+            } else {
+                flag
+            }
+        })
+        .collect()
+}
+
+/// The flags the README's synopsis gives each subcommand.
+fn flags_in_readme() -> BTreeMap<String, BTreeSet<String>> {
+    let readme = include_str!("../../../README.md");
+    let section = readme
+        .split_once("## The `connections` command")
+        .and_then(|(_, rest)| rest.split_once("```text\n"))
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map(|(synopsis, _)| synopsis)
+        .unwrap();
+    let mut flags: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut current = String::new();
+    for line in section.lines() {
+        if let Some(rest) = line.strip_prefix("connections ") {
+            current = rest.split_whitespace().next().unwrap().to_owned();
+        }
+        let words = line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'));
+        for word in words {
+            let flag = if word.starts_with("-v") && word.len() <= 3 {
+                "-v"
+            } else if word.starts_with("--") && word.len() > 2 {
+                word
+            } else {
+                continue;
+            };
+            flags
+                .entry(current.clone())
+                .or_default()
+                .insert(flag.to_owned());
+        }
+    }
+    flags
+}
+
+/// The README cannot drift from the binary: its synopsis lists exactly the flags each
+/// subcommand's `--help` does.
+#[test]
+fn the_readme_synopsis_lists_the_flags_of_each_subcommand() {
+    let readme = flags_in_readme();
+    for subcommand in ["list", "token", "sandbox", "completions"] {
+        let mut help = flags_in_help(subcommand);
+        if subcommand == "completions" {
+            // Global, so clap lists it; it changes nothing in a completion script.
+            help.remove("-v");
+        }
+        let synopsis = readme.get(subcommand).cloned().unwrap_or_default();
+        let missing: Vec<_> = help.difference(&synopsis).collect();
+        let unknown: Vec<_> = synopsis.difference(&help).collect();
+        assert!(
+            missing.is_empty() && unknown.is_empty(),
+            "README synopsis of `connections {subcommand}`: missing {missing:?}, not in --help \
+             {unknown:?}"
+        );
+    }
 }
