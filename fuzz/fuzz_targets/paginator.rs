@@ -289,7 +289,7 @@ fn check(input: &Input) {
         let link = page_input.next.as_ref().map(|l| render(l, &base, current));
         let page = page(page_input, link.as_deref().unwrap_or(""), &base, current);
         let fetched = pages.pages_fetched();
-        let cap_after = total_cap.or_else(|| cap_for_total(page_input, &request));
+        let cap_after = total_cap.or_else(|| cap_for_total(page_input));
         match pages.feed(&page) {
             Ok(Progress::More) => {
                 more += 1;
@@ -339,13 +339,18 @@ fn check(input: &Input) {
 }
 
 /// The page cap a first `totalCount` sets, read from the input: the pages the total needs at
-/// the request's page size (or the page's `meta.pageSize`), plus a tenth, at least two.
-fn cap_for_total(input: &PageInput, request: &ListConnections<'_>) -> Option<u32> {
+/// the size the server served, plus a tenth, at least two. The served size is the page's
+/// `meta.pageSize` when positive, else the number of items on the page (it has a `next` link,
+/// so it is full), else the `page[size]` its link names.
+fn cap_for_total(input: &PageInput) -> Option<u32> {
     let total = u64::try_from(input.total_count?).ok()?;
-    let size = match request.page_size() {
-        Some(size) => u64::from(size.get()),
-        None => u64::try_from(input.page_size?).ok().filter(|&s| s > 0)?,
-    };
+    let declared = input
+        .page_size
+        .and_then(|s| u32::try_from(s).ok())
+        .filter(|&s| s > 0);
+    let counted = Some(input.ids.len().min(16) as u32).filter(|&n| n > 0);
+    let linked = input.next.as_ref().and_then(|l| l.size).filter(|&s| s > 0);
+    let size = u64::from(declared.or(counted).or(linked)?);
     let pages = total.div_ceil(size).min(u64::from(u32::MAX));
     Some(u32::try_from(pages + (pages / 10).max(2)).unwrap_or(u32::MAX))
 }

@@ -1,6 +1,7 @@
 //! Any ids, mode and page numbers through `ListConnections::builder()`: `build` refuses
-//! exactly the invalid values, naming the first bad field; the query it writes decodes to
-//! exactly the values given (so no id can add or change a parameter); and the page a link
+//! exactly the invalid values (empty ids, control characters, ids over 512 bytes), naming
+//! the first bad field; the query it writes decodes to exactly the values given (so no id
+//! can add or change a parameter); and the page a link
 //! carrying that query names, relative or absolute, is the page asked for.
 //!
 //! The input is `key=value` lines (`user`, `vehicle`, `mode`, `number`, `size`, `base`);
@@ -68,8 +69,10 @@ fn check(input: &Input<'_>) {
         builder = builder.page_size(n);
     }
 
-    let bad_id =
-        |id: Option<&str>| id.is_some_and(|id| id.is_empty() || id.chars().any(char::is_control));
+    // Empty, holding a control character, or longer than a URL can carry: 512 bytes of UTF-8.
+    let bad_id = |id: Option<&str>| {
+        id.is_some_and(|id| id.is_empty() || id.chars().any(char::is_control) || id.len() > 512)
+    };
     let first_bad = [
         (Field::UserId, bad_id(input.user)),
         (Field::VehicleId, bad_id(input.vehicle)),
