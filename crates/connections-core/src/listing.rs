@@ -472,7 +472,9 @@ impl<E: fmt::Display> fmt::Display for ListingError<E> {
             ListingError::Pagination(e) => e.fmt(f),
             ListingError::RateLimitWait { waited, more, max } => write!(
                 f,
-                "the listing waited {} for the API's rate limit, and the next request would                  wait {} more, past the limit of {}; raise the limit (--max-wait, or                  ListingOptions::with_max_rate_limit_wait) or list again later",
+                "the listing waited {} for the API's rate limit, and the next request would \
+                 wait {} more, past the limit of {}; raise the limit (--max-wait, or \
+                 ListingOptions::with_max_rate_limit_wait) or list again later",
                 Seconds(*waited),
                 Seconds(*more),
                 Seconds(*max)

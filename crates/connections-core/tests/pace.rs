@@ -340,6 +340,7 @@ fn the_rate_limit_wait_is_bounded() {
     assert!((130..=145).contains(&m.ids.len()), "{}", m.ids.len());
     let text = ListingError::<std::io::Error>::RateLimitWait { waited, more, max }.to_string();
     assert!(text.contains("--max-wait"), "{text}");
+    assert!(!text.contains("  "), "a message with a gap in it: {text}");
 }
 
 /// A budget no larger than the server's bucket meets no 429 at all.
