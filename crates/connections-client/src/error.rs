@@ -27,6 +27,8 @@ pub enum ConfigError {
     ZeroTimeout,
     /// A page cap of zero would fail every listing.
     ZeroMaxPages,
+    /// A body limit of zero would fail every request.
+    ZeroMaxBodySize,
     /// Page concurrency outside 1 to `limit`.
     PageConcurrency {
         /// The largest accepted value.
@@ -69,6 +71,10 @@ impl fmt::Display for ConfigError {
             ConfigError::ZeroMaxPages => {
                 f.write_str("max_pages must be at least 1; pass a positive page cap")
             }
+            ConfigError::ZeroMaxBodySize => f.write_str(
+                "max_body_size must be at least 1 byte; a page of 100 connections is about \
+                 60 KB, and the default is 8 MiB",
+            ),
             ConfigError::PageConcurrency { limit } => {
                 write!(f, "page concurrency must be between 1 and {limit}")
             }
@@ -174,6 +180,10 @@ pub enum Error {
     },
     /// The checkpoint belongs to another listing, or cannot be read; nothing was sent.
     Resume(ResumeError),
+    /// The listing stopped for a reason this version of the client has no variant for (a
+    /// newer core's [`ListingError`], which the cause holds). Not retryable: nothing says
+    /// trying again would help.
+    Listing(BoxError),
 }
 
 impl Error {
@@ -230,6 +240,7 @@ impl Error {
                 max: *max,
             },
             Error::Resume(e) => Error::Resume(e.clone()),
+            Error::Listing(e) => Error::Listing(text(e)),
         }
     }
 }
@@ -258,8 +269,9 @@ impl From<ListingError<Error>> for Error {
             ListingError::RateLimitWait { waited, more, max } => {
                 Error::RateLimitWait { waited, more, max }
             }
-            // A future kind of failure still ends the listing with a readable error.
-            other => Error::Connection(other.to_string().into()),
+            // A future kind of failure still ends the listing with a readable error, and is
+            // not taken for a network failure worth retrying.
+            other => Error::Listing(Box::new(other)),
         }
     }
 }
@@ -328,6 +340,7 @@ impl Error {
             Error::UnknownHost(e) => write!(f, "the host name does not resolve: {e}; check {url}"),
             Error::ContentEncoding(e) => write!(f, "the response body could not be decoded: {e}"),
             Error::Resume(e) => fmt::Display::fmt(e, f),
+            Error::Listing(e) => fmt::Display::fmt(e, f),
             // The core's words, so both say the same.
             Error::RateLimitWait { waited, more, max } => {
                 let words = ListingError::<Error>::RateLimitWait {
@@ -351,6 +364,7 @@ impl std::error::Error for Error {
             Error::InvalidResponse(e) => e.source(),
             Error::Pagination(e) => e.source(),
             Error::TokenEndpoint(e) => e.source(),
+            Error::Listing(e) => e.source(),
             Error::Token(_)
             | Error::Connect(_)
             | Error::Tls(_)
@@ -391,6 +405,16 @@ pub fn find_cause<'e, T: std::error::Error + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A listing failure this version has no variant for is not taken for a network
+    /// failure: nothing says trying again would help.
+    #[test]
+    fn an_unnamed_listing_failure_is_not_retryable() {
+        let unnamed = Error::Listing("a newer core's reason".into());
+        assert!(!unnamed.is_retryable());
+        assert_eq!(unnamed.to_string(), "a newer core's reason");
+        assert!(!unnamed.replica().is_retryable());
+    }
 
     #[test]
     fn causes_are_found_through_the_chain() {

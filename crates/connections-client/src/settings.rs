@@ -461,7 +461,8 @@ impl<C: FromConfig> Builder<C> {
         self
     }
 
-    /// Sets the largest body read, enforced while reading.
+    /// Sets the largest body read, enforced while reading; at least 1 byte (`build` refuses
+    /// zero, which would fail every request).
     pub fn max_body_size(mut self, bytes: usize) -> Self {
         self.max_body_size = bytes;
         self
@@ -592,6 +593,9 @@ impl<C: FromConfig> Builder<C> {
         if self.request_timeout.is_zero() || self.connect_timeout.is_zero() {
             return Err(Error::Config(ConfigError::ZeroTimeout));
         }
+        if self.max_body_size == 0 {
+            return Err(Error::Config(ConfigError::ZeroMaxBodySize));
+        }
         let max_pages =
             NonZeroU32::new(self.max_pages).ok_or(Error::Config(ConfigError::ZeroMaxPages))?;
         let limit = usize::try_from(connections_core::listing::MAX_CONCURRENCY).unwrap_or(64);
@@ -672,6 +676,11 @@ mod tests {
         assert!(matches!(
             bad.build(),
             Err(Error::Config(ConfigError::ZeroTimeout))
+        ));
+        let bad = builder().token("t").max_body_size(0);
+        assert!(matches!(
+            bad.build(),
+            Err(Error::Config(ConfigError::ZeroMaxBodySize))
         ));
         let bad = builder().token("t").max_pages(0);
         assert!(matches!(
