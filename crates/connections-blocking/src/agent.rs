@@ -195,6 +195,7 @@ fn tls(extra_roots: &[Vec<u8>], system_roots: &[CertificateDer<'_>]) -> TlsConfi
         )
         .collect();
     TlsConfig::builder()
+        .unversioned_rustls_crypto_provider(connections_client::crypto_provider())
         .root_certs(RootCerts::Specific(Arc::new(roots)))
         .build()
 }

@@ -27,7 +27,8 @@ pub use driving::{Clock, Step, feed, next_step, random_seed};
 pub(crate) use error::AtTokenEndpoint;
 pub use error::{ConfigError, Error, Timeout, find_cause};
 pub use network::{
-    ACCEPT_ENCODING, Proxies, Proxy, ProxyProblem, decoded_body, system_root_certificates,
+    ACCEPT_ENCODING, Proxies, Proxy, ProxyProblem, crypto_provider, decoded_body,
+    system_root_certificates,
 };
 use network::{ProxySetting, certificates_from_pem};
 pub use pace::SharedPacer;

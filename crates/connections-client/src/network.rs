@@ -205,6 +205,13 @@ pub(crate) fn certificates_from_pem(pem: &[u8]) -> Result<Vec<Vec<u8>>, ConfigEr
     Ok(found)
 }
 
+/// The TLS crypto provider of both transports: aws-lc-rs, which rustls recommends, with
+/// post-quantum key exchange (X25519MLKEM768) offered first. One provider, chosen here, so the
+/// two transports never negotiate differently.
+pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
 /// The operating system's trusted certificate authorities, DER-encoded; what cannot be read
 /// is skipped (and logged at debug), since the bundled roots remain.
 pub fn system_root_certificates() -> Vec<CertificateDer<'static>> {
@@ -258,6 +265,18 @@ pub fn decoded_body(
 mod tests {
     use super::*;
     use std::io::Write;
+
+    /// Both transports offer post-quantum key exchange first (ring's provider has none).
+    #[test]
+    fn the_crypto_provider_offers_post_quantum_key_exchange_first() {
+        let provider = crypto_provider();
+        let groups: Vec<_> = provider.kx_groups.iter().map(|g| g.name()).collect();
+        assert_eq!(
+            groups.first(),
+            Some(&rustls::NamedGroup::X25519MLKEM768),
+            "{groups:?}"
+        );
+    }
 
     fn gzip(data: &[u8]) -> Vec<u8> {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

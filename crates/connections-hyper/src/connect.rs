@@ -42,8 +42,7 @@ pub(crate) fn tls_config(config: &Config) -> Result<rustls::ClientConfig, Error>
             .add(CertificateDer::from(der.as_slice()))
             .map_err(|_| Error::Config(ConfigError::RootCertificate { index }))?;
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
+    let tls = rustls::ClientConfig::builder_with_provider(connections_client::crypto_provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Connect(Box::new(e)))?
         .with_root_certificates(roots)

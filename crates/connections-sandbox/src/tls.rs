@@ -71,7 +71,7 @@ impl Tls {
             .signed_by(&leaf_key, &issuer)
             .map_err(io::Error::other)?;
 
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(io::Error::other)?

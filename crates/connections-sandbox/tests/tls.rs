@@ -42,7 +42,7 @@ fn client(ca_pem: Option<&str>, alpn: &[&[u8]]) -> Arc<ClientConfig> {
             .add(CertificateDer::from_pem_slice(pem.as_bytes()).unwrap())
             .unwrap();
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
