@@ -1,6 +1,10 @@
 //! `connections`: list the vehicle connections of a Smartcar application, or run a local
 //! sandbox that answers like the API.
 
+// The doc comments on the argument structs are clap's `--help` text, written for a terminal:
+// `page[size]` and a bare URL are what the user should read there, not rustdoc links.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
+
 mod auth;
 mod duration;
 mod log;

@@ -354,7 +354,7 @@ const SLACK: usize = 1024;
 /// The sandbox's connections, newest first (`createdAt` descending, as the API orders them).
 ///
 /// Each connection has a sequence number that grows with every insert, and every filter
-/// combination a request can have has its own [`Ranked`] list of those numbers, so listing a
+/// combination a request can have has its own `Ranked` list of those numbers, so listing a
 /// page, inserting on top and removing anywhere each cost O(log n) per connection, not
 /// O(n): a million connections with churn serve as fast as ten thousand. Mutations change a
 /// dataset in place; the sandbox shares its current one by `Arc` and changes it with
