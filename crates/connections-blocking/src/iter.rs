@@ -2,17 +2,46 @@
 //! thread when one page is fetched at a time, or on a thread of its own when several are;
 //! a `Wait` sleeps or waits for a finished exchange. No retry, pacing or pagination rule
 //! lives here.
+//!
+//! An exchange that panics (a user's token source, a bug) ends the listing with an
+//! [`Error::Connection`] naming the panic, on either path, as a panicked task does in the
+//! async transport: it is not fed to the machine, so it is never retried.
 
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::thread;
 use std::vec;
 
 use connections_client::{ClientListing, Clock, Error, Exchanged, Step, feed, next_step};
-use connections_core::{Connection, Listed, Owned, Page, RequestId};
+use connections_core::{Connection, Listed, Owned, Page, RequestId, SendRequest};
 
 use crate::Client;
 
-type Finished = (RequestId, Result<Exchanged, Error>);
+/// An exchange's outcome, or (outer `Err`) the error that ends the listing because it
+/// panicked.
+type Guarded = Result<Result<Exchanged, Error>, Error>;
+
+type Finished = (RequestId, Guarded);
+
+/// One attempt with its panic caught: a thread that unwound would never report its request,
+/// and the listing would wait for it forever.
+fn guarded_attempt(client: &Client, send: &SendRequest) -> Guarded {
+    // Unwind safety: the listing ends on a panic, and the client's shared state (agents,
+    // token cache) is what a panicking task leaves behind in the async transport too.
+    panic::catch_unwind(AssertUnwindSafe(|| client.attempt(send)))
+        .map_err(|payload| panicked(&*payload))
+}
+
+/// The error for an exchange that panicked, with the panic's message when it has one.
+fn panicked(payload: &(dyn Any + Send)) -> Error {
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a payload that is not text");
+    Error::Connection(format!("the exchange panicked: {message}").into())
+}
 
 /// One listing in progress: the machine, and where finished exchanges come back.
 pub(crate) struct Driver {
@@ -55,8 +84,10 @@ impl Driver {
                     return None;
                 }
                 Step::Send(send) if !self.threaded => {
-                    let outcome = self.client.attempt(&send);
-                    feed(&mut self.listing, &self.clock, send.id, outcome);
+                    let id = send.id;
+                    if let Some(failed) = self.settle(id, guarded_attempt(&self.client, &send)) {
+                        return Some(failed);
+                    }
                 }
                 Step::Send(send) => {
                     let (client, done) = (self.client.clone(), self.finished.0.clone());
@@ -66,12 +97,19 @@ impl Driver {
                     let dispatch = tracing::dispatcher::get_default(Clone::clone);
                     // Finishes its exchange even if the listing is dropped meanwhile; the
                     // result then goes nowhere.
-                    thread::spawn(move || {
-                        let outcome = tracing::dispatcher::with_default(&dispatch, || {
-                            span.in_scope(|| client.attempt(&send))
+                    let spawned = thread::Builder::new()
+                        .name("connections-page".into())
+                        .spawn(move || {
+                            let outcome = tracing::dispatcher::with_default(&dispatch, || {
+                                span.in_scope(|| guarded_attempt(&client, &send))
+                            });
+                            let _ = done.send((send.id, outcome));
                         });
-                        let _ = done.send((send.id, outcome));
-                    });
+                    if let Err(error) = spawned {
+                        // The request went with the closure: nothing will report it.
+                        let error = format!("could not start a thread for a page: {error}");
+                        return Some(self.fail(Error::Connection(error.into())));
+                    }
                 }
                 Step::Wait(until) => {
                     let received = match until {
@@ -95,10 +133,33 @@ impl Driver {
                         None => return None,
                     };
                     let (id, outcome) = received;
-                    feed(&mut self.listing, &self.clock, id, outcome);
+                    if let Some(failed) = self.settle(id, outcome) {
+                        return Some(failed);
+                    }
                 }
             }
         }
+    }
+
+    /// Feeds a finished exchange to the machine; one that panicked ends the listing instead.
+    fn settle(
+        &mut self,
+        id: RequestId,
+        outcome: Guarded,
+    ) -> Option<Result<Listed<Page<Owned>>, Error>> {
+        match outcome {
+            Ok(outcome) => {
+                feed(&mut self.listing, &self.clock, id, outcome);
+                None
+            }
+            Err(panicked) => Some(self.fail(panicked)),
+        }
+    }
+
+    /// Ends the listing with `error`; later calls yield `None`.
+    fn fail(&mut self, error: Error) -> Result<Listed<Page<Owned>>, Error> {
+        self.ended = true;
+        Err(error)
     }
 }
 

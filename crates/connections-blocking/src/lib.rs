@@ -259,6 +259,9 @@ impl Client {
     /// After an error the iterator ends: it yields the error once, then `None`. A page whose
     /// `next` link is refused (another origin, a link back, past the page cap) is yielded
     /// before the [`Error::Pagination`]; a page repeating the previous page's items is not.
+    /// An exchange that panics (in a [`TokenSource`], say) is caught, whatever the page
+    /// concurrency, and ends the iteration with an [`Error::Connection`] naming the panic;
+    /// it is not retried.
     pub fn pages(
         &self,
         request: &ListConnections<'_>,

@@ -10,6 +10,7 @@ mod hostile;
 mod listing;
 mod network;
 mod pagination;
+mod panics;
 mod tls;
 mod tokens;
 mod tracing_spans;
