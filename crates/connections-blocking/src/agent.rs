@@ -9,11 +9,14 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::prelude::BASE64_STANDARD;
 use connections_client::{
-    ACCEPT_ENCODING, Config, ConfigError, Error, Proxy, ProxyProblem, Timeout, Tokens, find_cause,
-    system_root_certificates,
+    ACCEPT_ENCODING, BoxError, Config, ConfigError, Error, Proxy, ProxyProblem, Timeout, Tokens,
+    find_cause, system_root_certificates,
 };
+use connections_core::InvalidBaseUrl;
 use rustls::pki_types::CertificateDer;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use ureq::{Agent, ProxyProtocol};
 use zeroize::Zeroizing;
 
@@ -41,6 +44,8 @@ pub(crate) struct Route {
     proxy: Option<Proxy>,
     /// The destination host, to name when it does not resolve.
     host: Arc<str>,
+    /// Whose URL this is, to name in a configuration error.
+    origin: Origin,
 }
 
 impl Routes {
@@ -61,6 +66,7 @@ impl Routes {
             agent: agent(config, tls.clone(), api_proxy.as_ref())?,
             proxy: api_proxy,
             host: base.host().into(),
+            origin: Origin::Api,
         };
         let token = match config.tokens() {
             Tokens::App(app) => {
@@ -75,6 +81,7 @@ impl Routes {
                     agent,
                     proxy,
                     host: url.host().into(),
+                    origin: Origin::Token,
                 }
             }
             // No token requests: never used.
@@ -131,9 +138,75 @@ fn agent(config: &Config, tls: TlsConfig, proxy: Option<&Proxy>) -> Result<Agent
         .accept("application/json")
         .accept_encoding(ACCEPT_ENCODING)
         .tls_config(tls)
-        .build()
-        .new_agent();
-    Ok(agent)
+        .build();
+    Ok(Agent::with_parts(
+        agent,
+        DefaultConnector::new(),
+        Resolver::default(),
+    ))
+}
+
+/// ureq's system resolver, with its lookup failures marked as [`NotResolved`], so that a
+/// name that does not resolve is told from other connect failures by type: std reports most
+/// `getaddrinfo` failures with neither a kind nor an OS error to check, only text.
+#[derive(Debug, Default)]
+struct Resolver(DefaultResolver);
+
+impl ureq::unversioned::resolver::Resolver for Resolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        self.0
+            .resolve(uri, config, timeout)
+            .map_err(NotResolved::mark)
+    }
+
+    fn empty(&self) -> ResolvedSocketAddrs {
+        self.0.empty()
+    }
+}
+
+/// The system resolver has no address for the name.
+#[derive(Debug)]
+struct NotResolved(io::Error);
+
+impl NotResolved {
+    /// Marks a failed lookup, unless it may pass on a retry: an OS error (Unix's
+    /// `EAI_SYSTEM`, which std reports with its errno; on Windows every failure is one, and
+    /// only "no such name" and "no data" are marked) or an interrupted lookup.
+    fn mark(error: ureq::Error) -> ureq::Error {
+        const WSAHOST_NOT_FOUND: i32 = 11001;
+        const WSANO_DATA: i32 = 11004;
+        match error {
+            ureq::Error::Io(e) => {
+                let no_such_name = match e.raw_os_error() {
+                    None => e.kind() != io::ErrorKind::Interrupted,
+                    Some(code) => cfg!(windows) && matches!(code, WSAHOST_NOT_FOUND | WSANO_DATA),
+                };
+                if no_such_name {
+                    ureq::Error::Other(Box::new(NotResolved(e)))
+                } else {
+                    ureq::Error::Io(e)
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+impl fmt::Display for NotResolved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for NotResolved {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
 }
 
 /// The proxy as ureq takes it: an HTTP CONNECT proxy, with the user and password of its URL,
@@ -210,12 +283,12 @@ pub(crate) enum Phase {
     Body,
 }
 
-/// A ureq error and what it was about: the proxy (`http://host:port`, never its
-/// credentials) or the host that does not resolve.
+/// A failure and what it was about: the proxy (`http://host:port`, never its credentials)
+/// or the host that does not resolve.
 #[derive(Debug)]
 struct About {
     what: String,
-    cause: ureq::Error,
+    cause: BoxError,
 }
 
 impl fmt::Display for About {
@@ -226,58 +299,26 @@ impl fmt::Display for About {
 
 impl std::error::Error for About {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.cause)
+        Some(&*self.cause)
     }
 }
 
-/// Maps a ureq error onto the core's error: a refused certificate → `Tls`; the proxy refusing
-/// the tunnel or unreachable → `Proxy`; a host name that does not resolve → `UnknownHost`;
-/// other connect failures → `Connect`; deadlines → `Timeout`; the body limit →
-/// `BodyTooLarge`; anything breaking an established exchange (premature close, truncated or
-/// garbled body) → `Connection`.
+/// Maps a ureq error onto the core's error by its variant (and an I/O error by its kind and
+/// the causes it holds), never by its text, so that what cannot pass is not retried:
+///
+/// - a refused certificate, or TLS that cannot be set up → `Tls`;
+/// - the proxy refusing the tunnel, unreachable, or unusable → `Proxy`;
+/// - a host name that does not resolve → `UnknownHost`;
+/// - refused, unreachable, a handshake that failed otherwise → `Connect` (retried);
+/// - deadlines → `Timeout`; the body limit → `BodyTooLarge`;
+/// - anything breaking an established exchange (premature close, truncated or garbled
+///   answer) → `Connection` (retried);
+/// - unusable settings (PEM, https-only) → `Config`.
+///
+/// `ureq::Error` is `#[non_exhaustive]` and some of its variants exist only with ureq
+/// features this crate leaves off, so a catch-all remains: see its arms.
 pub(crate) fn map_error(error: ureq::Error, phase: Phase, route: &Route, config: &Config) -> Error {
     use ureq::Error as U;
-    // ureq's `source()` does not reach the io::Error it wraps, so look there directly.
-    let tls = match &error {
-        U::Io(e) => find_cause::<rustls::Error>(e),
-        other => find_cause::<rustls::Error>(other),
-    };
-    let refused_certificate = matches!(
-        tls,
-        Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
-    );
-    if refused_certificate {
-        return Error::Tls(Box::new(error));
-    }
-    if phase == Phase::Call {
-        if let Some(proxy) = &route.proxy {
-            // Through a proxy, ureq resolves and connects to the proxy only: the target is
-            // the proxy's to reach, and its failure comes back as the CONNECT's answer.
-            let unreachable = match &error {
-                U::ConnectProxyFailed(_) | U::HostNotFound | U::ConnectionFailed => true,
-                U::Io(e) => is_unreachable(e) || is_name_not_resolved(e),
-                _ => false,
-            };
-            if unreachable {
-                return Error::Proxy(Box::new(About {
-                    what: proxy.to_string(),
-                    cause: error,
-                }));
-            }
-        } else {
-            let not_resolved = match &error {
-                U::HostNotFound => true,
-                U::Io(e) => is_name_not_resolved(e),
-                _ => false,
-            };
-            if not_resolved {
-                return Error::UnknownHost(Box::new(About {
-                    what: route.host.to_string(),
-                    cause: error,
-                }));
-            }
-        }
-    }
     match error {
         U::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => {
             Error::Timeout(Timeout::Connect(config.connect_timeout()))
@@ -286,83 +327,124 @@ pub(crate) fn map_error(error: ureq::Error, phase: Phase, route: &Route, config:
         U::BodyExceedsLimit(_) => Error::BodyTooLarge {
             limit: config.max_body_size(),
         },
-        U::Io(e) if phase == Phase::Call && is_connect_failure(&e) => {
-            Error::Connect(Box::new(U::Io(e)))
+        U::Io(e) => map_io(e, phase, route, config),
+        U::HostNotFound => not_resolved(Box::new(U::HostNotFound), route),
+        U::Other(inner) => match inner.downcast::<NotResolved>() {
+            Ok(lookup) => not_resolved(Box::new(lookup.0), route),
+            // ureq's own connectors never raise `Other`.
+            Err(inner) => Error::Connection(Box::new(U::Other(inner))),
+        },
+        // The proxy refused the tunnel, or its settings are unusable.
+        e @ (U::ConnectProxyFailed(_) | U::InvalidProxyUrl) => the_proxys(Box::new(e), route),
+        // No connector made a connection, and none said why.
+        U::ConnectionFailed if route.proxy.is_some() => {
+            the_proxys(Box::new(U::ConnectionFailed), route)
         }
-        U::Io(e) if e.kind() == io::ErrorKind::TimedOut => {
-            Error::Timeout(Timeout::Request(config.request_timeout()))
+        e @ U::ConnectionFailed => Error::Connect(Box::new(e)),
+        // TLS could not be set up: a host rustls cannot check the name of (`Tls`), its
+        // settings (`Rustls`, raised before any handshake; a refused certificate comes as
+        // `Io`), a connection left unencrypted (`TlsRequired`). The same on every attempt.
+        e @ (U::Tls(_) | U::Rustls(_) | U::TlsRequired) => Error::Tls(Box::new(e)),
+        // Roots go to ureq as DER, so it reads no PEM; were it to, the PEM is unusable.
+        e @ U::Pem(_) => Error::Config(ConfigError::CaCertificate(e.to_string())),
+        // `https_only` is never set (the settings decide when plain http is allowed).
+        U::RequireHttpsOnly(_) => Error::Config(route.refused(InvalidBaseUrl::InsecureScheme)),
+        // The request as built cannot be sent: not expected, since the URLs and headers were
+        // checked. These cannot pass, but no variant of `Error` says "the request is
+        // unusable" without being retried or claiming another cause.
+        e @ (U::BadUri(_) | U::Http(_)) => Error::Connect(Box::new(e)),
+        // The answer is not HTTP/1.1 this client can read, or stopped making progress: the
+        // server's doing on this exchange, like a body cut short; another may pass.
+        e @ (U::Protocol(_) | U::LargeResponseHeader(..) | U::BodyStalled) => {
+            Error::Connection(Box::new(e))
         }
-        e @ (U::HostNotFound
-        | U::ConnectionFailed
-        | U::Tls(_)
-        | U::Rustls(_)
-        | U::Pem(_)
-        | U::TlsRequired
-        | U::ConnectProxyFailed(_)
-        | U::InvalidProxyUrl
-        | U::BadUri(_)
-        | U::RequireHttpsOnly(_)
-        | U::Http(_)) => Error::Connect(Box::new(e)),
-        // ureq inflates bodies itself when another crate of the build turns its `gzip`
-        // feature on (features are unified); its `Decompress` variant exists only then.
-        other if phase == Phase::Body && is_decompress(&other) => {
-            Error::ContentEncoding(Box::new(other))
+        // Not raised: statuses are not errors and redirects are not followed (see `agent`).
+        e @ (U::StatusCode(_) | U::RedirectFailed | U::TooManyRedirects) => {
+            Error::Connection(Box::new(e))
         }
+        // Reading a body, ureq raises only the variants above and those of its decoders
+        // (`Decompress` when another crate of the build turns ureq's `gzip` or `brotli`
+        // feature on; `charset`'s), which this crate cannot name.
+        other if phase == Phase::Body => Error::ContentEncoding(Box::new(other)),
+        // Variants of other optional ureq features (cookies, JSON, native-tls) or of a newer
+        // ureq, before the answer: an unexplained failure, retried as the policy says.
         other => Error::Connection(Box::new(other)),
     }
 }
 
-/// Whether ureq failed to inflate the body: `ureq::Error::Decompress`, named by its derived
-/// `Debug` since the variant cannot be matched without ureq's `gzip` feature.
-fn is_decompress(error: &ureq::Error) -> bool {
-    format!("{error:?}").starts_with("Decompress(")
-}
-
-/// Whether an I/O error before the response means no usable connection was made: refused,
-/// unreachable, or a TLS handshake that failed (rustls reports certificate and protocol
-/// problems as `InvalidData`).
-fn is_connect_failure(e: &io::Error) -> bool {
+/// Maps an I/O error by its kind, and a certificate problem by the rustls error inside it.
+fn map_io(e: io::Error, phase: Phase, route: &Route, config: &Config) -> Error {
     use io::ErrorKind as K;
-    matches!(
-        e.kind(),
-        K::ConnectionRefused
-            | K::AddrNotAvailable
-            | K::AddrInUse
-            | K::NetworkUnreachable
-            | K::HostUnreachable
-            | K::NetworkDown
-            | K::InvalidData
-            | K::InvalidInput
-            | K::PermissionDenied
-    )
-}
-
-/// Whether an I/O error while connecting means the peer could not be reached at all.
-fn is_unreachable(e: &io::Error) -> bool {
-    use io::ErrorKind as K;
-    matches!(
-        e.kind(),
-        K::ConnectionRefused
-            | K::AddrNotAvailable
-            | K::NetworkUnreachable
-            | K::HostUnreachable
-            | K::NetworkDown
-    )
-}
-
-/// Whether an I/O error is the system resolver's "no such name": ureq's resolver hands on
-/// what `ToSocketAddrs` returns, which the standard library words as "failed to lookup
-/// address information: …" on Unix, and Windows reports as `WSAHOST_NOT_FOUND` or
-/// `WSANO_DATA`.
-fn is_name_not_resolved(e: &io::Error) -> bool {
-    const WSAHOST_NOT_FOUND: i32 = 11001;
-    const WSANO_DATA: i32 = 11004;
-    if cfg!(windows) && matches!(e.raw_os_error(), Some(WSAHOST_NOT_FOUND | WSANO_DATA)) {
-        return true;
+    let refused_certificate = matches!(
+        find_cause::<rustls::Error>(&e),
+        Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+    );
+    if refused_certificate {
+        return Error::Tls(Box::new(ureq::Error::Io(e)));
     }
-    e.raw_os_error().is_none()
-        && e.to_string()
-            .starts_with("failed to lookup address information")
+    let kind = e.kind();
+    let cause = Box::new(ureq::Error::Io(e));
+    match (phase, kind) {
+        (_, K::TimedOut) => Error::Timeout(Timeout::Request(config.request_timeout())),
+        // Refused or unreachable: it may pass. Through a proxy, ureq connects to the proxy
+        // only (the proxy reaches the target, and says so in its CONNECT answer).
+        (
+            Phase::Call,
+            K::ConnectionRefused
+            | K::AddrNotAvailable
+            | K::NetworkUnreachable
+            | K::HostUnreachable
+            | K::NetworkDown,
+        ) => match route.proxy {
+            Some(_) => the_proxys(cause, route),
+            None => Error::Connect(cause),
+        },
+        // The system will not let the connection out (a firewall, a sandbox), or cannot use
+        // the address: the same on every attempt. The proxy's, through a proxy; directly no
+        // variant of `Error` says so without being retried or claiming another cause.
+        (Phase::Call, K::PermissionDenied | K::InvalidInput) => match route.proxy {
+            Some(_) => the_proxys(cause, route),
+            None => Error::Connect(cause),
+        },
+        // No local port free, or a TLS handshake that failed for a reason other than the
+        // certificate (rustls reports it as `InvalidData`): it may pass.
+        (Phase::Call, K::AddrInUse | K::InvalidData) => Error::Connect(cause),
+        // Reset, closed early, a body cut short or garbled.
+        _ => Error::Connection(cause),
+    }
+}
+
+/// A name that does not resolve: the host's (`UnknownHost`), or through a proxy, where ureq
+/// resolves the proxy's name only, the proxy's.
+fn not_resolved(cause: BoxError, route: &Route) -> Error {
+    if route.proxy.is_some() {
+        return the_proxys(cause, route);
+    }
+    Error::UnknownHost(Box::new(About {
+        what: route.host.to_string(),
+        cause,
+    }))
+}
+
+/// A failure of the proxy, naming it (never its credentials).
+fn the_proxys(cause: BoxError, route: &Route) -> Error {
+    match &route.proxy {
+        Some(proxy) => Error::Proxy(Box::new(About {
+            what: proxy.to_string(),
+            cause,
+        })),
+        None => Error::Proxy(cause),
+    }
+}
+
+impl Route {
+    /// A refused URL, as the setting of this route's origin.
+    fn refused(&self, reason: InvalidBaseUrl) -> ConfigError {
+        match self.origin {
+            Origin::Api => ConfigError::BaseUrl(reason),
+            Origin::Token => ConfigError::TokenUrl(reason),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -444,31 +526,171 @@ mod tests {
         assert!(matches!(e, Error::Timeout(Timeout::Request(_))));
     }
 
+    /// What a mapped error is, as the tables below name it.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum Kind {
+        Config,
+        Connect,
+        Connection,
+        ContentEncoding,
+        Proxy,
+        Timeout,
+        Tls,
+        TooLarge,
+        UnknownHost,
+    }
+
+    fn kind(error: &Error) -> Option<Kind> {
+        Some(match error {
+            Error::Config(_) => Kind::Config,
+            Error::Connect(_) => Kind::Connect,
+            Error::Connection(_) => Kind::Connection,
+            Error::ContentEncoding(_) => Kind::ContentEncoding,
+            Error::Proxy(_) => Kind::Proxy,
+            Error::Timeout(_) => Kind::Timeout,
+            Error::Tls(_) => Kind::Tls,
+            Error::BodyTooLarge { .. } => Kind::TooLarge,
+            Error::UnknownHost(_) => Kind::UnknownHost,
+            _ => return None,
+        })
+    }
+
+    /// An error of the http crate, as ureq wraps it: a header value with a line break.
+    fn http_error() -> ureq::http::Error {
+        match ureq::http::HeaderValue::from_bytes(b"a\nb") {
+            Err(e) => e.into(),
+            Ok(_) => panic!("a line break in a header value was accepted"),
+        }
+    }
+
+    /// What the resolver reports for a name with no address.
+    fn not_resolved() -> ureq::Error {
+        NotResolved::mark(ureq::Error::Io(io::Error::other(
+            "failed to lookup address information: Name or service not known",
+        )))
+    }
+
+    /// Each ureq error this build can construct, directly and before the response head: the
+    /// variant it becomes and whether it is retried.
     #[test]
-    fn failures_before_a_connection_are_connect_errors() {
+    fn each_ureq_error_has_a_variant_and_a_retry_decision() {
+        use Kind::*;
+        use ureq::Error as U;
         let c = config();
         let r = routes(&c);
         let direct = r.to(Origin::Api);
-        for kind in [
-            io::ErrorKind::ConnectionRefused,
-            io::ErrorKind::HostUnreachable,
-            io::ErrorKind::InvalidData, // rustls: bad certificate
-        ] {
-            assert!(matches!(
-                map_error(io(kind), Phase::Call, direct, &c),
-                Error::Connect(_)
-            ));
+        let cases: Vec<(ureq::Error, Kind, bool)> = vec![
+            (U::StatusCode(500), Connection, true),
+            (U::Http(http_error()), Connect, true),
+            (U::BadUri("no host".into()), Connect, true),
+            (io(io::ErrorKind::ConnectionRefused), Connect, true),
+            (U::Timeout(ureq::Timeout::Global), Timeout, true),
+            (U::HostNotFound, UnknownHost, false),
+            (not_resolved(), UnknownHost, false),
+            (U::RedirectFailed, Connection, true),
+            (U::InvalidProxyUrl, Proxy, false),
+            (U::ConnectionFailed, Connect, true),
+            (U::BodyExceedsLimit(99), TooLarge, false),
+            (U::TooManyRedirects, Connection, true),
+            (U::Tls("Rustls invalid dns name error"), Tls, false),
+            (
+                U::Pem(rustls::pki_types::pem::Error::NoItemsFound),
+                Config,
+                false,
+            ),
+            (
+                U::Rustls(rustls::Error::General("no versions".into())),
+                Tls,
+                false,
+            ),
+            (
+                U::Rustls(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::UnknownIssuer,
+                )),
+                Tls,
+                false,
+            ),
+            (U::RequireHttpsOnly("http://x".into()), Config, false),
+            (U::LargeResponseHeader(70_000, 65_536), Connection, true),
+            (U::ConnectProxyFailed("403".into()), Proxy, false),
+            (U::TlsRequired, Tls, false),
+            (U::Other("a bespoke connector's".into()), Connection, true),
+            (U::BodyStalled, Connection, true),
+        ];
+        for (error, expected, retryable) in cases {
+            let shown = error.to_string();
+            let mapped = map_error(error, Phase::Call, direct, &c);
+            assert_eq!(kind(&mapped), Some(expected), "{shown}: {mapped:?}");
+            assert_eq!(mapped.is_retryable(), retryable, "{shown}: {mapped:?}");
         }
+    }
+
+    /// I/O errors before the response head, by kind: refused or unreachable may pass; the
+    /// system refusing the connection does not (through a proxy; directly, see `map_io`).
+    #[test]
+    fn io_errors_before_the_answer_are_sorted_by_kind() {
+        use Kind::*;
+        use io::ErrorKind as K;
+        let c = config();
+        let r = routes(&c);
+        let direct = r.to(Origin::Api);
+        let (pc, pr) = proxied();
+        let through = pr.to(Origin::Api);
+        let cases = [
+            (K::ConnectionRefused, Connect, Proxy),
+            (K::AddrNotAvailable, Connect, Proxy),
+            (K::NetworkUnreachable, Connect, Proxy),
+            (K::HostUnreachable, Connect, Proxy),
+            (K::NetworkDown, Connect, Proxy),
+            (K::PermissionDenied, Connect, Proxy),
+            (K::InvalidInput, Connect, Proxy),
+            (K::AddrInUse, Connect, Connect),
+            // rustls: a handshake that failed, not a refused certificate.
+            (K::InvalidData, Connect, Connect),
+            (K::ConnectionReset, Connection, Connection),
+            (K::UnexpectedEof, Connection, Connection),
+            (K::TimedOut, Timeout, Timeout),
+        ];
+        for (io_kind, directly, by_proxy) in cases {
+            let mapped = map_error(io(io_kind), Phase::Call, direct, &c);
+            assert_eq!(kind(&mapped), Some(directly), "{io_kind:?}: {mapped:?}");
+            assert_eq!(mapped.is_retryable(), directly != Proxy, "{mapped:?}");
+            let mapped = map_error(io(io_kind), Phase::Call, through, &pc);
+            assert_eq!(kind(&mapped), Some(by_proxy), "{io_kind:?}: {mapped:?}");
+            assert_eq!(mapped.is_retryable(), by_proxy != Proxy, "{mapped:?}");
+        }
+    }
+
+    /// A certificate rustls refused is found by its type inside the I/O error, and a failure
+    /// of the resolver by the mark the resolver put on it, never by their text.
+    #[test]
+    fn causes_are_found_by_type_not_by_text() {
+        let c = config();
+        let r = routes(&c);
+        let direct = r.to(Origin::Api);
+        let refused = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::Expired),
+        );
+        let mapped = map_error(ureq::Error::Io(refused), Phase::Call, direct, &c);
+        assert!(matches!(mapped, Error::Tls(_)), "{mapped:?}");
+        // The resolver's words on an error it did not raise mean nothing.
+        let worded = io::Error::other("failed to lookup address information: Name unknown");
+        let mapped = map_error(ureq::Error::Io(worded), Phase::Call, direct, &c);
+        assert!(matches!(mapped, Error::Connection(_)), "{mapped:?}");
+        // An OS error from the lookup (Unix's EAI_SYSTEM), or an interrupted one, may pass.
         for e in [
-            ureq::Error::ConnectionFailed,
-            ureq::Error::Tls("handshake"),
-            ureq::Error::ConnectProxyFailed("407".into()),
+            io::Error::from_raw_os_error(12),
+            io::Error::from(io::ErrorKind::Interrupted),
         ] {
-            assert!(matches!(
-                map_error(e, Phase::Call, direct, &c),
-                Error::Connect(_)
-            ));
+            let marked = NotResolved::mark(ureq::Error::Io(e));
+            assert!(matches!(marked, ureq::Error::Io(_)), "{marked:?}");
         }
+        // While reading a body, a variant this crate can name keeps its meaning: only
+        // ureq's decoders' (`Decompress`, nameable only with ureq's `gzip` feature, off in
+        // this build) fall to the catch-all that makes them `ContentEncoding`.
+        let mapped = map_error(ureq::Error::BodyStalled, Phase::Body, direct, &c);
+        assert!(matches!(mapped, Error::Connection(_)), "{mapped:?}");
     }
 
     #[test]
@@ -476,13 +698,42 @@ mod tests {
         let c = config();
         let r = routes(&c);
         let direct = r.to(Origin::Api);
-        let lookup =
-            io::Error::other("failed to lookup address information: Name or service not known");
-        for e in [ureq::Error::HostNotFound, ureq::Error::Io(lookup)] {
+        for e in [ureq::Error::HostNotFound, not_resolved()] {
             let mapped = map_error(e, Phase::Call, direct, &c);
             assert!(matches!(mapped, Error::UnknownHost(_)), "{mapped:?}");
             assert!(!mapped.is_retryable());
-            assert!(mapped.to_string().contains("api.smartcar.com"), "{mapped}");
+            let text = mapped.to_string();
+            assert!(text.contains("api.smartcar.com"), "{text}");
+            assert!(!text.contains("other:"), "ureq's wrapper shows: {text}");
+        }
+    }
+
+    /// Settings refused at the request name the URL of the request's origin.
+    #[test]
+    fn an_https_only_refusal_names_the_url_of_its_origin() {
+        let c = built(
+            Builder::<Settings>::default()
+                .client_credentials("id", "secret")
+                .no_proxy()
+                .system_roots(false),
+        );
+        let r = routes(&c);
+        for (origin, expected) in [
+            (
+                Origin::Api,
+                ConfigError::BaseUrl(InvalidBaseUrl::InsecureScheme),
+            ),
+            (
+                Origin::Token,
+                ConfigError::TokenUrl(InvalidBaseUrl::InsecureScheme),
+            ),
+        ] {
+            let e = ureq::Error::RequireHttpsOnly("http://x".into());
+            let mapped = map_error(e, Phase::Call, r.to(origin), &c);
+            assert!(
+                matches!(&mapped, Error::Config(e) if *e == expected),
+                "{mapped:?}"
+            );
         }
     }
 

@@ -478,8 +478,10 @@ fn the_environments_proxy_is_chosen_per_destination() {
     assert_eq!(server.requests().len(), 2);
 }
 
+/// Told by the mark the resolver puts on its failure, not by the system's words, and
+/// attempted once: no retry can make the name resolve.
 #[test]
-fn a_host_that_does_not_resolve_is_an_unknown_host() {
+fn a_host_that_does_not_resolve_is_an_unknown_host_attempted_once() {
     let client = Client::builder()
         .base_url("https://no-such-host.connections.invalid/v3")
         .token(TOKEN)
@@ -488,9 +490,16 @@ fn a_host_that_does_not_resolve_is_an_unknown_host() {
         .retry_policy(fast_retries(3))
         .build()
         .unwrap();
-    let error = failure(client.list(&ListConnections::new()));
+    let mut outcome = None;
+    let lines = capture_all(|| outcome = Some(client.list(&ListConnections::new())));
+    let error = failure(outcome.unwrap());
     assert!(matches!(error, Error::UnknownHost(_)), "{error:?}");
     assert!(!error.is_retryable());
+    let attempts = lines
+        .iter()
+        .filter(|l| l.starts_with("span#") && l.contains(" connections.request"))
+        .count();
+    assert_eq!(attempts, 1, "{lines:#?}");
     assert!(
         error
             .to_string()
