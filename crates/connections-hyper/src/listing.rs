@@ -21,8 +21,7 @@ pub(crate) struct Driver {
 impl Driver {
     pub(crate) fn new(client: Client, listing: ClientListing) -> Self {
         Driver {
-            // Tokio's clock, which the waits below sleep on, not the config's std one.
-            clock: *client.clock(),
+            clock: *client.config().pacer().clock(),
             client,
             listing,
             exchanges: JoinSet::new(),
