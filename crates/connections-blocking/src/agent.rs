@@ -395,22 +395,25 @@ fn map_io(e: io::Error, phase: Phase, route: &Route, config: &Config) -> Error {
             | K::NetworkUnreachable
             | K::HostUnreachable
             | K::NetworkDown,
-        ) => match route.proxy {
-            Some(_) => the_proxys(cause, route),
-            None => Error::Connect(cause),
-        },
+        ) => not_connected(cause, route),
         // The system will not let the connection out (a firewall, a sandbox), or cannot use
         // the address: the same on every attempt. The proxy's, through a proxy; directly no
         // variant of `Error` says so without being retried or claiming another cause.
-        (Phase::Call, K::PermissionDenied | K::InvalidInput) => match route.proxy {
-            Some(_) => the_proxys(cause, route),
-            None => Error::Connect(cause),
-        },
+        (Phase::Call, K::PermissionDenied | K::InvalidInput) => not_connected(cause, route),
         // No local port free, or a TLS handshake that failed for a reason other than the
         // certificate (rustls reports it as `InvalidData`): it may pass.
         (Phase::Call, K::AddrInUse | K::InvalidData) => Error::Connect(cause),
         // Reset, closed early, a body cut short or garbled.
         _ => Error::Connection(cause),
+    }
+}
+
+/// No connection was made: the proxy's failure through a proxy (ureq connects to it only),
+/// else a connect failure.
+fn not_connected(cause: BoxError, route: &Route) -> Error {
+    match route.proxy {
+        Some(_) => the_proxys(cause, route),
+        None => Error::Connect(cause),
     }
 }
 
