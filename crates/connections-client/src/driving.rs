@@ -6,30 +6,69 @@ use connections_core::{Listed, Owned, Page, UnixTime};
 
 use crate::{ClientListing, Error, Exchanged, log_notice};
 
-/// The clocks of one listing: its own origin for the machine's monotonic time, and the wall
-/// clock for `Retry-After` dates.
+/// The clocks of one client's listings: monotonic time since an origin, read from a time
+/// source, and the wall clock for `Retry-After` dates.
+///
+/// The source is std's clock for a blocking transport, and the runtime's for an async one,
+/// so that the machine's time moves with the timers the transport sleeps on (tokio's
+/// paused clock in tests, for one).
 #[derive(Clone, Copy, Debug)]
 pub struct Clock {
     origin: Instant,
+    source: fn() -> Instant,
 }
 
 impl Clock {
-    /// Starts counting now.
+    /// Starts counting now, on std's monotonic clock.
     pub fn start() -> Self {
+        Self::with_source(Instant::now)
+    }
+
+    /// Starts counting now, on `source`: the clock the transport's timers run on (for
+    /// tokio, `|| tokio::time::Instant::now().into_std()`).
+    pub fn with_source(source: fn() -> Instant) -> Self {
         Clock {
-            origin: Instant::now(),
+            origin: source(),
+            source,
         }
     }
 
     /// Both clocks, as the machine takes them.
+    ///
+    /// The wall clock is std's, moved by as far as the source is ahead of (or behind) std's
+    /// monotonic clock: a paused clock that was advanced moves the wall time too, while an
+    /// ordinary one reads the live wall clock, which, unlike origin plus elapsed, follows
+    /// the system's suspends and time corrections.
     pub fn now(&self) -> Now {
-        Now::new(self.origin.elapsed(), UnixTime::from(SystemTime::now()))
+        let (at, real, wall) = ((self.source)(), Instant::now(), SystemTime::now());
+        let unix = if at >= real {
+            wall.checked_add(at - real)
+        } else {
+            wall.checked_sub(real - at)
+        };
+        Now::new(
+            at.saturating_duration_since(self.origin),
+            UnixTime::from(unix.unwrap_or(wall)),
+        )
+    }
+
+    /// The monotonic time since the origin at `instant`, a reading of the source (zero for
+    /// one before the origin).
+    pub fn elapsed_at(&self, instant: Instant) -> Duration {
+        instant.saturating_duration_since(self.origin)
     }
 
     /// The instant an `elapsed` reading names, or `None` past the clock's range (a wait that
     /// long is forever in practice).
     pub fn instant(&self, elapsed: Duration) -> Option<Instant> {
         self.origin.checked_add(elapsed)
+    }
+
+    /// About thirty years from now: "never" for a sleep, without overflowing.
+    fn far_future(&self) -> Instant {
+        let now = (self.source)();
+        now.checked_add(Duration::from_secs(86_400 * 365 * 30))
+            .unwrap_or(now)
     }
 }
 
@@ -79,20 +118,13 @@ pub fn next_step(listing: &mut ClientListing, clock: &Clock) -> Step {
             Action::Yield(listed) => return Step::Yield(listed),
             Action::Wait(until) => {
                 // A wait past the clock's range is one that never ends.
-                let until = until.map(|t| clock.instant(t).unwrap_or_else(far_future));
+                let until = until.map(|t| clock.instant(t).unwrap_or_else(|| clock.far_future()));
                 return Step::Wait(until);
             }
             Action::Done => return Step::Done,
             Action::Failed(error) => return Step::Failed(error.into()),
         }
     }
-}
-
-/// About thirty years from now: "never" for a sleep, without overflowing.
-fn far_future() -> Instant {
-    let now = Instant::now();
-    now.checked_add(Duration::from_secs(86_400 * 365 * 30))
-        .unwrap_or(now)
 }
 
 /// A seed for a listing's backoff jitter, from std's per-process random hash keys (not for
@@ -119,5 +151,33 @@ mod tests {
         assert!(now.unix.0 > 1_600_000_000);
         assert!(clock.instant(Duration::from_secs(1)).is_some());
         assert!(clock.instant(Duration::MAX).is_none());
+    }
+
+    /// How far the fake source below has been advanced, in milliseconds.
+    static ADVANCED_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+    /// A clock that stands still unless advanced, like tokio's paused clock.
+    fn paused() -> Instant {
+        static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        let advanced = ADVANCED_MS.load(std::sync::atomic::Ordering::SeqCst);
+        *BASE.get_or_init(Instant::now) + Duration::from_millis(advanced)
+    }
+
+    #[test]
+    fn a_clock_on_another_source_moves_both_readings_with_it() {
+        let clock = Clock::with_source(paused);
+        let wall = |now: Now| now.unix.0 - UnixTime::from(SystemTime::now()).0;
+        let before = clock.now();
+        assert_eq!(before.elapsed, Duration::ZERO);
+        assert!((-1..=1).contains(&wall(before)), "{before:?}");
+        ADVANCED_MS.store(90_000, std::sync::atomic::Ordering::SeqCst);
+        let after = clock.now();
+        assert_eq!(after.elapsed, Duration::from_secs(90));
+        // The wall clock moved 90 s with it (give or take the second it rounds to).
+        assert!((89..=91).contains(&wall(after)), "{after:?}");
+        assert_eq!(
+            clock.instant(after.elapsed).map(|at| clock.elapsed_at(at)),
+            Some(Duration::from_secs(90))
+        );
     }
 }

@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use connections_core::{
     AccessToken, ClientCredentials, Failure, IssuedToken, Lookup, Response, TokenCache, TokenId,
@@ -14,12 +14,16 @@ use connections_core::{
 };
 use event_listener::{Event, Listener};
 
-use crate::{AtTokenEndpoint, Config, Error, Exchanged, random_seed};
+use crate::{AtTokenEndpoint, Clock, Config, Error, Exchanged, random_seed};
 
 /// The application tokens of one client, shared by its clones and their requests.
+///
+/// Token lifetimes are counted on a [`Clock`]: the cache's own, started with it, for
+/// [`need`](Self::need), or the transport's, for [`need_on`](Self::need_on) (so that they
+/// move with its timers). One cache is read on one clock throughout.
 pub struct AppTokens {
     credentials: ClientCredentials,
-    origin: Instant,
+    clock: Clock,
     state: Mutex<State>,
     settled: Event,
 }
@@ -62,6 +66,8 @@ pub struct Flight(u64);
 #[must_use = "report the fetch with finish(), or waiters see it fail"]
 pub struct Fetch {
     tokens: Arc<AppTokens>,
+    /// The clock the lookup that started this fetch read.
+    clock: Clock,
     flight: Flight,
     finished: bool,
 }
@@ -73,8 +79,9 @@ impl fmt::Debug for Fetch {
 }
 
 impl Fetch {
-    /// Reports the outcome of the fetch whose first request was sent at `sent` (the token's
-    /// lifetime counts from there), wakes the waiters, and returns the token to use.
+    /// Reports the outcome of the fetch whose first request was sent at `sent`, read on the
+    /// clock of the lookup that started it (the token's lifetime counts from there), wakes
+    /// the waiters, and returns the token to use.
     pub fn finish(
         mut self,
         sent: Instant,
@@ -87,7 +94,7 @@ impl Fetch {
             state.done = true;
             match outcome {
                 Ok(issued) => {
-                    let since = sent.saturating_duration_since(tokens.origin);
+                    let since = self.clock.elapsed_at(sent);
                     Ok(state.cache.fetched(issued, since))
                 }
                 Err(error) => {
@@ -123,7 +130,7 @@ impl AppTokens {
     pub fn new(credentials: ClientCredentials) -> Arc<Self> {
         Arc::new(AppTokens {
             credentials,
-            origin: Instant::now(),
+            clock: Clock::start(),
             state: Mutex::new(State {
                 cache: TokenCache::new(random_seed()),
                 flight: 0,
@@ -144,15 +151,22 @@ impl AppTokens {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// What a request should do for its token now.
+    /// What a request should do for its token now, on the cache's own clock (std's).
     pub fn need(self: &Arc<Self>) -> Need {
+        self.need_on(&self.clock)
+    }
+
+    /// What a request should do for its token now, on `clock`: the transport's, which its
+    /// timers run on. A [`Fetch`] it starts is finished on the same clock.
+    pub fn need_on(self: &Arc<Self>, clock: &Clock) -> Need {
         let mut state = self.lock();
-        let now = self.origin.elapsed();
+        let now = clock.now().elapsed;
         let start = |state: &mut State| {
             state.flight += 1;
             state.done = false;
             Fetch {
                 tokens: self.clone(),
+                clock: *clock,
                 flight: Flight(state.flight),
                 finished: false,
             }
@@ -233,6 +247,18 @@ impl AppTokens {
         }
     }
 
+    /// [`token_retry_wait`], with a `Retry-After` date read against `clock`'s wall time: the
+    /// transport's, so that the wait agrees with the timer that sleeps it.
+    pub fn retry_wait_on(
+        &self,
+        clock: &Clock,
+        config: &Config,
+        attempts_made: u32,
+        error: &Error,
+    ) -> Option<Duration> {
+        retry_wait(clock.now().unix, config, attempts_made, error)
+    }
+
     /// The API answered 401 to token `id`: drops it, once, so the next [`need`](Self::need)
     /// fetches a fresh one. Returns whether this call dropped it.
     pub fn rejected(&self, id: TokenId) -> bool {
@@ -280,8 +306,23 @@ pub fn read_token_answer(
 /// ended with `error`, or `None` to give up: the client's retry policy, as for the API. A
 /// retry is logged here (`info`, with `wait_ms`), so both transports say it alike.
 pub fn token_retry_wait(config: &Config, attempts_made: u32, error: &Error) -> Option<Duration> {
+    retry_wait(
+        UnixTime::from(SystemTime::now()),
+        config,
+        attempts_made,
+        error,
+    )
+}
+
+/// [`token_retry_wait`] with a `Retry-After` date read at `unix`.
+fn retry_wait(
+    unix: UnixTime,
+    config: &Config,
+    attempts_made: u32,
+    error: &Error,
+) -> Option<Duration> {
     let failure = match error {
-        Error::TokenEndpoint(e) => e.to_failure(UnixTime::from(std::time::SystemTime::now())),
+        Error::TokenEndpoint(e) => e.to_failure(unix),
         other => Failure::Transport {
             retryable: other.is_retryable(),
         },
@@ -458,5 +499,111 @@ mod tests {
             panic!("a rejected token is fetched again")
         };
         assert!(matches!(tokens.need(), Need::Wait(_)));
+    }
+
+    /// How far the fake source below has been advanced, in seconds.
+    static ADVANCED_S: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+    /// A clock that stands still unless advanced, like tokio's paused clock, and starts
+    /// apart from std's (as a runtime's may), so that mixing the two shows.
+    fn paused() -> Instant {
+        static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        let base = *BASE.get_or_init(|| Instant::now() + Duration::from_secs(10_000));
+        base + Duration::from_secs(ADVANCED_S.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    fn advance_to(secs: u64) {
+        ADVANCED_S.store(secs, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Lifetimes and `Retry-After` dates read on the transport's clock, not the cache's own
+    /// (this is the one test that moves the fake clock, so no other can see it jump).
+    #[test]
+    fn a_cache_on_the_transports_clock_counts_on_it() {
+        let tokens = tokens();
+        let clock = Clock::with_source(paused);
+        let Need::Fetch(fetch) = tokens.need_on(&clock) else {
+            panic!("a cold cache fetches")
+        };
+        // Sent at the clock's origin: the hour-long token expires an hour later, on it.
+        let _ = fetch.finish(paused(), Ok(issued("t1")));
+        advance_to(3_500);
+        assert!(
+            matches!(tokens.need_on(&clock), Need::Use { refresh: None, .. }),
+            "fresh until its last minute and a half"
+        );
+        advance_to(3_600);
+        assert!(
+            matches!(tokens.need_on(&clock), Need::Fetch(_)),
+            "expired an hour after it was sent, on the clock it was read on"
+        );
+
+        // The token endpoint asks to come back at a date 600 s after the clock's now; it has
+        // been advanced by 590 s meanwhile, so 10 s are left.
+        struct Settings(Config);
+        impl crate::FromConfig for Settings {
+            type TokenSource = str;
+            fn from_config(config: Config, _: Option<Arc<str>>) -> Result<Self, Error> {
+                Ok(Settings(config))
+            }
+        }
+        let Ok(Settings(config)) = crate::Builder::<Settings>::default().token("t").build() else {
+            panic!("valid settings refused")
+        };
+        advance_to(0);
+        let clock = Clock::with_source(paused);
+        let date = http_date(clock.now().unix.0 + 600);
+        let answer = http::Response::builder()
+            .status(503)
+            .header("content-type", "application/json")
+            .header("retry-after", &date)
+            .body(())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_parts()
+            .0;
+        let body = br#"{"error":"temporarily_unavailable"}"#.to_vec();
+        let Err(error) = read_token_answer(&tokens, &(answer, body)) else {
+            panic!("a 503 is no token")
+        };
+        advance_to(590);
+        let wait = tokens.retry_wait_on(&clock, &config, 1, &error);
+        let wait = wait.unwrap_or_else(|| panic!("{error} not retried after {date}"));
+        assert!(
+            (9..=11).contains(&wait.as_secs()),
+            "{wait:?} until {date}, 590 s on"
+        );
+    }
+
+    /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) of `unix` seconds.
+    fn http_date(unix: i64) -> String {
+        const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let (days, secs) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        format!(
+            "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+            DAYS[days.rem_euclid(7) as usize],
+            MONTHS[(month - 1) as usize],
+            secs / 3_600,
+            secs / 60 % 60,
+            secs % 60
+        )
+    }
+
+    #[test]
+    fn http_dates_are_written_as_the_rfc_shows() {
+        assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
     }
 }

@@ -61,16 +61,21 @@ pub(crate) struct Connector {
 
 impl Connector {
     pub(crate) fn new(config: &Config) -> Result<Self, Error> {
-        let mut http = HttpConnector::new_with_resolver(Resolver::default());
-        // `https://` URIs reach the TCP connector too: hyper-rustls adds TLS on top.
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        // Bounds each TCP attempt; the wrapper below bounds the whole connect.
-        http.set_connect_timeout(Some(config.connect_timeout()));
-        let route = Route {
-            tcp: http,
-            proxies: config.proxies().clone(),
-        };
+        Self::over(config, Route::new(config))
+    }
+
+    /// A connector whose every connection is a pipe from `dial`, for tests under tokio's
+    /// paused clock: a socket's I/O leaves the runtime idle, which lets the paused clock leap
+    /// to the next timer (the request's deadline), whereas a pipe to a server task on the
+    /// same runtime does not. Plain `http://` only: TLS and proxies are not on this path.
+    #[cfg(test)]
+    pub(crate) fn in_memory(config: &Config, dial: Dial) -> Result<Self, Error> {
+        let mut route = Route::new(config);
+        route.memory = Some(dial);
+        Self::over(config, route)
+    }
+
+    fn over(config: &Config, route: Route) -> Result<Self, Error> {
         // TLS to the real host (SNI and certificate name from the destination URI, not the
         // proxy's), over the tunnel when there is one.
         let inner = HttpsConnectorBuilder::new()
@@ -85,6 +90,10 @@ impl Connector {
         })
     }
 }
+
+/// Opens a pipe to a test's server; see [`Connector::in_memory`].
+#[cfg(test)]
+pub(crate) type Dial = Arc<dyn Fn() -> tokio::io::DuplexStream + Send + Sync>;
 
 type Connecting<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
 
@@ -119,10 +128,29 @@ impl Service<Uri> for Connector {
 pub(crate) struct Route {
     tcp: HttpConnector<Resolver>,
     proxies: Proxies,
+    #[cfg(test)]
+    memory: Option<Dial>,
+}
+
+impl Route {
+    fn new(config: &Config) -> Self {
+        let mut http = HttpConnector::new_with_resolver(Resolver::default());
+        // `https://` URIs reach the TCP connector too: hyper-rustls adds TLS on top.
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        // Bounds each TCP attempt; the connector's wrapper bounds the whole connect.
+        http.set_connect_timeout(Some(config.connect_timeout()));
+        Route {
+            tcp: http,
+            proxies: config.proxies().clone(),
+            #[cfg(test)]
+            memory: None,
+        }
+    }
 }
 
 impl Service<Uri> for Route {
-    type Response = Watched<TokioIo<TcpStream>>;
+    type Response = Watched<Stream>;
     type Error = BoxError;
     type Future = Connecting<Self::Response>;
 
@@ -131,10 +159,17 @@ impl Service<Uri> for Route {
     }
 
     fn call(&mut self, dst: Uri) -> Self::Future {
+        #[cfg(test)]
+        if let Some(dial) = self.memory.clone() {
+            return Box::pin(async move {
+                let io = Stream::Memory(TokioIo::new(dial()));
+                Ok(Watched { io, answer: None })
+            });
+        }
         let Some(proxy) = self.proxies.for_uri(&dst) else {
             let connecting = self.tcp.call(dst);
             return Box::pin(async move {
-                let io = connecting.await?;
+                let io = Stream::Tcp(connecting.await?);
                 Ok(Watched { io, answer: None })
             });
         };
@@ -181,7 +216,7 @@ struct ToProxy {
 }
 
 impl Service<Uri> for ToProxy {
-    type Response = Watched<TokioIo<TcpStream>>;
+    type Response = Watched<Stream>;
     type Error = BoxError;
     type Future = Connecting<Self::Response>;
 
@@ -195,12 +230,81 @@ impl Service<Uri> for ToProxy {
         Box::pin(async move {
             match connecting.await {
                 Ok(io) => Ok(Watched {
-                    io,
+                    io: Stream::Tcp(io),
                     answer: Some(answer),
                 }),
                 Err(e) => Err(Box::new(ProxyUnreachable(e.into())) as BoxError),
             }
         })
+    }
+}
+
+/// The bytes under TLS: a TCP connection or, in this crate's tests, a pipe (see
+/// [`Connector::in_memory`]).
+pub(crate) enum Stream {
+    Tcp(TokioIo<TcpStream>),
+    #[cfg(test)]
+    Memory(TokioIo<tokio::io::DuplexStream>),
+}
+
+/// Calls `$call` on the stream inside, whichever it is.
+macro_rules! on_stream {
+    ($stream:expr, $io:ident => $call:expr) => {
+        match $stream {
+            Stream::Tcp($io) => $call,
+            #[cfg(test)]
+            Stream::Memory($io) => $call,
+        }
+    };
+}
+
+impl hyper::rt::Read for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        on_stream!(self.get_mut(), io => Pin::new(io).poll_read(cx, buf))
+    }
+}
+
+impl hyper::rt::Write for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        on_stream!(self.get_mut(), io => Pin::new(io).poll_write(cx, buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        on_stream!(self.get_mut(), io => Pin::new(io).poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        on_stream!(self.get_mut(), io => Pin::new(io).poll_shutdown(cx))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        on_stream!(self, io => io.is_write_vectored())
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        on_stream!(self.get_mut(), io => Pin::new(io).poll_write_vectored(cx, bufs))
+    }
+}
+
+impl Connection for Stream {
+    fn connected(&self) -> Connected {
+        match self {
+            Stream::Tcp(io) => io.connected(),
+            #[cfg(test)]
+            Stream::Memory(_) => Connected::new(),
+        }
     }
 }
 

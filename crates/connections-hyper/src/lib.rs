@@ -53,6 +53,11 @@
 //! The futures and streams need a tokio runtime with the time driver (e.g.
 //! `#[tokio::main]`, or `Builder::new_current_thread().enable_all()`).
 //!
+//! Retry and rate-limit waits and token lifetimes are counted on tokio's clock, so under
+//! `tokio::time::pause()` they pass in virtual time. A paused clock also jumps ahead while
+//! the runtime waits on a socket, though, so an exchange with a server outside the runtime
+//! can meet its deadline at once.
+//!
 //! Every `Error` says what happened and what to do; none of them, nor any `Debug` output or
 //! log line, contains the token. Each attempt runs in a `connections.request` tracing span
 //! with `method`, `url` (with the query, never the token), `path`, `page`, `attempt`,
@@ -63,11 +68,14 @@
 mod connect;
 mod exchange;
 mod listing;
+#[cfg(test)]
+mod paused_clock_tests;
 mod token;
 
 use std::fmt;
 use std::sync::Arc;
 
+use connections_client::Clock;
 use futures_core::Stream;
 use futures_util::StreamExt;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -105,6 +113,15 @@ struct Inner {
     config: Config,
     http: HttpClient,
     source: Option<Arc<dyn TokenSource>>,
+    /// The clock every listing and token lookup of this client reads: tokio's, which its
+    /// timers sleep on, and not the config's std clock, so that the machines' time moves
+    /// with them even when tokio's clock is paused and advanced (as in tests).
+    clock: Clock,
+}
+
+/// Now, on tokio's clock: std's, unless the runtime's clock is paused (`test-util`).
+fn tokio_now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
 }
 
 impl Client {
@@ -116,6 +133,11 @@ impl Client {
     /// The validated settings this client runs with.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The clock of this client's listings and tokens (see `Inner::clock`).
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.inner.clock
     }
 
     /// Fetches one page (the request's `page[number]`, or the first), retrying per the retry
@@ -238,18 +260,39 @@ impl FromConfig for Client {
 
     fn from_config(config: Config, source: Option<Arc<dyn TokenSource>>) -> Result<Self, Error> {
         let connector = connect::Connector::new(&config)?;
+        Ok(Client::over(config, source, connector))
+    }
+}
+
+impl Client {
+    fn over(
+        config: Config,
+        source: Option<Arc<dyn TokenSource>>,
+        connector: connect::Connector,
+    ) -> Self {
         let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             // Lets idle pooled connections expire (90 s by default) instead of lingering.
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .build(connector);
-        Ok(Client {
+        Client {
             inner: Arc::new(Inner {
                 config,
                 http,
                 source,
+                clock: Clock::with_source(tokio_now),
             }),
-        })
+        }
+    }
+
+    /// This client's settings over pipes from `dial` instead of sockets; see
+    /// [`connect::Connector::in_memory`].
+    #[cfg(test)]
+    pub(crate) fn in_memory(&self, dial: connect::Dial) -> Self {
+        let config = self.inner.config.clone();
+        let connector = connect::Connector::in_memory(&config, dial)
+            .unwrap_or_else(|e| panic!("settings that built a client: {e}"));
+        Client::over(config, self.inner.source.clone(), connector)
     }
 }
 

@@ -21,7 +21,8 @@ pub(crate) struct Driver {
 impl Driver {
     pub(crate) fn new(client: Client, listing: ClientListing) -> Self {
         Driver {
-            clock: *client.config().pacer().clock(),
+            // Tokio's clock, which the waits below sleep on, not the config's std one.
+            clock: *client.clock(),
             client,
             listing,
             exchanges: JoinSet::new(),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use connections_client::{
     AppTokens, BoxError, Error, Fetch, Need, Tokens, read_token_answer, record_token_outcome,
-    token_http_request, token_retry_wait, token_span,
+    token_http_request, token_span,
 };
 use connections_core::{AccessToken, IssuedToken, TokenId};
 use tokio::time::Instant;
@@ -43,7 +43,7 @@ pub(crate) async fn bearer(
         }
     };
     loop {
-        match app.need() {
+        match app.need_on(client.clock()) {
             Need::Use { token, id, refresh } => {
                 if let Some(fetch) = refresh {
                     // Renewed in the background: this request goes on with its valid token.
@@ -70,6 +70,7 @@ async fn fetch_token(
     fetch: Fetch,
 ) -> Result<(AccessToken<'static>, TokenId), Error> {
     let span = token_span(&app);
+    // On tokio's clock, the source of the one the lookup that started `fetch` read.
     let sent = Instant::now();
     let (outcome, attempts, status) = request_token(&client, &app, &span)
         .instrument(span.clone())
@@ -104,7 +105,7 @@ async fn request_token(
         let Err(error) = &outcome else {
             return (outcome, attempts, status);
         };
-        match token_retry_wait(config, attempts, error) {
+        match app.retry_wait_on(client.clock(), config, attempts, error) {
             Some(wait) => {
                 tokio::time::sleep(wait).await;
             }
