@@ -4,24 +4,24 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-use bytes::Bytes;
 use connections_client::{
     BoxError, Config, Error, Exchanged, Timeout, Tokens, decoded_body, find_cause, http_request,
     record_outcome, record_response, request_id, request_span,
 };
 use connections_core::{AccessToken, SendRequest};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::Client;
+use crate::body::RequestBody;
 use crate::connect::{ConnectTimedOut, Connector, HostNotFound, ProxyFailed};
 use crate::token::bearer;
 
 /// The pooled hyper-util client every `Client` clone shares, for the API and the token
 /// endpoint alike.
-pub(crate) type HttpClient = hyper_util::client::legacy::Client<Connector, Full<Bytes>>;
+pub(crate) type HttpClient = hyper_util::client::legacy::Client<Connector, RequestBody>;
 
 /// Makes one attempt at `send` with a token from the configured source. An application
 /// token the API refuses (401) is dropped, and the request is sent once more with a fresh
@@ -48,7 +48,7 @@ async fn send_once(
     token: &AccessToken<'_>,
 ) -> Result<Exchanged, Error> {
     let (config, http) = (client.config(), &client.inner.http);
-    let http_request = http_request::<Full<Bytes>>(config, &send.request, token)?;
+    let http_request = http_request::<RequestBody>(config, &send.request, token)?;
     let span = request_span(config, send);
     let recorder = span.clone();
     async move {
@@ -77,7 +77,7 @@ pub(crate) async fn within_deadline(
 /// the caller puts the deadline around it. API and token requests alike come through here.
 pub(crate) async fn exchange(
     http: &HttpClient,
-    request: http::Request<Full<Bytes>>,
+    request: http::Request<RequestBody>,
     config: &Config,
     span: &tracing::Span,
 ) -> Result<Exchanged, Error> {

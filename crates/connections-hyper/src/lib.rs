@@ -65,6 +65,7 @@
 //! `attempt failed`; at `debug`, the request's and the response's headers, credentials
 //! redacted. A retry is an `info` event with the reason and the wait (`wait_ms`).
 
+mod body;
 mod connect;
 mod exchange;
 mod listing;
