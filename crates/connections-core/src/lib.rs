@@ -115,8 +115,8 @@ pub mod token;
 #[cfg(feature = "alloc")]
 pub use token::{
     ClientCredentials, ClientSecret, CredentialProblem, Freshness, InvalidCredentials, IssuedToken,
-    Lookup, OAuthError, SMARTCAR_TOKEN_URL, TokenCache, TokenError, TokenId, TokenRequest,
-    UnusableToken,
+    Lookup, OAuthError, RefreshOnce, SMARTCAR_TOKEN_URL, TokenCache, TokenError, TokenId,
+    TokenRequest, TokenRetries, UnusableToken,
 };
 
 // Reading responses and following pages.

@@ -246,6 +246,15 @@ pub struct Listed<T> {
     pub checkpoint: Option<Box<Checkpoint>>,
 }
 
+/// A listed value reads as the value, so `listed.data` is the page's connections.
+impl<T> core::ops::Deref for Listed<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
 /// A request to send: build it against [`Listing::base`] with the token, send it, and hand
 /// the outcome back with the same `id`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -1185,13 +1194,9 @@ impl<E, P: PacerCell> Listing<E, P> {
         Some(due.max(ready.at))
     }
 
-    /// splitmix64: a fresh jitter value from the seed, without a clock or an OS source.
+    /// A fresh jitter value from the seed.
     fn random(&mut self) -> u64 {
-        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        crate::retry::splitmix64(&mut self.rng)
     }
 }
 

@@ -34,7 +34,7 @@ use zeroize::Zeroizing;
 use crate::decode::{Alloc, DecodeError, Decoder, ErrorKind};
 use crate::parts::{AccessToken, InvalidToken};
 use crate::response::{Response, ResponseError, is_json, snippet};
-use crate::retry::{Failure, is_retryable_status};
+use crate::retry::{Decision, Failure, RetryPolicy, is_retryable_status, splitmix64};
 use crate::retry_after::{RetryAfter, UnixTime};
 use crate::storage::Owned;
 use crate::url::{BaseUrl, InvalidBaseUrl};
@@ -711,14 +711,80 @@ impl TokenCache {
         current
     }
 
-    /// A uniform value in [0, 1) from the seed (splitmix64).
+    /// A uniform value in [0, 1) from the seed.
     fn random_fraction(&mut self) -> f64 {
-        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
+        (splitmix64(&mut self.rng) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// The API answered `status` to a request sent with token `id`: whether to send it once
+    /// more, as `rule` says (see [`RefreshOnce`]). A refused token is dropped here, so the
+    /// next [`lookup`](Self::lookup) fetches a fresh one.
+    pub fn answered(&mut self, rule: &mut RefreshOnce, id: TokenId, status: u16) -> bool {
+        if status != 401 || rule.resent {
+            return false;
+        }
+        rule.resent = true;
+        // Sent again even when another request dropped the token first: the token it was
+        // refused with is gone either way, and the lookup waits for the fetch under way.
+        self.rejected(id);
+        true
+    }
+}
+
+/// The 401 rule of one request sent with an application token: the API refusing the token
+/// (a revoked or rotated one, a clock skewed against its expiry) drops it, and the request is
+/// sent once more with a fresh one; a second 401 is the answer, so a token the API will
+/// never accept costs two requests, not a loop. Fixed tokens and the user's own sources are
+/// never resent: the client cannot get a different one.
+///
+/// One value per request, fed each answer by [`TokenCache::answered`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RefreshOnce {
+    resent: bool,
+}
+
+/// The retries of one token fetch: after each failed request to the token endpoint, how long
+/// to wait before the next, or to give up, as the client's [`RetryPolicy`] says (the same
+/// policy as the API's requests, so a 5xx or a reset is retried with backoff and jitter, a
+/// refusal such as `invalid_client` is not, and a `Retry-After` is obeyed up to its cap).
+///
+/// Sans-IO: the caller sends, sleeps and reads; it hands each failure here, with its
+/// `Retry-After` already read against `now` ([`TokenError::to_failure`]).
+#[derive(Clone, Debug)]
+pub struct TokenRetries {
+    policy: RetryPolicy,
+    attempts: u32,
+    rng: u64,
+}
+
+impl TokenRetries {
+    /// No attempt made yet; `seed` feeds the backoff's jitter.
+    pub fn new(policy: RetryPolicy, seed: u64) -> Self {
+        TokenRetries {
+            policy,
+            attempts: 0,
+            rng: seed,
+        }
+    }
+
+    /// Counts a request about to be sent.
+    pub fn sending(&mut self) {
+        self.attempts = self.attempts.saturating_add(1);
+    }
+
+    /// The requests sent so far.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// The last request failed with `failure`: the wait before the next one, or `None` to
+    /// give up and report it.
+    pub fn failed(&mut self, failure: &Failure) -> Option<Duration> {
+        let random = splitmix64(&mut self.rng);
+        match self.policy.decide(self.attempts.max(1), failure, random) {
+            Decision::RetryAfter(wait) => Some(wait),
+            Decision::GiveUp(_) => None,
+        }
     }
 }
 
@@ -737,6 +803,87 @@ mod tests {
 
     fn secs(s: f64) -> Duration {
         Duration::from_secs_f64(s)
+    }
+
+    #[test]
+    fn a_401_drops_the_token_and_resends_once_and_a_second_401_is_the_answer() {
+        let mut cache = TokenCache::new(1);
+        let _ = cache.lookup(secs(0.0));
+        let (_, first) = cache.fetched(issued("t1", Some(3600)), secs(0.0));
+        let mut rule = RefreshOnce::default();
+        assert!(
+            !cache.answered(&mut rule, first, 200),
+            "a success is the answer"
+        );
+        assert!(
+            !cache.answered(&mut rule, first, 403),
+            "only a 401 refuses the token"
+        );
+        assert!(
+            cache.answered(&mut rule, first, 401),
+            "the first 401 resends"
+        );
+        assert!(
+            matches!(cache.lookup(secs(1.0)), Lookup::Fetch),
+            "and drops the token"
+        );
+        let (_, second) = cache.fetched(issued("t2", Some(3600)), secs(1.0));
+        assert!(
+            !cache.answered(&mut rule, second, 401),
+            "the second 401 is final"
+        );
+        assert!(
+            matches!(cache.lookup(secs(2.0)), Lookup::Use { .. }),
+            "and keeps t2"
+        );
+        // Another request refused with the token already dropped still resends, once.
+        let mut other = RefreshOnce::default();
+        assert!(cache.answered(&mut other, first, 401));
+        assert!(
+            matches!(cache.lookup(secs(2.0)), Lookup::Use { .. }),
+            "t2 stays"
+        );
+    }
+
+    #[test]
+    fn token_retries_follow_the_policy_and_count_attempts() {
+        let policy = RetryPolicy::new()
+            .with_max_attempts(3)
+            .with_base_delay(Duration::from_secs(1))
+            .with_max_delay(Duration::from_secs(4));
+        let unavailable = Failure::Status {
+            status: 503,
+            retry_after: None,
+        };
+        let mut retries = TokenRetries::new(policy, 9);
+        retries.sending();
+        let first = retries.failed(&unavailable).unwrap();
+        assert!(first <= Duration::from_secs(1), "{first:?}");
+        retries.sending();
+        let second = retries.failed(&unavailable).unwrap();
+        assert!(second <= Duration::from_secs(2), "{second:?}");
+        retries.sending();
+        assert_eq!(retries.failed(&unavailable), None, "three attempts at most");
+        assert_eq!(retries.attempts(), 3);
+
+        let asked = Failure::Status {
+            status: 503,
+            retry_after: Some(Duration::from_secs(7)),
+        };
+        let mut retries = TokenRetries::new(policy, 9);
+        retries.sending();
+        assert_eq!(retries.failed(&asked), Some(Duration::from_secs(7)));
+        let refused = Failure::Status {
+            status: 401,
+            retry_after: None,
+        };
+        let mut retries = TokenRetries::new(policy, 9);
+        retries.sending();
+        assert_eq!(retries.failed(&refused), None, "a refusal is final");
+        let reset = Failure::Transport { retryable: true };
+        let mut retries = TokenRetries::new(policy, 9);
+        retries.sending();
+        assert!(retries.failed(&reset).is_some(), "a reset is retried");
     }
 
     #[test]
