@@ -113,7 +113,13 @@ pub fn list_ids_as(
             )
             .build()?;
             for page in client.pages(&request) {
-                ids.extend(page?.data.into_iter().map(|c| c.id.unwrap_or_default()));
+                ids.extend(
+                    page?
+                        .value
+                        .data
+                        .into_iter()
+                        .map(|c| c.id.unwrap_or_default()),
+                );
                 consumed += 1;
                 after_page(consumed);
                 std::thread::sleep(consumer.per_page);
@@ -130,7 +136,13 @@ pub fn list_ids_as(
                         .build()?;
                 let mut pages = std::pin::pin!(client.pages(&request));
                 while let Some(page) = pages.next().await {
-                    ids.extend(page?.data.into_iter().map(|c| c.id.unwrap_or_default()));
+                    ids.extend(
+                        page?
+                            .value
+                            .data
+                            .into_iter()
+                            .map(|c| c.id.unwrap_or_default()),
+                    );
                     consumed += 1;
                     after_page(consumed);
                     tokio::time::sleep(consumer.per_page).await;

@@ -163,20 +163,8 @@ impl Driver {
     }
 }
 
-/// The pages of one listing; ends after the last page or after the first error.
-pub(crate) struct Pages(pub(crate) Driver);
-
-impl Iterator for Pages {
-    type Item = Result<Page<Owned>, Error>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.0
-            .next_page()
-            .map(|outcome| outcome.map(|listed| listed.value))
-    }
-}
-
-/// The pages of one listing with what each response said and its checkpoint.
+/// The pages of one listing, each with what its response said and its checkpoint; ends
+/// after the last page or after the first error.
 pub(crate) struct Listings(pub(crate) Driver);
 
 impl Iterator for Listings {
@@ -189,12 +177,12 @@ impl Iterator for Listings {
 
 /// The connections of one listing, page after page.
 pub(crate) struct Connections {
-    pages: Pages,
+    pages: Listings,
     current: vec::IntoIter<Connection<Owned>>,
 }
 
 impl Connections {
-    pub(crate) fn new(pages: Pages) -> Self {
+    pub(crate) fn new(pages: Listings) -> Self {
         Connections {
             pages,
             current: Vec::new().into_iter(),
@@ -212,7 +200,7 @@ impl Iterator for Connections {
             }
             // Empty pages (even with a `next` link) are skipped, not an end.
             match self.pages.next()? {
-                Ok(page) => self.current = page.data.into_iter(),
+                Ok(page) => self.current = page.value.data.into_iter(),
                 Err(error) => return Some(Err(error)),
             }
         }

@@ -147,7 +147,7 @@
 use connections_client::{
     Exchanged, Tokens, decoded_body, record_outcome, record_response, request_id, request_span,
 };
-use connections_core::{SendRequest, TokenId};
+use connections_core::{RefreshOnce, SendRequest, TokenId};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
@@ -167,9 +167,9 @@ pub use connections_client::{
 pub use connections_core;
 pub use connections_core::{
     AccessToken, ApiError, BaseUrl, Budget, Checkpoint, Connection, CreatedAfter, ErrorType,
-    InvalidBaseUrl, InvalidCredentials, InvalidRequest, InvalidToken, LinkError, ListConnections,
-    ListConnectionsBuilder, Mode, OAuthError, Owned, Page, PaginationError, Rate, ResponseError,
-    ResumeError, RetryAfter, RetryPolicy, TokenError,
+    InvalidBaseUrl, InvalidCredentials, InvalidRequest, InvalidToken, IssuedToken, LinkError,
+    ListConnections, ListConnectionsBuilder, Mode, OAuthError, Owned, Page, PaginationError, Rate,
+    ResponseError, ResumeError, RetryAfter, RetryPolicy, TokenError,
 };
 pub use token::{TokenSource, token_source_fn};
 
@@ -234,6 +234,13 @@ impl Client {
         &self.inner.config
     }
 
+    /// Fetches a fresh application token with the client credentials, retrying as the
+    /// policy says, without caching it: for tools that hand the token to something else
+    /// (`connections token`). Listings never need this; they fetch and renew on their own.
+    pub fn fetch_application_token(&self) -> Result<IssuedToken, Error> {
+        token::fetch_uncached(self)
+    }
+
     /// Fetches one page (the request's `page[number]`, else the first), retrying as the
     /// policy allows. A 3xx, a non-JSON success, or a malformed page is an error, as is an API
     /// error status once retries are exhausted or not allowed.
@@ -248,8 +255,10 @@ impl Client {
     /// Every page of the listing, in order, as the core's listing machine drives it:
     /// `page[size]=100` unless the request sets a size, links followed to the same origin
     /// only and always forward, retries and a 429 that pauses the whole listing, and each
-    /// connection at most once even when the data moves meanwhile. The request is copied, so
-    /// the iterator can be kept or sent to another thread.
+    /// connection at most once even when the data moves meanwhile. Each page comes
+    /// [`Listed`], with its response's status, `sc-request-id` and checkpoint (it derefs to
+    /// the [`Page`]). The request is copied, so the iterator can be kept or sent to another
+    /// thread.
     ///
     /// With `page_concurrency` 1 (the default) a page is fetched on the calling thread when
     /// the iterator is advanced. With more, up to that many pages are fetched ahead, each on
@@ -265,8 +274,8 @@ impl Client {
     pub fn pages(
         &self,
         request: &ListConnections<'_>,
-    ) -> impl Iterator<Item = Result<Page<Owned>, Error>> + Send + 'static {
-        iter::Pages(iter::Driver::new(
+    ) -> impl Iterator<Item = Result<Listed<Page<Owned>>, Error>> + Send + 'static {
+        iter::Listings(iter::Driver::new(
             self.clone(),
             self.inner.config.listing(request),
         ))
@@ -278,7 +287,7 @@ impl Client {
         &self,
         request: &ListConnections<'_>,
     ) -> impl Iterator<Item = Result<Connection<Owned>, Error>> + Send + 'static {
-        iter::Connections::new(iter::Pages(iter::Driver::new(
+        iter::Connections::new(iter::Listings(iter::Driver::new(
             self.clone(),
             self.inner.config.listing(request),
         )))
@@ -324,25 +333,26 @@ impl Client {
     > {
         let start = ListingStart::new().checkpoint(checkpoint.clone());
         let listing = self.inner.config.listing_with(request, &start)?;
-        Ok(iter::Connections::new(iter::Pages(iter::Driver::new(
+        Ok(iter::Connections::new(iter::Listings(iter::Driver::new(
             self.clone(),
             listing,
         ))))
     }
 
-    /// One attempt as the listing machine sees it. An application token the API refuses
-    /// (401) is dropped and the request is sent once more with a fresh one (fetched once for
-    /// every request that saw the 401); a second 401 is the answer. Fixed tokens and token
-    /// sources are never retried on a 401.
+    /// One attempt as the listing machine sees it, sent once more when the 401 rule says
+    /// (an application token the API refused; see the crate docs).
     fn attempt(&self, send: &SendRequest) -> Result<Exchanged, Error> {
-        let (outcome, id) = self.send_once(send);
-        let refused = matches!(&outcome, Ok((head, _)) if head.status == 401);
-        match (self.inner.config.tokens(), id) {
-            (Tokens::App(app), Some(id)) if refused => {
-                app.rejected(id);
-                self.send_once(send).0
+        let mut rule = RefreshOnce::default();
+        loop {
+            let (outcome, id) = self.send_once(send);
+            if !self
+                .inner
+                .config
+                .tokens()
+                .send_again(&mut rule, id, &outcome)
+            {
+                return outcome;
             }
-            _ => outcome,
         }
     }
 

@@ -9,12 +9,8 @@
 
 use std::sync::Arc;
 use std::thread;
-use std::time::Instant;
 
-use connections_client::{
-    AppTokens, BoxError, Error, Exchanged, Fetch, Need, Tokens, read_token_answer,
-    record_token_outcome, token_http_request, token_retry_wait, token_span,
-};
+use connections_client::{Bearer, BoxError, Clock, Error, Exchanged, Fetch, Need, TokenAttempts};
 use connections_core::{AccessToken, IssuedToken, TokenId};
 use zeroize::Zeroizing;
 
@@ -66,25 +62,18 @@ where
     Arc::new(source)
 }
 
-/// The token for the next attempt, and which application token it is (to drop it on a 401).
+/// The token for the next attempt, and which application token it is (for the 401 rule).
 pub(crate) fn bearer(client: &Client) -> Result<(AccessToken<'static>, Option<TokenId>), Error> {
-    let app = match client.config().tokens() {
-        Tokens::App(app) => app,
-        Tokens::Static(token) => return Ok((token.clone(), None)),
-        Tokens::Source => {
+    let app = match client.config().tokens().bearer() {
+        Bearer::App(app) => app,
+        Bearer::Fixed(token) => return Ok((token.clone(), None)),
+        Bearer::Source => {
             // `from_config` refuses a `Source` setting without a source.
             let Some(source) = &client.inner.source else {
                 return Err(Error::Token("no token source was given".into()));
             };
-            return source
-                .access_token()
-                .map(|token| (token, None))
-                .map_err(Error::Token);
-        }
-        _ => {
-            return Err(Error::Token(
-                "this kind of token setting is not supported by connections-blocking".into(),
-            ));
+            let token = source.access_token().map_err(Error::Token)?;
+            return Ok((token, None));
         }
     };
     loop {
@@ -92,12 +81,12 @@ pub(crate) fn bearer(client: &Client) -> Result<(AccessToken<'static>, Option<To
             Need::Use { token, id, refresh } => {
                 if let Some(fetch) = refresh {
                     // Due for renewal but still valid: this request goes on with it.
-                    renew_in_background(client, app, fetch);
+                    renew_in_background(client, fetch);
                 }
                 return Ok((token, Some(id)));
             }
             Need::Fetch(fetch) => {
-                let (token, id) = fetch_token(client, app, fetch)?;
+                let (token, id) = fetch_token(client, fetch)?;
                 return Ok((token, Some(id)));
             }
             Need::Wait(flight) => app.wait_blocking(flight)?,
@@ -106,15 +95,15 @@ pub(crate) fn bearer(client: &Client) -> Result<(AccessToken<'static>, Option<To
 }
 
 /// Runs `fetch` on a thread of its own, logging to the caller's subscriber.
-fn renew_in_background(client: &Client, app: &Arc<AppTokens>, fetch: Fetch) {
-    let (client, app) = (client.clone(), app.clone());
+fn renew_in_background(client: &Client, fetch: Fetch) {
+    let client = client.clone();
     let dispatch = tracing::dispatcher::get_default(Clone::clone);
     let spawned = thread::Builder::new()
         .name("connections-token".into())
         .spawn(move || {
             tracing::dispatcher::with_default(&dispatch, || {
                 // The outcome is in the cache and the log; nobody waits for this thread.
-                let _ = fetch_token(&client, &app, fetch);
+                let _ = fetch_token(&client, fetch);
             });
         });
     if let Err(error) = spawned {
@@ -124,53 +113,51 @@ fn renew_in_background(client: &Client, app: &Arc<AppTokens>, fetch: Fetch) {
     }
 }
 
-/// Fetches a token in a `connections.token` span, with retries as the policy says, and
-/// reports it to the cache (which wakes the requests waiting for it).
-fn fetch_token(
-    client: &Client,
-    app: &AppTokens,
-    fetch: Fetch,
-) -> Result<(AccessToken<'static>, TokenId), Error> {
-    let span = token_span(app);
-    let _entered = span.enter();
-    let sent = Instant::now();
-    let (outcome, attempts, status) = request_token(client, app);
-    record_token_outcome(&span, sent, attempts, status, &outcome);
-    fetch.finish(sent, outcome)
+/// Makes `fetch`'s requests and reports its outcome to the cache (which wakes the requests
+/// waiting for it).
+fn fetch_token(client: &Client, fetch: Fetch) -> Result<(AccessToken<'static>, TokenId), Error> {
+    let mut attempts = fetch.attempts(client.config());
+    request_token(client, &mut attempts);
+    fetch.complete(attempts)
 }
 
-/// Asks the token endpoint until it issues a token, refuses for good (a 4xx), or the retry
-/// policy gives up; returns the outcome, the attempts made and the last status.
-fn request_token(
-    client: &Client,
-    app: &AppTokens,
-) -> (Result<IssuedToken, Error>, u32, Option<u16>) {
-    let config = client.config();
-    let mut attempts = 0;
+/// Sends the token requests of `attempts` in its span, sleeping the waits between them it
+/// names.
+fn request_token(client: &Client, attempts: &mut TokenAttempts<'_>) {
+    let span = attempts.span().clone();
+    let _entered = span.enter();
     loop {
-        attempts += 1;
-        let mut status = None;
-        let outcome = post_form(client, app).and_then(|exchanged| {
-            status = Some(exchanged.0.status.as_u16());
-            read_token_answer(app, &exchanged)
-        });
-        let Err(error) = &outcome else {
-            return (outcome, attempts, status);
-        };
-        match token_retry_wait(config, attempts, error) {
-            Some(wait) => {
-                thread::sleep(wait);
-            }
-            None => return (outcome, attempts, status),
+        let answer = attempts
+            .request()
+            .and_then(|request| post_form(client, request));
+        match attempts.answered(answer) {
+            Some(wait) => thread::sleep(wait),
+            None => return,
         }
     }
 }
 
+/// A fresh application token, fetched now and not cached; see
+/// [`Client::fetch_application_token`](crate::Client::fetch_application_token).
+pub(crate) fn fetch_uncached(client: &Client) -> Result<IssuedToken, Error> {
+    let Bearer::App(app) = client.config().tokens().bearer() else {
+        return Err(Error::Token(
+            "fetching an application token needs client credentials \
+             (Builder::client_credentials)"
+                .into(),
+        ));
+    };
+    let mut attempts = app.attempts(client.config(), &Clock::start());
+    request_token(client, &mut attempts);
+    attempts.outcome()
+}
+
 /// One token request through the agent of the token URL, under the request deadline and body
-/// limit.
-/// The form body (which holds the secret) is overwritten once sent.
-fn post_form(client: &Client, app: &AppTokens) -> Result<Exchanged, Error> {
-    let request = token_http_request::<Zeroizing<Vec<u8>>>(client.config(), app)?;
+/// limit. The form body (which holds the secret) is overwritten once sent.
+fn post_form(
+    client: &Client,
+    request: ureq::http::Request<Zeroizing<Vec<u8>>>,
+) -> Result<Exchanged, Error> {
     let (head, form) = request.into_parts();
     let request = ureq::http::Request::from_parts(head, form.as_slice());
     client.send(crate::agent::Origin::Token, request, |_| {})

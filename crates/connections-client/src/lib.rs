@@ -37,10 +37,7 @@ pub use settings::{
     Builder, ClientListing, Config, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
     DEFAULT_REQUEST_TIMEOUT, FromConfig, ListingStart, MAX_BURST, Tokens,
 };
-pub use tokens::{
-    AppTokens, Fetch, Flight, Need, read_token_answer, record_token_outcome, token_http_request,
-    token_retry_wait, token_span,
-};
+pub use tokens::{AppTokens, Bearer, Fetch, Flight, Need, TokenAttempts};
 pub use traces::{log_notice, record_outcome, record_response, request_span};
 
 /// Any error a transport library reports, kept as the cause of ours.

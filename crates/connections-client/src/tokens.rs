@@ -1,20 +1,21 @@
 //! Application tokens as both transports fetch them: the core's [`TokenCache`] behind a lock,
 //! one fetch at a time, waiters that get the fetch's outcome, and the tracing of each fetch.
 //!
-//! A transport only sends the token request ([`token_http_request`]) and waits
-//! ([`AppTokens::wait`] or [`AppTokens::wait_blocking`]); every rule lives here or in the core.
+//! A transport only sends the requests of a [`TokenAttempts`], sleeps the waits it names,
+//! and waits for others' fetches ([`AppTokens::wait`] or [`AppTokens::wait_blocking`]). The
+//! rules (when to fetch, when to retry, the 401 rule) are the core's.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use connections_core::{
-    AccessToken, ClientCredentials, Failure, IssuedToken, Lookup, Response, TokenCache, TokenId,
-    UnixTime,
+    AccessToken, ClientCredentials, Failure, IssuedToken, Lookup, RefreshOnce, Response,
+    TokenCache, TokenId, TokenRetries,
 };
 use event_listener::{Event, Listener};
 
-use crate::{AtTokenEndpoint, Clock, Config, Error, Exchanged, random_seed};
+use crate::{AtTokenEndpoint, Clock, Config, Error, Exchanged, Tokens, random_seed};
 
 /// The application tokens of one client, shared by its clones and their requests.
 ///
@@ -79,12 +80,26 @@ impl fmt::Debug for Fetch {
 }
 
 impl Fetch {
-    /// Reports the outcome of the fetch whose first request was sent at `sent`, read on the
-    /// clock of the lookup that started it (the token's lifetime counts from there), wakes
-    /// the waiters, and returns the token to use.
-    pub fn finish(
+    /// The requests of this fetch, on the clock of the lookup that started it.
+    pub fn attempts<'a>(&self, config: &'a Config) -> TokenAttempts<'a> {
+        TokenAttempts::new(self.tokens.clone(), config, self.clock)
+    }
+
+    /// Reports the outcome of `attempts` to the cache, wakes the requests waiting for it,
+    /// and returns the token to use.
+    pub fn complete(
+        self,
+        mut attempts: TokenAttempts<'_>,
+    ) -> Result<(AccessToken<'static>, TokenId), Error> {
+        let (sent, outcome) = attempts.end();
+        self.finish(sent, outcome)
+    }
+
+    /// Reports the outcome of the fetch whose first request was sent at `sent` on the clock
+    /// of the lookup that started it (the token's lifetime counts from there).
+    fn finish(
         mut self,
-        sent: Instant,
+        sent: Duration,
         outcome: Result<IssuedToken, Error>,
     ) -> Result<(AccessToken<'static>, TokenId), Error> {
         self.finished = true;
@@ -93,10 +108,7 @@ impl Fetch {
             let mut state = tokens.lock();
             state.done = true;
             match outcome {
-                Ok(issued) => {
-                    let since = self.clock.elapsed_at(sent);
-                    Ok(state.cache.fetched(issued, since))
-                }
+                Ok(issued) => Ok(state.cache.fetched(issued, sent)),
                 Err(error) => {
                     let error = tokens.final_error(error);
                     state.cache.fetch_failed();
@@ -110,6 +122,11 @@ impl Fetch {
     }
 }
 
+/// A fetch that ended before it had an answer: its task was cancelled, or it panicked.
+fn cancelled() -> Error {
+    Error::Token("the token fetch was cancelled".into())
+}
+
 impl Drop for Fetch {
     fn drop(&mut self) {
         if !self.finished {
@@ -117,8 +134,7 @@ impl Drop for Fetch {
                 let mut state = self.tokens.lock();
                 state.done = true;
                 state.cache.fetch_failed();
-                let cancelled = Error::Token("the token fetch was cancelled".into());
-                state.failed = Some((self.flight.0, cancelled));
+                state.failed = Some((self.flight.0, cancelled()));
             }
             self.tokens.settled.notify(usize::MAX);
         }
@@ -247,26 +263,20 @@ impl AppTokens {
         }
     }
 
-    /// [`token_retry_wait`], with a `Retry-After` date read against `clock`'s wall time: the
-    /// transport's, so that the wait agrees with the timer that sleeps it.
-    pub fn retry_wait_on(
-        &self,
-        clock: &Clock,
-        config: &Config,
-        attempts_made: u32,
-        error: &Error,
-    ) -> Option<Duration> {
-        retry_wait(clock.now().unix, config, attempts_made, error)
+    /// The token requests of a fetch that is not cached (a token handed to something else),
+    /// counted on `clock`.
+    pub fn attempts<'a>(self: &Arc<Self>, config: &'a Config, clock: &Clock) -> TokenAttempts<'a> {
+        TokenAttempts::new(self.clone(), config, *clock)
     }
 
-    /// The API answered 401 to token `id`: drops it, once, so the next [`need`](Self::need)
-    /// fetches a fresh one. Returns whether this call dropped it.
-    pub fn rejected(&self, id: TokenId) -> bool {
-        let dropped = self.lock().cache.rejected(id);
-        if dropped {
+    /// The API answered an attempt sent with token `id`: whether to send it once more, as the
+    /// core's 401 rule says ([`TokenCache::answered`]).
+    fn answered(&self, rule: &mut RefreshOnce, id: TokenId, status: u16) -> bool {
+        let resend = self.lock().cache.answered(rule, id, status);
+        if resend {
             tracing::info!(target: "connections", "the API refused the application token (401); fetching a new one");
         }
-        dropped
+        resend
     }
 }
 
@@ -278,78 +288,200 @@ impl fmt::Debug for AppTokens {
     }
 }
 
-/// The token request as an `http::Request`, with the configured `User-Agent`.
-pub fn token_http_request<B: From<Vec<u8>>>(
-    config: &Config,
-    tokens: &AppTokens,
-) -> Result<http::Request<B>, Error> {
-    tokens
-        .credentials
-        .token_request()
-        .to_http_request(config.user_agent())
-        // The URL was checked by `BaseUrl` and the headers are constants.
-        .map_err(|e| Error::Token(Box::new(e)))
-}
-
-/// What the token endpoint's answer to `tokens`' request means: a token, or why there is
-/// none (an error page's start shown without the secret).
-pub fn read_token_answer(
-    tokens: &AppTokens,
-    (head, body): &Exchanged,
-) -> Result<IssuedToken, Error> {
-    Response::from_http(head, body)
-        .issued_token_for(&tokens.credentials)
-        .map_err(Error::TokenEndpoint)
-}
-
-/// How long to wait before asking the token endpoint again after `attempts_made` attempts
-/// ended with `error`, or `None` to give up: the client's retry policy, as for the API. A
-/// retry is logged here (`info`, with `wait_ms`), so both transports say it alike.
-pub fn token_retry_wait(config: &Config, attempts_made: u32, error: &Error) -> Option<Duration> {
-    retry_wait(
-        UnixTime::from(SystemTime::now()),
-        config,
-        attempts_made,
-        error,
-    )
-}
-
-/// [`token_retry_wait`] with a `Retry-After` date read at `unix`.
-fn retry_wait(
-    unix: UnixTime,
-    config: &Config,
-    attempts_made: u32,
-    error: &Error,
-) -> Option<Duration> {
-    let failure = match error {
-        Error::TokenEndpoint(e) => e.to_failure(unix),
-        other => Failure::Transport {
-            retryable: other.is_retryable(),
-        },
-    };
-    match config
-        .retry_policy()
-        .decide(attempts_made, &failure, random_seed())
-    {
-        connections_core::Decision::RetryAfter(wait) => {
-            let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-            tracing::info!(
-                target: "connections",
-                %error,
-                wait_ms,
-                "token request failed, retrying in {:.1} s",
-                wait.as_secs_f64()
-            );
-            Some(wait)
+impl Tokens {
+    /// How a transport gets the token of an attempt: an exhaustive view of the setting, so
+    /// that both transports handle every kind alike and a new kind breaks them at compile
+    /// time instead of falling into a `_` arm. Glue between the crates of this workspace.
+    #[doc(hidden)]
+    pub fn bearer(&self) -> Bearer<'_> {
+        match self {
+            Tokens::Static(token) => Bearer::Fixed(token),
+            Tokens::App(app) => Bearer::App(app),
+            Tokens::Source => Bearer::Source,
         }
-        _ => None,
+    }
+
+    /// Whether an attempt sent with application token `id` (`None`: a fixed token or the
+    /// user's source) goes once more after `outcome`: the 401 rule, decided by the core's
+    /// [`RefreshOnce`]. One `rule` per request.
+    #[doc(hidden)]
+    pub fn send_again(
+        &self,
+        rule: &mut RefreshOnce,
+        id: Option<TokenId>,
+        outcome: &Result<Exchanged, Error>,
+    ) -> bool {
+        match (self, id, outcome) {
+            (Tokens::App(app), Some(id), Ok((head, _))) => {
+                app.answered(rule, id, head.status.as_u16())
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Where the token of an attempt comes from; see [`Tokens::bearer`].
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Bearer<'a> {
+    /// This fixed token.
+    Fixed(&'a AccessToken<'static>),
+    /// The transport's own token source.
+    Source,
+    /// The application token cache.
+    App(&'a Arc<AppTokens>),
+}
+
+/// The requests of one token fetch, as a transport makes them: the request to send, what
+/// each answer means, and the wait before the next (the core's [`TokenRetries`], on the
+/// client's retry policy and the fetch's clock). The transport only sends and sleeps:
+///
+/// ```text
+/// loop {
+///     let answer = attempts.request().and_then(send);
+///     match attempts.answered(answer) { Some(wait) => sleep(wait), None => break }
+/// }
+/// ```
+///
+/// Its `connections.token` span records the attempts, the last status, the time taken and
+/// the lifetime issued; it never holds the secret or the token.
+pub struct TokenAttempts<'a> {
+    tokens: Arc<AppTokens>,
+    config: &'a Config,
+    clock: Clock,
+    retries: TokenRetries,
+    span: tracing::Span,
+    /// When the first request was sent, on `clock`: a token's lifetime counts from there.
+    sent: Option<Duration>,
+    status: Option<u16>,
+    outcome: Option<Result<IssuedToken, Error>>,
+}
+
+impl fmt::Debug for TokenAttempts<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenAttempts")
+            .field("attempts", &self.retries.attempts())
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> TokenAttempts<'a> {
+    fn new(tokens: Arc<AppTokens>, config: &'a Config, clock: Clock) -> Self {
+        let span = token_span(&tokens);
+        TokenAttempts {
+            retries: TokenRetries::new(config.retry_policy(), random_seed()),
+            tokens,
+            config,
+            clock,
+            span,
+            sent: None,
+            status: None,
+            outcome: None,
+        }
+    }
+
+    /// The fetch's span, for the transport to run its requests in.
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// The next token request, with the configured `User-Agent`; counts it as sent.
+    pub fn request<B: From<Vec<u8>>>(&mut self) -> Result<http::Request<B>, Error> {
+        self.retries.sending();
+        self.sent.get_or_insert(self.clock.now().elapsed);
+        self.tokens
+            .credentials
+            .token_request()
+            .to_http_request(self.config.user_agent())
+            // The URL was checked by `BaseUrl` and the headers are constants.
+            .map_err(|e| Error::Token(Box::new(e)))
+    }
+
+    /// What the answer to the last [`request`](Self::request) means: the wait before the
+    /// next request, or `None` when the fetch is over (a token, a refusal, retries spent).
+    /// A retry is logged (`info`, with `wait_ms`), a token or the failure on the span.
+    pub fn answered(&mut self, answer: Result<Exchanged, Error>) -> Option<Duration> {
+        let outcome = answer.and_then(|(head, body)| {
+            self.status = Some(head.status.as_u16());
+            Response::from_http(&head, &body)
+                .issued_token_for(&self.tokens.credentials)
+                .map_err(Error::TokenEndpoint)
+        });
+        if let Err(error) = &outcome {
+            let failure = match error {
+                Error::TokenEndpoint(e) => e.to_failure(self.clock.now().unix),
+                other => Failure::Transport {
+                    retryable: other.is_retryable(),
+                },
+            };
+            if let Some(wait) = self.retries.failed(&failure) {
+                let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+                tracing::info!(
+                    target: "connections",
+                    parent: &self.span,
+                    %error,
+                    wait_ms,
+                    "token request failed, retrying in {:.1} s",
+                    wait.as_secs_f64()
+                );
+                return Some(wait);
+            }
+        }
+        self.record(&outcome);
+        self.outcome = Some(outcome);
+        None
+    }
+
+    /// The token the fetch got, or why there is none, final for the request that needed it
+    /// (see [`AppTokens::final_error`]).
+    pub fn outcome(mut self) -> Result<IssuedToken, Error> {
+        let (_, outcome) = self.end();
+        outcome.map_err(|e| self.tokens.final_error(e))
+    }
+
+    /// When the first request was sent, and the outcome (a fetch that never answered, e.g.
+    /// one whose future was dropped, counts as cancelled).
+    fn end(&mut self) -> (Duration, Result<IssuedToken, Error>) {
+        let outcome = self.outcome.take().unwrap_or_else(|| Err(cancelled()));
+        (self.sent.unwrap_or_default(), outcome)
+    }
+
+    /// Records the fetch's outcome on its span and logs it: `info` for a token, `warn` for a
+    /// failure.
+    fn record(&self, outcome: &Result<IssuedToken, Error>) {
+        let span = &self.span;
+        let elapsed = self
+            .clock
+            .now()
+            .elapsed
+            .saturating_sub(self.sent.unwrap_or_default());
+        span.record(
+            "elapsed_ms",
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        );
+        span.record("attempts", self.retries.attempts());
+        if let Some(status) = self.status {
+            span.record("status", status);
+        }
+        match outcome {
+            Ok(issued) => {
+                if let Some(life) = issued.expires_in {
+                    span.record("expires_in", life.as_secs());
+                }
+                tracing::info!(target: "connections", parent: span, "fetched an application token");
+            }
+            // Errors never hold the secret or a token.
+            Err(error) => {
+                tracing::warn!(target: "connections", parent: span, %error, "token fetch failed")
+            }
+        }
     }
 }
 
 /// The tracing span of one token fetch: `connections.token` with the endpoint, and, recorded
-/// by [`record_token_outcome`], `attempts`, `status`, `elapsed_ms` and `expires_in`. It
-/// never holds the secret or the token.
-pub fn token_span(tokens: &AppTokens) -> tracing::Span {
+/// once it ends, `attempts`, `status`, `elapsed_ms` and `expires_in`.
+fn token_span(tokens: &AppTokens) -> tracing::Span {
     use tracing::field::Empty;
     let url = tokens.credentials.token_url();
     tracing::info_span!(
@@ -362,40 +494,12 @@ pub fn token_span(tokens: &AppTokens) -> tracing::Span {
     )
 }
 
-/// Records a token fetch's outcome on its span and logs it: `info` for a token, `warn` for
-/// a failure.
-pub fn record_token_outcome(
-    span: &tracing::Span,
-    started: Instant,
-    attempts: u32,
-    status: Option<u16>,
-    outcome: &Result<IssuedToken, Error>,
-) {
-    let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    span.record("elapsed_ms", elapsed);
-    span.record("attempts", attempts);
-    if let Some(status) = status {
-        span.record("status", status);
-    }
-    match outcome {
-        Ok(issued) => {
-            if let Some(life) = issued.expires_in {
-                span.record("expires_in", life.as_secs());
-            }
-            tracing::info!(target: "connections", parent: span, "fetched an application token");
-        }
-        // Errors never hold the secret or a token.
-        Err(error) => {
-            tracing::warn!(target: "connections", parent: span, %error, "token fetch failed")
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use connections_core::ClientSecret;
     use std::sync::Barrier;
+    use std::time::Instant;
 
     fn tokens() -> Arc<AppTokens> {
         let secret = ClientSecret::new("s").unwrap_or_else(|e| panic!("{e}"));
@@ -425,7 +529,7 @@ mod tests {
                             Need::Use { token, .. } => return Ok(token.expose_secret().to_owned()),
                             Need::Fetch(fetch) => {
                                 std::thread::sleep(Duration::from_millis(50));
-                                let (token, _) = fetch.finish(Instant::now(), outcome())?;
+                                let (token, _) = fetch.finish(Duration::ZERO, outcome())?;
                                 return Ok(format!("fetched {}", token.expose_secret()));
                             }
                             Need::Wait(flight) => tokens.wait_blocking(flight)?,
@@ -485,16 +589,43 @@ mod tests {
     }
 
     #[test]
+    fn a_401_to_an_application_token_resends_once_and_never_for_a_fixed_one() {
+        let tokens = tokens();
+        let Need::Fetch(fetch) = tokens.need() else {
+            panic!("a cold cache fetches")
+        };
+        let (_, id) = fetch
+            .finish(Duration::ZERO, Ok(issued("t1")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let refused = || {
+            let head = http::Response::builder().status(401).body(());
+            Ok((
+                head.unwrap_or_else(|e| panic!("{e}")).into_parts().0,
+                Vec::new(),
+            ))
+        };
+        let app = Tokens::App(tokens.clone());
+        let mut rule = RefreshOnce::default();
+        assert!(app.send_again(&mut rule, Some(id), &refused()));
+        assert!(!app.send_again(&mut rule, Some(id), &refused()), "once");
+        let fixed = Tokens::Static(AccessToken::new("t").unwrap_or_else(|e| panic!("{e}")));
+        let mut rule = RefreshOnce::default();
+        assert!(
+            !fixed.send_again(&mut rule, None, &refused()),
+            "a fixed token stays"
+        );
+    }
+
+    #[test]
     fn a_rejected_token_is_fetched_again_once() {
         let tokens = tokens();
         let Need::Fetch(fetch) = tokens.need() else {
             panic!("a cold cache fetches")
         };
         let (_, id) = fetch
-            .finish(Instant::now(), Ok(issued("t1")))
+            .finish(Duration::ZERO, Ok(issued("t1")))
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(tokens.rejected(id));
-        assert!(!tokens.rejected(id));
+        assert!(tokens.answered(&mut RefreshOnce::default(), id, 401));
         let Need::Fetch(_held) = tokens.need() else {
             panic!("a rejected token is fetched again")
         };
@@ -526,7 +657,7 @@ mod tests {
             panic!("a cold cache fetches")
         };
         // Sent at the clock's origin: the hour-long token expires an hour later, on it.
-        let _ = fetch.finish(paused(), Ok(issued("t1")));
+        let _ = fetch.finish(Duration::ZERO, Ok(issued("t1")));
         advance_to(3_500);
         assert!(
             matches!(tokens.need_on(&clock), Need::Use { refresh: None, .. }),
@@ -562,12 +693,11 @@ mod tests {
             .into_parts()
             .0;
         let body = br#"{"error":"temporarily_unavailable"}"#.to_vec();
-        let Err(error) = read_token_answer(&tokens, &(answer, body)) else {
-            panic!("a 503 is no token")
-        };
+        let mut attempts = tokens.attempts(&config, &clock);
+        let _sent: http::Request<Vec<u8>> = attempts.request().unwrap_or_else(|e| panic!("{e}"));
         advance_to(590);
-        let wait = tokens.retry_wait_on(&clock, &config, 1, &error);
-        let wait = wait.unwrap_or_else(|| panic!("{error} not retried after {date}"));
+        let wait = attempts.answered(Ok((answer, body)));
+        let wait = wait.unwrap_or_else(|| panic!("a 503 not retried after {date}"));
         assert!(
             (9..=11).contains(&wait.as_secs()),
             "{wait:?} until {date}, 590 s on"

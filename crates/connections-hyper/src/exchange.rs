@@ -5,10 +5,10 @@ use std::error::Error as StdError;
 use std::fmt;
 
 use connections_client::{
-    BoxError, Config, Error, Exchanged, Timeout, Tokens, decoded_body, find_cause, http_request,
+    BoxError, Config, Error, Exchanged, Timeout, decoded_body, find_cause, http_request,
     record_outcome, record_response, request_id, request_span,
 };
-use connections_core::{AccessToken, SendRequest};
+use connections_core::{AccessToken, RefreshOnce, SendRequest};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
 use tokio::time::Instant;
@@ -23,20 +23,16 @@ use crate::token::bearer;
 /// endpoint alike.
 pub(crate) type HttpClient = hyper_util::client::legacy::Client<Connector, RequestBody>;
 
-/// Makes one attempt at `send` with a token from the configured source. An application
-/// token the API refuses (401) is dropped, and the request is sent once more with a fresh
-/// one; a second 401 is the answer.
+/// Makes one attempt at `send` with a token from the configured source, sending it once
+/// more when the 401 rule says (an application token the API refused).
 pub(crate) async fn attempt(client: &Client, send: &SendRequest) -> Result<Exchanged, Error> {
-    let (token, id) = bearer(client).await?;
-    let outcome = send_once(client, send, &token).await;
-    let refused = matches!(&outcome, Ok((head, _)) if head.status == 401);
-    match (client.config().tokens(), id) {
-        (Tokens::App(app), Some(id)) if refused => {
-            app.rejected(id);
-            let (token, _) = bearer(client).await?;
-            send_once(client, send, &token).await
+    let mut rule = RefreshOnce::default();
+    loop {
+        let (token, id) = bearer(client).await?;
+        let outcome = send_once(client, send, &token).await;
+        if !client.config().tokens().send_again(&mut rule, id, &outcome) {
+            return outcome;
         }
-        _ => outcome,
     }
 }
 

@@ -88,11 +88,11 @@ pub use connections_client::{
 pub use connections_core;
 pub use connections_core::{
     AccessToken, ApiError, BaseUrl, Budget, Checkpoint, Connection, CreatedAfter, ErrorType,
-    InvalidBaseUrl, InvalidRequest, InvalidToken, IssuedToken, LinkError, ListConnections,
-    ListConnectionsBuilder, Mode, Owned, Page, PaginationError, Rate, ResponseError, ResumeError,
-    RetryAfter, RetryPolicy, TokenError,
+    InvalidBaseUrl, InvalidCredentials, InvalidRequest, InvalidToken, IssuedToken, LinkError,
+    ListConnections, ListConnectionsBuilder, Mode, OAuthError, Owned, Page, PaginationError, Rate,
+    ResponseError, ResumeError, RetryAfter, RetryPolicy, TokenError,
 };
-pub use token::TokenSource;
+pub use token::{TokenSource, token_source_fn};
 
 use exchange::HttpClient;
 use listing::Driver;
@@ -162,7 +162,9 @@ impl Client {
     /// Every page of the listing from the request's page on, as the core's listing machine
     /// drives it: `page[size]=100` unless the request sets a size, links followed to the
     /// same origin only and always forward, retries and a 429 that pauses the whole listing,
-    /// and each connection at most once even when the data moves meanwhile.
+    /// and each connection at most once even when the data moves meanwhile. Each page comes
+    /// [`Listed`], with its response's status, `sc-request-id` and checkpoint (it derefs to
+    /// the [`Page`]).
     ///
     /// With `page_concurrency > 1`, once a page shows the remaining page numbers (links that
     /// follow `page[number]` and a known `meta.totalCount`), up to that many pages are
@@ -174,11 +176,11 @@ impl Client {
     pub fn pages(
         &self,
         request: &ListConnections<'_>,
-    ) -> impl Stream<Item = Result<Page<Owned>, Error>> + Send + 'static + use<> {
+    ) -> impl Stream<Item = Result<Listed<Page<Owned>>, Error>> + Send + 'static + use<> {
         let driver = Driver::new(self.clone(), self.inner.config.listing(request));
         futures_util::stream::unfold(driver, |mut driver| async move {
             let next = driver.next().await?;
-            Some((next.map(|listed| listed.value), driver))
+            Some((next, driver))
         })
     }
 
@@ -236,17 +238,17 @@ impl Client {
     ) -> Result<impl Stream<Item = Result<Connection<Owned>, Error>> + Send + 'static + use<>, Error>
     {
         let pages = self.pages_from(request, checkpoint)?;
-        Ok(flatten(pages.map(|page| page.map(|listed| listed.value))))
+        Ok(flatten(pages))
     }
 }
 
 /// The connections of a stream of pages, in order; an error ends it.
 fn flatten(
-    pages: impl Stream<Item = Result<Page<Owned>, Error>> + Send + 'static,
+    pages: impl Stream<Item = Result<Listed<Page<Owned>>, Error>> + Send + 'static,
 ) -> impl Stream<Item = Result<Connection<Owned>, Error>> + Send + 'static {
     pages.flat_map(|page| {
         let items: Vec<Result<Connection<Owned>, Error>> = match page {
-            Ok(page) => page.data.into_iter().map(Ok).collect(),
+            Ok(page) => page.value.data.into_iter().map(Ok).collect(),
             Err(error) => vec![Err(error)],
         };
         futures_util::stream::iter(items)

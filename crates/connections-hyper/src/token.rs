@@ -6,12 +6,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use connections_client::{
-    AppTokens, BoxError, Error, Fetch, Need, Tokens, read_token_answer, record_token_outcome,
-    token_http_request, token_span,
-};
+use connections_client::{Bearer, BoxError, Error, Fetch, Need, TokenAttempts};
 use connections_core::{AccessToken, IssuedToken, TokenId};
-use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::Client;
@@ -27,14 +23,52 @@ pub trait TokenSource: Send + Sync + 'static {
     ) -> Pin<Box<dyn Future<Output = Result<AccessToken<'static>, BoxError>> + Send + '_>>;
 }
 
-/// The token for the next attempt, and which application token it is (to drop it on a 401).
+/// Makes an async closure a token source for
+/// [`Builder::token_source`](crate::Builder::token_source), with its signature inferred:
+///
+/// ```
+/// use connections_hyper::{AccessToken, Client, token_source_fn};
+///
+/// let client = Client::builder()
+///     .token_source(token_source_fn(|| async {
+///         // e.g. ask a vault that keeps it fresh
+///         Ok(AccessToken::from_string("token-from-elsewhere".to_owned())?)
+///     }))
+///     .build()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn token_source_fn<F, Fut>(source: F) -> Arc<dyn TokenSource>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<AccessToken<'static>, BoxError>> + Send + 'static,
+{
+    Arc::new(FnSource(source))
+}
+
+/// A closure as a [`TokenSource`]; see [`token_source_fn`].
+struct FnSource<F>(F);
+
+impl<F, Fut> TokenSource for FnSource<F>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<AccessToken<'static>, BoxError>> + Send + 'static,
+{
+    fn access_token(
+        &self,
+    ) -> Pin<Box<dyn Future<Output = Result<AccessToken<'static>, BoxError>> + Send + '_>> {
+        Box::pin((self.0)())
+    }
+}
+
+/// The token for the next attempt, and which application token it is (for the 401 rule).
 pub(crate) async fn bearer(
     client: &Client,
 ) -> Result<(AccessToken<'static>, Option<TokenId>), Error> {
-    let app = match client.config().tokens() {
-        Tokens::App(app) => app,
-        Tokens::Static(token) => return Ok((token.clone(), None)),
-        _ => {
+    let app = match client.config().tokens().bearer() {
+        Bearer::App(app) => app,
+        Bearer::Fixed(token) => return Ok((token.clone(), None)),
+        Bearer::Source => {
+            // `from_config` refuses a `Source` setting without a source.
             let Some(source) = &client.inner.source else {
                 return Err(Error::Token("no token source was given".into()));
             };
@@ -47,12 +81,13 @@ pub(crate) async fn bearer(
             Need::Use { token, id, refresh } => {
                 if let Some(fetch) = refresh {
                     // Renewed in the background: this request goes on with its valid token.
-                    tokio::spawn(fetch_token(client.clone(), app.clone(), fetch));
+                    tokio::spawn(fetch_token(client.clone(), fetch));
                 }
                 return Ok((token, Some(id)));
             }
             Need::Fetch(fetch) => {
-                let task = tokio::spawn(fetch_token(client.clone(), app.clone(), fetch));
+                // On a task of its own, so a request that stops waiting never cancels it.
+                let task = tokio::spawn(fetch_token(client.clone(), fetch));
                 let (token, id) = task
                     .await
                     .map_err(|e| Error::Token(format!("the token fetch failed: {e}").into()))??;
@@ -63,53 +98,30 @@ pub(crate) async fn bearer(
     }
 }
 
-/// Fetches a token, with retries as the policy says, and reports it to the cache.
+/// Makes `fetch`'s requests and reports its outcome to the cache.
 async fn fetch_token(
     client: Client,
-    app: Arc<AppTokens>,
     fetch: Fetch,
 ) -> Result<(AccessToken<'static>, TokenId), Error> {
-    let span = token_span(&app);
-    // On tokio's clock, the source of the one the lookup that started `fetch` read.
-    let sent = Instant::now();
-    let (outcome, attempts, status) = request_token(&client, &app, &span)
-        .instrument(span.clone())
-        .await;
-    record_token_outcome(&span, sent.into_std(), attempts, status, &outcome);
-    fetch.finish(sent.into_std(), outcome)
+    let mut attempts = fetch.attempts(client.config());
+    request_token(&client, &mut attempts).await;
+    fetch.complete(attempts)
 }
 
-/// Asks the token endpoint until it issues a token, refuses for good, or the retry policy
-/// gives up; returns the outcome, the attempts made and the last status.
-async fn request_token(
-    client: &Client,
-    app: &AppTokens,
-    span: &tracing::Span,
-) -> (Result<IssuedToken, Error>, u32, Option<u16>) {
-    let config = client.config();
-    let mut attempts = 0;
+/// Sends the token requests of `attempts`, sleeping the waits between them it names.
+async fn request_token(client: &Client, attempts: &mut TokenAttempts<'_>) {
+    let (config, span) = (client.config(), attempts.span().clone());
     loop {
-        attempts += 1;
-        let mut status = None;
-        let outcome = match token_http_request(config, app) {
+        let answer = match attempts.request() {
             Ok(request) => {
-                within_deadline(config, exchange(&client.inner.http, request, config, span))
-                    .await
-                    .and_then(|exchanged| {
-                        status = Some(exchanged.0.status.as_u16());
-                        read_token_answer(app, &exchanged)
-                    })
+                let exchanged = exchange(&client.inner.http, request, config, &span);
+                within_deadline(config, exchanged.instrument(span.clone())).await
             }
             Err(e) => Err(e),
         };
-        let Err(error) = &outcome else {
-            return (outcome, attempts, status);
-        };
-        match app.retry_wait_on(client.clock(), config, attempts, error) {
-            Some(wait) => {
-                tokio::time::sleep(wait).await;
-            }
-            None => return (outcome, attempts, status),
+        match attempts.answered(answer) {
+            Some(wait) => tokio::time::sleep(wait).await,
+            None => return,
         }
     }
 }
@@ -117,18 +129,14 @@ async fn request_token(
 /// A fresh application token, fetched now and not cached; see
 /// [`Client::fetch_application_token`].
 pub(crate) async fn fetch_uncached(client: &Client) -> Result<IssuedToken, Error> {
-    let Tokens::App(app) = client.config().tokens() else {
+    let Bearer::App(app) = client.config().tokens().bearer() else {
         return Err(Error::Token(
             "fetching an application token needs client credentials \
              (Builder::client_credentials)"
                 .into(),
         ));
     };
-    let span = token_span(app);
-    let started = Instant::now();
-    let (outcome, attempts, status) = request_token(client, app, &span)
-        .instrument(span.clone())
-        .await;
-    record_token_outcome(&span, started.into_std(), attempts, status, &outcome);
-    outcome.map_err(|e| app.final_error(e))
+    let mut attempts = app.attempts(client.config(), client.clock());
+    request_token(client, &mut attempts).await;
+    attempts.outcome()
 }

@@ -58,6 +58,20 @@ async fn list_fetches_one_page_with_its_status_and_request_id() {
 }
 
 #[tokio::test]
+async fn pages_keep_each_responses_status_and_request_id() {
+    use futures_util::StreamExt;
+    let server = TestServer::start(listing(25, Links::Relative, String::new()));
+    let pages: Vec<_> = client(&server).pages(&by_tens()).collect().await;
+    let seen: Vec<_> = pages
+        .into_iter()
+        .map(|p| p.map(|p| (p.status, p.request_id.clone(), p.connections().len())))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let expected = [(1, 10), (2, 10), (3, 5)].map(|(n, len)| (200, Some(format!("req-{n}")), len));
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
 async fn filters_arrive_exactly_as_given_on_every_page() {
     let server = TestServer::start(listing(4, Links::Relative, String::new()));
     let user = "a&b=c d+e%20/?#";

@@ -45,11 +45,14 @@ fn pages_yield_each_page_then_end() {
     let server = TestServer::start(listing(7, Links::Relative, String::new()));
     let request = ListConnections::builder().page_size(3).build().unwrap();
     let mut pages = client(&server).pages(&request);
-    let sizes: Vec<_> = pages
+    let seen: Vec<_> = pages
         .by_ref()
-        .map(|p| p.unwrap().connections().len())
-        .collect();
-    assert_eq!(sizes, [3, 3, 1]);
+        .map(|p| p.map(|p| (p.status, p.request_id.clone(), p.connections().len())))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // Each page keeps what its response said.
+    let expected = [(1, 3), (2, 3), (3, 1)].map(|(n, len)| (200, Some(format!("req-{n}")), len));
+    assert_eq!(seen, expected);
     assert!(pages.next().is_none(), "stays ended");
     assert_eq!(server.requests().len(), 3);
 }

@@ -38,7 +38,7 @@ fn drain(server: &TestServer, max_pages: u32) -> Vec<Result<Vec<String>, Error>>
     let items: Vec<_> = pages
         .by_ref()
         .map(|p| {
-            p.map(|p| p.data.into_iter().map(|c| c.id.unwrap()).collect())
+            p.map(|p| p.value.data.into_iter().map(|c| c.id.unwrap()).collect())
                 .map_err(checked)
         })
         .collect();

@@ -69,7 +69,7 @@ pub async fn walk(
     let mut stream = std::pin::pin!(client.pages(request));
     while let Some(next) = stream.next().await {
         match next {
-            Ok(page) => pages.push(page),
+            Ok(page) => pages.push(page.value),
             Err(e) => {
                 assert!(error.is_none(), "the stream went on after an error");
                 error = Some(checked(e));
