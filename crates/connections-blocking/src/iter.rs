@@ -58,7 +58,7 @@ impl Driver {
     pub(crate) fn new(client: Client, listing: ClientListing) -> Self {
         let threaded = client.config().page_concurrency().get() > 1;
         Driver {
-            clock: *client.config().pacer().clock(),
+            clock: *client.clock(),
             client,
             listing,
             threaded,
@@ -114,7 +114,7 @@ impl Driver {
                 Step::Wait(until) => {
                     let received = match until {
                         Some(until) => {
-                            let wait = until.saturating_duration_since(std::time::Instant::now());
+                            let wait = self.clock.until(until);
                             if !self.threaded {
                                 thread::sleep(wait);
                                 continue;

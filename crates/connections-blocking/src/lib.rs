@@ -145,12 +145,12 @@
 //! [`connections-hyper`]: https://docs.rs/connections-hyper
 
 use connections_client::{
-    Exchanged, Tokens, decoded_body, record_outcome, record_response, request_id, request_span,
+    Clock, Exchanged, Tokens, decoded_body, record_outcome, record_response, request_id,
+    request_span,
 };
 use connections_core::{RefreshOnce, SendRequest, TokenId};
 use std::fmt;
 use std::sync::Arc;
-use std::time::Instant;
 
 mod agent;
 mod iter;
@@ -232,6 +232,11 @@ impl Client {
     /// to build a client of another transport with the same settings.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The clock of this client's listings: std's, shared with its pacer.
+    pub(crate) fn clock(&self) -> &Clock {
+        self.inner.config.pacer().clock()
     }
 
     /// Fetches a fresh application token with the client credentials, retrying as the
@@ -362,18 +367,19 @@ impl Client {
         let config = &self.inner.config;
         let span = request_span(config, send);
         let _entered = span.enter();
-        let mut started = Instant::now();
+        let clock = self.clock();
+        let mut started = clock.elapsed();
         let mut sent_id = None;
         let outcome = token::bearer(self).and_then(|(token, id)| {
             sent_id = id;
             // The exchange's own time, as in every transport: not the wait for a token.
-            started = Instant::now();
+            started = clock.elapsed();
             let call = connections_client::http_request::<()>(config, &send.request, &token)?;
             self.send(Origin::Api, call, |head| {
                 record_response(&span, head.status.as_u16(), request_id(head));
             })
         });
-        record_outcome(&span, started, &outcome);
+        record_outcome(&span, clock, started, &outcome);
         (outcome, sent_id)
     }
 

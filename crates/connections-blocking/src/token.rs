@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::thread;
 
-use connections_client::{Bearer, BoxError, Clock, Error, Exchanged, Fetch, Need, TokenAttempts};
+use connections_client::{Bearer, BoxError, Error, Exchanged, Fetch, Need, TokenAttempts};
 use connections_core::{AccessToken, IssuedToken, TokenId};
 use zeroize::Zeroizing;
 
@@ -147,7 +147,7 @@ pub(crate) fn fetch_uncached(client: &Client) -> Result<IssuedToken, Error> {
                 .into(),
         ));
     };
-    let mut attempts = app.attempts(client.config(), &Clock::start());
+    let mut attempts = app.attempts(client.config(), client.clock());
     request_token(client, &mut attempts);
     attempts.outcome()
 }

@@ -52,6 +52,17 @@ impl Clock {
         )
     }
 
+    /// The monotonic time since the origin, now: what a transport notes when an exchange
+    /// starts, to log how long it took.
+    pub fn elapsed(&self) -> Duration {
+        (self.source)().saturating_duration_since(self.origin)
+    }
+
+    /// How long from now until `instant`, a reading of the source (zero once it passed).
+    pub fn until(&self, instant: Instant) -> Duration {
+        instant.saturating_duration_since((self.source)())
+    }
+
     /// The monotonic time since the origin at `instant`, a reading of the source (zero for
     /// one before the origin).
     pub fn elapsed_at(&self, instant: Instant) -> Duration {

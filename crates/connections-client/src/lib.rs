@@ -22,22 +22,35 @@ mod settings;
 mod tokens;
 mod traces;
 
+// What users of a transport see (each transport re-exports it).
 pub use connections_core::Listed;
+pub use error::{ConfigError, Error, Timeout};
+pub use network::{Proxies, Proxy, ProxyProblem};
+pub use settings::{
+    Builder, Config, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE, DEFAULT_REQUEST_TIMEOUT,
+    FromConfig, ListingStart, MAX_BURST, Tokens,
+};
+
+// The glue between this crate and the transports: public only because the transports are
+// other crates. Hidden from the docs and outside the public API that `.ci/public-api`
+// checks, so it can change with the transports without a user noticing.
+#[doc(hidden)]
 pub use driving::{Clock, Step, feed, next_step, random_seed};
 pub(crate) use error::AtTokenEndpoint;
-pub use error::{ConfigError, Error, Timeout, find_cause};
-pub use network::{
-    ACCEPT_ENCODING, Proxies, Proxy, ProxyProblem, crypto_provider, decoded_body,
-    system_root_certificates,
-};
+#[doc(hidden)]
+pub use error::find_cause;
+#[doc(hidden)]
+pub use network::{ACCEPT_ENCODING, crypto_provider, decoded_body, system_root_certificates};
 use network::{ProxySetting, certificates_from_pem};
+#[doc(hidden)]
 pub use pace::SharedPacer;
+#[doc(hidden)]
 pub use request::{Exchanged, http_request, request_id};
-pub use settings::{
-    Builder, ClientListing, Config, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
-    DEFAULT_REQUEST_TIMEOUT, FromConfig, ListingStart, MAX_BURST, Tokens,
-};
+#[doc(hidden)]
+pub use settings::ClientListing;
+#[doc(hidden)]
 pub use tokens::{AppTokens, Bearer, Fetch, Flight, Need, TokenAttempts};
+#[doc(hidden)]
 pub use traces::{log_notice, record_outcome, record_response, request_span};
 
 /// Any error a transport library reports, kept as the cause of ours.

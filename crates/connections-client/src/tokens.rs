@@ -47,12 +47,12 @@ pub enum Need {
     Use {
         /// The token.
         token: AccessToken<'static>,
-        /// Which token it is, for [`AppTokens::rejected`].
+        /// Which token it is, for the 401 rule ([`Tokens::send_again`]).
         id: TokenId,
         /// A renewal this request alone was asked to start.
         refresh: Option<Fetch>,
     },
-    /// No usable token: this request alone fetches one, then reports it with [`Fetch::finish`].
+    /// No usable token: this request alone fetches one, then reports it with [`Fetch::complete`].
     Fetch(Fetch),
     /// Another request is fetching: wait for it ([`AppTokens::wait`]), then ask again.
     Wait(Flight),

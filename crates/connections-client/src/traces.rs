@@ -1,9 +1,9 @@
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use connections_core::listing::{Notice, SendRequest};
 
-use crate::{Config, Error, Exchanged, request_id};
+use crate::{Clock, Config, Error, Exchanged, request_id};
 
 /// Logs a notice from the machine: data that first moved, its summary, and an unordered
 /// `created_after` listing are warnings; a retry, the learned pace and later moves are info. A retry's
@@ -76,8 +76,15 @@ pub fn record_response(span: &tracing::Span, status: u16, request_id: Option<&st
 /// with `status`, `elapsed_ms`, `request_id` (the `sc-request-id`, when the server sent one)
 /// and `bytes`, then a `debug` event `response headers` (sensitive values redacted); or an
 /// `info` event `attempt failed` with `elapsed_ms` and the `error` (which may be retried).
-pub fn record_outcome(span: &tracing::Span, started: Instant, outcome: &Result<Exchanged, Error>) {
-    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+/// The exchange started at `started` on `clock` ([`Clock::elapsed`]).
+pub fn record_outcome(
+    span: &tracing::Span,
+    clock: &Clock,
+    started: Duration,
+    outcome: &Result<Exchanged, Error>,
+) {
+    let took = clock.elapsed().saturating_sub(started);
+    let elapsed_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
     span.record("elapsed_ms", elapsed_ms);
     match outcome {
         Ok((head, body)) => {

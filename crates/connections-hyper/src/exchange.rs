@@ -11,7 +11,6 @@ use connections_client::{
 use connections_core::{AccessToken, RefreshOnce, SendRequest};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
-use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::Client;
@@ -48,10 +47,10 @@ async fn send_once(
     let span = request_span(config, send);
     let recorder = span.clone();
     async move {
-        let started = Instant::now();
+        let started = client.clock().elapsed();
         let exchanged =
             within_deadline(config, exchange(http, http_request, config, &recorder)).await;
-        record_outcome(&recorder, started.into_std(), &exchanged);
+        record_outcome(&recorder, client.clock(), started, &exchanged);
         exchanged
     }
     .instrument(span)
