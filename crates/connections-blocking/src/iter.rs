@@ -129,7 +129,8 @@ impl Driver {
                             Ok(finished) => finished,
                             Err(_) => return None,
                         },
-                        // Nothing in flight and nothing due: the machine has nothing more.
+                        // Unreachable: the machine waits for nothing only while a request is
+                        // in flight, and says Done otherwise. Ending beats hanging.
                         None => return None,
                     };
                     let (id, outcome) = received;

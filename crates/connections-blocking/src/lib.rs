@@ -251,10 +251,7 @@ impl Client {
     /// error status once retries are exhausted or not allowed.
     pub fn list(&self, request: &ListConnections<'_>) -> Result<Listed<Page<Owned>>, Error> {
         let listing = self.inner.config.single_page(request);
-        iter::Driver::new(self.clone(), listing)
-            .next_page()
-            // The machine yields the page or fails; it never ends empty-handed.
-            .unwrap_or_else(|| Err(Error::Connection("the listing ended without a page".into())))
+        connections_client::single_page(iter::Driver::new(self.clone(), listing).next_page())
     }
 
     /// Every page of the listing, in order, as the core's listing machine drives it:

@@ -119,6 +119,14 @@ pub enum Step {
     Wait(Option<Instant>),
 }
 
+/// The page of a single-page listing from its first outcome: the machine yields the page or
+/// fails, and never ends empty-handed; were it to, that is an error, not a panic.
+pub fn single_page(
+    first: Option<Result<Listed<Page<Owned>>, Error>>,
+) -> Result<Listed<Page<Owned>>, Error> {
+    first.unwrap_or_else(|| Err(Error::Connection("the listing ended without a page".into())))
+}
+
 /// Polls the machine until it asks for something the transport must do: notices are
 /// logged here, in one place for every transport.
 pub fn next_step(listing: &mut ClientListing, clock: &Clock) -> Step {

@@ -35,7 +35,7 @@ pub use settings::{
 // other crates. Hidden from the docs and outside the public API that `.ci/public-api`
 // checks, so it can change with the transports without a user noticing.
 #[doc(hidden)]
-pub use driving::{Clock, Step, feed, next_step, random_seed};
+pub use driving::{Clock, Step, feed, next_step, random_seed, single_page};
 pub(crate) use error::AtTokenEndpoint;
 #[doc(hidden)]
 pub use error::find_cause;

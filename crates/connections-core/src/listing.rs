@@ -287,7 +287,9 @@ pub enum Action<E> {
     /// Something worth telling the user; nothing to do.
     Notice(Notice),
     /// Nothing to do until a response or failure arrives, or until this instant (on the
-    /// [`Now::elapsed`] scale) if given, whichever is first; then poll again.
+    /// [`Now::elapsed`] scale) if given, whichever is first; then poll again. `Wait(None)`
+    /// comes only while a request it needs is in flight: a listing with nothing left to wait
+    /// for is [`Done`](Self::Done).
     Wait(Option<Duration>),
     /// The listing is complete.
     Done,
@@ -763,7 +765,18 @@ impl<E, P: PacerCell> Listing<E, P> {
             if !self.out.is_empty() {
                 continue;
             }
-            return Action::Wait(self.wake_at());
+            let wake_at = self.wake_at();
+            let in_flight = self
+                .fetches
+                .iter()
+                .any(|f| matches!(f.state, FetchState::InFlight { .. }));
+            if wake_at.is_none() && !in_flight {
+                // Nothing can come any more: the machine says the listing is over, so no
+                // executor has to infer it from an empty set of requests.
+                self.finish();
+                continue;
+            }
+            return Action::Wait(wake_at);
         }
     }
 

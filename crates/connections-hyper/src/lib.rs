@@ -145,11 +145,7 @@ impl Client {
     /// policy; links in it are not followed.
     pub async fn list(&self, request: &ListConnections<'_>) -> Result<Listed<Page<Owned>>, Error> {
         let listing = self.inner.config.single_page(request);
-        match Driver::new(self.clone(), listing).next().await {
-            Some(outcome) => outcome,
-            // The machine yields the page or fails; it never ends empty-handed.
-            None => Err(Error::Connection("the listing ended without a page".into())),
-        }
+        connections_client::single_page(Driver::new(self.clone(), listing).next().await)
     }
 
     /// Fetches a fresh application token with the client credentials, retrying as the

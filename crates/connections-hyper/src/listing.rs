@@ -71,7 +71,8 @@ impl Driver {
                             self.exchanges.abort_all();
                             return Some(Err(Error::Connection(Box::new(joined))));
                         }
-                        // Nothing in flight and nothing due: the machine has nothing more.
+                        // Unreachable: the machine waits for nothing only while a request is
+                        // in flight, and says Done otherwise. Ending beats hanging.
                         None => return None,
                     }
                 }
