@@ -53,7 +53,7 @@
 //!   error.
 //! - [`token(..)`](Builder::token): a fixed token obtained elsewhere.
 //! - [`token_source(..)`](Builder::token_source): a [`TokenSource`] asked before every
-//!   attempt (see [`token_source_fn`] for closures); its errors are [`Error::Token`].
+//!   attempt (see [`token_source_fn`] for closures); its errors are [`Error::TokenSource`].
 //!
 //! A fixed token or a source's token is never retried on a 401.
 //!
@@ -159,7 +159,7 @@ mod token;
 use agent::{Origin, Phase, Routes};
 
 pub use connections_client::{
-    BoxError, Builder, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
+    BoxError, Builder, Chain, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
     DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Listed, ListingStart, MAX_BURST, Timeout,
 };
 /// The core, for everything not re-exported here (models, error details, the listing

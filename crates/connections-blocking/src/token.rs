@@ -28,7 +28,7 @@ use crate::Client;
 /// Closures `Fn() -> Result<AccessToken<'static>, BoxError>` are token sources; see
 /// [`token_source_fn`] for one that needs no type annotations.
 ///
-/// A source's error ends the attempt with [`Error::Token`], which is not retried; it must not
+/// A source's error ends the attempt with [`Error::TokenSource`], which is not retried; it must not
 /// hold the token, since errors are displayed and logged. A panic in it ends the listing with
 /// an [`Error::Connection`] naming the panic (see [`Client::pages`](crate::Client::pages)).
 pub trait TokenSource: Send + Sync + 'static {
@@ -74,15 +74,15 @@ pub(crate) fn bearer(client: &Client) -> Result<(AccessToken<'static>, Option<To
         Tokens::Source => {
             // `from_config` refuses a `Source` setting without a source.
             let Some(source) = &client.inner.source else {
-                return Err(Error::Token("no token source was given".into()));
+                return Err(Error::TokenSource("no token source was given".into()));
             };
             return source
                 .access_token()
                 .map(|token| (token, None))
-                .map_err(Error::Token);
+                .map_err(Error::TokenSource);
         }
         _ => {
-            return Err(Error::Token(
+            return Err(Error::TokenSource(
                 "this kind of token setting is not supported by connections-blocking".into(),
             ));
         }

@@ -24,8 +24,7 @@ mod traces;
 
 pub use connections_core::Listed;
 pub use driving::{Clock, Step, feed, next_step, random_seed};
-pub(crate) use error::AtTokenEndpoint;
-pub use error::{ConfigError, Error, Timeout, find_cause};
+pub use error::{Chain, ConfigError, Error, Timeout, find_cause};
 pub use network::{
     ACCEPT_ENCODING, Proxies, Proxy, ProxyProblem, crypto_provider, decoded_body,
     system_root_certificates,

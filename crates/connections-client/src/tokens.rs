@@ -14,7 +14,7 @@ use connections_core::{
 };
 use event_listener::{Event, Listener};
 
-use crate::{AtTokenEndpoint, Clock, Config, Error, Exchanged, random_seed};
+use crate::{Clock, Config, Error, Exchanged, random_seed};
 
 /// The application tokens of one client, shared by its clones and their requests.
 ///
@@ -117,8 +117,7 @@ impl Drop for Fetch {
                 let mut state = self.tokens.lock();
                 state.done = true;
                 state.cache.fetch_failed();
-                let cancelled = Error::Token("the token fetch was cancelled".into());
-                state.failed = Some((self.flight.0, cancelled));
+                state.failed = Some((self.flight.0, Error::TokenCancelled));
             }
             self.tokens.settled.notify(usize::MAX);
         }
@@ -221,8 +220,8 @@ impl AppTokens {
     /// What a token fetch that failed after its retries means for the request that needed
     /// it: final, so the listing does not retry the page and multiply the token endpoint's
     /// retries. A network failure (a host that does not resolve included) becomes
-    /// [`Error::Token`] naming the token endpoint and worded for the token URL (still exit 4
-    /// in the CLI); the endpoint's own answers stay [`Error::TokenEndpoint`].
+    /// [`Error::TokenUnreachable`] naming the token endpoint and worded for the token URL
+    /// (still exit 4 in the CLI); the endpoint's own answers stay [`Error::TokenEndpoint`].
     pub fn final_error(&self, error: Error) -> Error {
         match error {
             Error::Timeout(_)
@@ -231,17 +230,16 @@ impl AppTokens {
             | Error::Tls(_)
             | Error::UnknownHost(_) => {
                 let url = self.credentials.token_url();
-                Error::Token(
-                    format!(
-                        "could not get a token from the token endpoint {}://{}:{}{}: {}",
+                Error::TokenUnreachable {
+                    endpoint: format!(
+                        "{}://{}:{}{}",
                         url.scheme(),
                         url.host(),
                         url.port(),
-                        url.prefix(),
-                        AtTokenEndpoint(&error)
-                    )
-                    .into(),
-                )
+                        url.prefix()
+                    ),
+                    cause: Box::new(error),
+                }
             }
             other => other,
         }
@@ -288,7 +286,7 @@ pub fn token_http_request<B: From<Vec<u8>>>(
         .token_request()
         .to_http_request(config.user_agent())
         // The URL was checked by `BaseUrl` and the headers are constants.
-        .map_err(|e| Error::Token(Box::new(e)))
+        .map_err(|e| Error::TokenRequest(Box::new(e)))
 }
 
 /// What the token endpoint's answer to `tokens`' request means: a token, or why there is
@@ -335,7 +333,7 @@ fn retry_wait(
             let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
             tracing::info!(
                 target: "connections",
-                %error,
+                error = %error.chain(),
                 wait_ms,
                 "token request failed, retrying in {:.1} s",
                 wait.as_secs_f64()
@@ -386,7 +384,7 @@ pub fn record_token_outcome(
         }
         // Errors never hold the secret or a token.
         Err(error) => {
-            tracing::warn!(target: "connections", parent: span, %error, "token fetch failed")
+            tracing::warn!(target: "connections", parent: span, error = %error.chain(), "token fetch failed")
         }
     }
 }
@@ -463,7 +461,7 @@ mod tests {
         });
         // Final for every request (retried already while fetching), naming the endpoint.
         assert!(
-            results.iter().all(|r| matches!(r, Err(e @ Error::Token(_))
+            results.iter().all(|r| matches!(r, Err(e @ Error::TokenUnreachable { .. })
                 if !e.is_retryable() && e.to_string().contains("token endpoint https://iam.smartcar.com:443/oauth2/token")
                     && e.to_string().contains("did not complete"))),
             "{results:?}"
@@ -480,7 +478,10 @@ mod tests {
             panic!("a fetch is in flight")
         };
         drop(fetch);
-        assert!(matches!(tokens.wait_blocking(flight), Err(Error::Token(_))));
+        assert!(matches!(
+            tokens.wait_blocking(flight),
+            Err(Error::TokenCancelled)
+        ));
         assert!(matches!(tokens.need(), Need::Fetch(_)));
     }
 

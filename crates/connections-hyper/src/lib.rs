@@ -82,7 +82,7 @@ use futures_util::StreamExt;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 pub use connections_client::{
-    BoxError, Builder, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
+    BoxError, Builder, Chain, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
     DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Listed, ListingStart, MAX_BURST, Timeout,
 };
 pub use connections_core;

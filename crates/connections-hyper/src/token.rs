@@ -36,9 +36,9 @@ pub(crate) async fn bearer(
         Tokens::Static(token) => return Ok((token.clone(), None)),
         _ => {
             let Some(source) = &client.inner.source else {
-                return Err(Error::Token("no token source was given".into()));
+                return Err(Error::TokenSource("no token source was given".into()));
             };
-            let token = source.access_token().await.map_err(Error::Token)?;
+            let token = source.access_token().await.map_err(Error::TokenSource)?;
             return Ok((token, None));
         }
     };
@@ -55,7 +55,7 @@ pub(crate) async fn bearer(
                 let task = tokio::spawn(fetch_token(client.clone(), app.clone(), fetch));
                 let (token, id) = task
                     .await
-                    .map_err(|e| Error::Token(format!("the token fetch failed: {e}").into()))??;
+                    .map_err(|e| crate::listing::joined_error(e, |_| Error::TokenCancelled))??;
                 return Ok((token, Some(id)));
             }
             Need::Wait(flight) => app.wait(flight).await?,
@@ -118,7 +118,7 @@ async fn request_token(
 /// [`Client::fetch_application_token`].
 pub(crate) async fn fetch_uncached(client: &Client) -> Result<IssuedToken, Error> {
     let Tokens::App(app) = client.config().tokens() else {
-        return Err(Error::Token(
+        return Err(Error::TokenRequest(
             "fetching an application token needs client credentials \
              (Builder::client_credentials)"
                 .into(),
