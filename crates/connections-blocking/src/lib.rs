@@ -133,7 +133,7 @@
 //! Each attempt runs in an `info` span `connections.request` with `method`, `url` (with the
 //! query, never the token), `path` (without it), `page`, `attempt`, then `status`,
 //! `request_id` and `elapsed_ms`, and ends with an `info` event `response` (status, time,
-//! `sc-request-id`) or `attempt failed` (the error); at `debug`, the request's and the
+//! `sc-request-id`) or `attempt failed` (the error and its causes, as one line: see [`Error::chain`]); at `debug`, the request's and the
 //! response's headers, credentials redacted. A resend after a 401 has a span of its own. A
 //! retry is an `info` event with the reason and the wait (`wait_ms`). Each token fetch runs
 //! in an `info` span `connections.token` with the `endpoint`, then `attempts`, `status`,
