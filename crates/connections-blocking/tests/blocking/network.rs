@@ -506,6 +506,15 @@ fn a_host_that_does_not_resolve_is_an_unknown_host_attempted_once() {
             .to_string()
             .contains("no-such-host.connections.invalid"),
         "{error}"
+    ); // The event that logs the failure carries the whole chain, not only the headline.
+    let chain = error.chain().to_string();
+    assert_ne!(chain, error.to_string(), "a chain with causes");
+    let logged = format!("error={chain}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("attempt failed") && l.contains(&logged)),
+        "{lines:#?}"
     );
 }
 
