@@ -298,8 +298,9 @@ impl fmt::Display for About {
 }
 
 impl std::error::Error for About {
+    /// The cause's cause: the cause's own text is in this one's.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.cause)
+        self.cause.source()
     }
 }
 
@@ -313,7 +314,10 @@ impl std::error::Error for About {
 /// - deadlines → `Timeout`; the body limit → `BodyTooLarge`;
 /// - anything breaking an established exchange (premature close, truncated or garbled
 ///   answer) → `Connection` (retried);
-/// - unusable settings (PEM, https-only) → `Config`.
+/// - unusable settings (PEM, https-only) → `Config`;
+/// - a request that cannot be sent as built (`BadUri`, `Http`), or a connection the
+///   system refuses outright (directly: `PermissionDenied`, `InvalidInput`) → `Request`
+///   (not retried).
 ///
 /// `ureq::Error` is `#[non_exhaustive]` and some of its variants exist only with ureq
 /// features this crate leaves off, so a catch-all remains: see its arms.
@@ -350,9 +354,8 @@ pub(crate) fn map_error(error: ureq::Error, phase: Phase, route: &Route, config:
         // `https_only` is never set (the settings decide when plain http is allowed).
         U::RequireHttpsOnly(_) => Error::Config(route.refused(InvalidBaseUrl::InsecureScheme)),
         // The request as built cannot be sent: not expected, since the URLs and headers were
-        // checked. These cannot pass, but no variant of `Error` says "the request is
-        // unusable" without being retried or claiming another cause.
-        e @ (U::BadUri(_) | U::Http(_)) => Error::Connect(Box::new(e)),
+        // checked. The same on every attempt.
+        e @ (U::BadUri(_) | U::Http(_)) => Error::Request(Box::new(e)),
         // The answer is not HTTP/1.1 this client can read, or stopped making progress: the
         // server's doing on this exchange, like a body cut short; another may pass.
         e @ (U::Protocol(_) | U::LargeResponseHeader(..) | U::BodyStalled) => {
@@ -397,9 +400,11 @@ fn map_io(e: io::Error, phase: Phase, route: &Route, config: &Config) -> Error {
             | K::NetworkDown,
         ) => not_connected(cause, route),
         // The system will not let the connection out (a firewall, a sandbox), or cannot use
-        // the address: the same on every attempt. The proxy's, through a proxy; directly no
-        // variant of `Error` says so without being retried or claiming another cause.
-        (Phase::Call, K::PermissionDenied | K::InvalidInput) => not_connected(cause, route),
+        // the address: the same on every attempt. The proxy's, through a proxy.
+        (Phase::Call, K::PermissionDenied | K::InvalidInput) => match route.proxy {
+            Some(_) => the_proxys(cause, route),
+            None => Error::Request(cause),
+        },
         // No local port free, or a TLS handshake that failed for a reason other than the
         // certificate (rustls reports it as `InvalidData`): it may pass.
         (Phase::Call, K::AddrInUse | K::InvalidData) => Error::Connect(cause),
@@ -537,6 +542,7 @@ mod tests {
         Connection,
         ContentEncoding,
         Proxy,
+        Request,
         Timeout,
         Tls,
         TooLarge,
@@ -550,6 +556,7 @@ mod tests {
             Error::Connection(_) => Kind::Connection,
             Error::ContentEncoding(_) => Kind::ContentEncoding,
             Error::Proxy(_) => Kind::Proxy,
+            Error::Request(_) => Kind::Request,
             Error::Timeout(_) => Kind::Timeout,
             Error::Tls(_) => Kind::Tls,
             Error::BodyTooLarge { .. } => Kind::TooLarge,
@@ -584,8 +591,8 @@ mod tests {
         let direct = r.to(Origin::Api);
         let cases: Vec<(ureq::Error, Kind, bool)> = vec![
             (U::StatusCode(500), Connection, true),
-            (U::Http(http_error()), Connect, true),
-            (U::BadUri("no host".into()), Connect, true),
+            (U::Http(http_error()), Request, false),
+            (U::BadUri("no host".into()), Request, false),
             (io(io::ErrorKind::ConnectionRefused), Connect, true),
             (U::Timeout(ureq::Timeout::Global), Timeout, true),
             (U::HostNotFound, UnknownHost, false),
@@ -629,7 +636,8 @@ mod tests {
     }
 
     /// I/O errors before the response head, by kind: refused or unreachable may pass; the
-    /// system refusing the connection does not (through a proxy; directly, see `map_io`).
+    /// system refusing the connection does not (the proxy's through a proxy, else the
+    /// request's).
     #[test]
     fn io_errors_before_the_answer_are_sorted_by_kind() {
         use Kind::*;
@@ -645,8 +653,8 @@ mod tests {
             (K::NetworkUnreachable, Connect, Proxy),
             (K::HostUnreachable, Connect, Proxy),
             (K::NetworkDown, Connect, Proxy),
-            (K::PermissionDenied, Connect, Proxy),
-            (K::InvalidInput, Connect, Proxy),
+            (K::PermissionDenied, Request, Proxy),
+            (K::InvalidInput, Request, Proxy),
             (K::AddrInUse, Connect, Connect),
             // rustls: a handshake that failed, not a refused certificate.
             (K::InvalidData, Connect, Connect),
@@ -657,7 +665,8 @@ mod tests {
         for (io_kind, directly, by_proxy) in cases {
             let mapped = map_error(io(io_kind), Phase::Call, direct, &c);
             assert_eq!(kind(&mapped), Some(directly), "{io_kind:?}: {mapped:?}");
-            assert_eq!(mapped.is_retryable(), directly != Proxy, "{mapped:?}");
+            let final_ = matches!(directly, Proxy | Request);
+            assert_eq!(mapped.is_retryable(), !final_, "{mapped:?}");
             let mapped = map_error(io(io_kind), Phase::Call, through, &pc);
             assert_eq!(kind(&mapped), Some(by_proxy), "{io_kind:?}: {mapped:?}");
             assert_eq!(mapped.is_retryable(), by_proxy != Proxy, "{mapped:?}");
@@ -705,7 +714,7 @@ mod tests {
             let mapped = map_error(e, Phase::Call, direct, &c);
             assert!(matches!(mapped, Error::UnknownHost(_)), "{mapped:?}");
             assert!(!mapped.is_retryable());
-            let text = mapped.to_string();
+            let text = mapped.chain().to_string();
             assert!(text.contains("api.smartcar.com"), "{text}");
             assert!(!text.contains("other:"), "ureq's wrapper shows: {text}");
         }

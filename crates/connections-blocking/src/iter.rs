@@ -4,7 +4,7 @@
 //! lives here.
 //!
 //! An exchange that panics (a user's token source, a bug) ends the listing with an
-//! [`Error::Connection`] naming the panic, on either path, as a panicked task does in the
+//! [`Error::Panicked`] naming the panic, on either path, as a panicked task does in the
 //! async transport: it is not fed to the machine, so it is never retried.
 
 use std::any::Any;
@@ -40,7 +40,7 @@ fn panicked(payload: &(dyn Any + Send)) -> Error {
         .copied()
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("a payload that is not text");
-    Error::Connection(format!("the exchange panicked: {message}").into())
+    Error::Panicked(message.to_owned())
 }
 
 /// One listing in progress: the machine, and where finished exchanges come back.

@@ -53,7 +53,7 @@
 //!   error.
 //! - [`token(..)`](Builder::token): a fixed token obtained elsewhere.
 //! - [`token_source(..)`](Builder::token_source): a [`TokenSource`] asked before every
-//!   attempt (see [`token_source_fn`] for closures); its errors are [`Error::Token`].
+//!   attempt (see [`token_source_fn`] for closures); its errors are [`Error::TokenSource`].
 //!
 //! A fixed token or a source's token is never retried on a 401.
 //!
@@ -133,7 +133,7 @@
 //! Each attempt runs in an `info` span `connections.request` with `method`, `url` (with the
 //! query, never the token), `path` (without it), `page`, `attempt`, then `status`,
 //! `request_id` and `elapsed_ms`, and ends with an `info` event `response` (status, time,
-//! `sc-request-id`) or `attempt failed` (the error); at `debug`, the request's and the
+//! `sc-request-id`) or `attempt failed` (the error and its causes, as one line: see [`Error::chain`]); at `debug`, the request's and the
 //! response's headers, credentials redacted. A resend after a 401 has a span of its own. A
 //! retry is an `info` event with the reason and the wait (`wait_ms`). Each token fetch runs
 //! in an `info` span `connections.token` with the `endpoint`, then `attempts`, `status`,
@@ -159,7 +159,7 @@ mod token;
 use agent::{Origin, Phase, Routes};
 
 pub use connections_client::{
-    BoxError, Builder, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
+    BoxError, Builder, Chain, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
     DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Listed, ListingStart, MAX_BURST, Timeout,
 };
 /// The core, for everything not re-exported here (models, error details, the listing

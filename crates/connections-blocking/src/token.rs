@@ -24,7 +24,7 @@ use crate::Client;
 /// Closures `Fn() -> Result<AccessToken<'static>, BoxError>` are token sources; see
 /// [`token_source_fn`] for one that needs no type annotations.
 ///
-/// A source's error ends the attempt with [`Error::Token`], which is not retried; it must not
+/// A source's error ends the attempt with [`Error::TokenSource`], which is not retried; it must not
 /// hold the token, since errors are displayed and logged. A panic in it ends the listing with
 /// an [`Error::Connection`] naming the panic (see [`Client::pages`](crate::Client::pages)).
 pub trait TokenSource: Send + Sync + 'static {
@@ -70,9 +70,9 @@ pub(crate) fn bearer(client: &Client) -> Result<(AccessToken<'static>, Option<To
         Bearer::Source => {
             // `from_config` refuses a `Source` setting without a source.
             let Some(source) = &client.inner.source else {
-                return Err(Error::Token("no token source was given".into()));
+                return Err(Error::TokenSource("no token source was given".into()));
             };
-            let token = source.access_token().map_err(Error::Token)?;
+            let token = source.access_token().map_err(Error::TokenSource)?;
             return Ok((token, None));
         }
     };
@@ -141,7 +141,7 @@ fn request_token(client: &Client, attempts: &mut TokenAttempts<'_>) {
 /// [`Client::fetch_application_token`](crate::Client::fetch_application_token).
 pub(crate) fn fetch_uncached(client: &Client) -> Result<IssuedToken, Error> {
     let Bearer::App(app) = client.config().tokens().bearer() else {
-        return Err(Error::Token(
+        return Err(Error::TokenRequest(
             "fetching an application token needs client credentials \
              (Builder::client_credentials)"
                 .into(),

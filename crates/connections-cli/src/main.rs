@@ -1052,7 +1052,14 @@ fn report(error: &Error, given: &Given<'_>) -> ExitCode {
         | Error::Connection(_)
         | Error::Proxy(_)
         | Error::UnknownHost(_)
-        | Error::Token(_) => 4,
+        // A request the system or the HTTP library refuses, as a connect failure was before
+        // it had a variant; a panicked exchange, as the connection failure it was shown as.
+        | Error::Request(_)
+        | Error::Panicked(_)
+        | Error::TokenSource(_)
+        | Error::TokenRequest(_)
+        | Error::TokenUnreachable { .. }
+        | Error::TokenCancelled => 4,
         _ => 5,
     };
     // Much of this comes from the server: control characters are shown, not obeyed.
@@ -1064,6 +1071,12 @@ fn report(error: &Error, given: &Given<'_>) -> ExitCode {
         _ => error.to_string(),
     };
     let mut lines = vec![format!("error: {}", escape_controls(&headline, false))];
+    // What the headline is about, each cause on its own line (`error.chain()`'s `{:#}`,
+    // escaped line by line).
+    for cause in error.chain().causes() {
+        let cause = cause.to_string();
+        lines.push(format!("  caused by: {}", escape_controls(&cause, false)));
+    }
     let mut field = |name: &str, value: &dyn std::fmt::Display| {
         let value = value.to_string();
         lines.push(format!("  {name}: {}", escape_controls(&value, false)));

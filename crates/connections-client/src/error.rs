@@ -126,15 +126,39 @@ pub enum Timeout {
 
 /// Everything that can go wrong listing connections, the same for every transport.
 ///
-/// `Display` says what happened and what to do, including the text of any underlying
-/// transport error; `source()` does not repeat it (see [`Error::transport_cause`]).
+/// `Display` says what happened and what to do, and never the text of the underlying
+/// error: that is [`source()`](std::error::Error::source), the next link of the chain of
+/// causes, which a reporter prints after it (`anyhow`, or [`Error::chain`] here: the CLI
+/// prints `{:#}`). Wrapped core errors are transparent: their text is this error's text,
+/// and their source is its source.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// The client's settings are invalid.
     Config(ConfigError),
-    /// The token source failed, or a token request could not be made.
-    Token(BoxError),
+    /// The token source given to the builder failed (its error is the cause), or the client
+    /// was built for a token source and none was given. Not retried: the source decides
+    /// its own retries.
+    TokenSource(BoxError),
+    /// The request for an application token could not be built (the cause says why), or
+    /// one was asked of a client without client credentials. Retrying cannot help.
+    TokenRequest(BoxError),
+    /// The token endpoint could not be reached (DNS, TCP, TLS or a deadline) after the
+    /// retries the policy allows. `endpoint` is its URL (`https://host:port/path`); `cause`
+    /// is the last failure, whose text (worded for the token URL) is part of this error's
+    /// and whose cause is this error's [`source()`](std::error::Error::source). Not retried
+    /// again: the token fetch retried already.
+    TokenUnreachable {
+        /// The token endpoint's URL.
+        endpoint: String,
+        /// The last attempt's failure: a `Timeout`, `Connect`, `Connection`, `Tls` or
+        /// `UnknownHost` error.
+        cause: Box<Error>,
+    },
+    /// The application token fetch this request waited for was cancelled before it ended
+    /// (the request or task that ran it was dropped). Not retried by the listing; a new
+    /// listing fetches again.
+    TokenCancelled,
     /// The token endpoint did not issue a token: it refused the credentials, or answered
     /// with something that is not a token (after any retries).
     TokenEndpoint(TokenError),
@@ -158,6 +182,14 @@ pub enum Error {
     Tls(BoxError),
     /// The connection failed during the exchange, e.g. a body cut off before its length.
     Connection(BoxError),
+    /// The request cannot succeed as built, on any attempt: the HTTP library refused it
+    /// (a URI or header it cannot send), or the system refused the connection outright
+    /// (`PermissionDenied`: a firewall or sandbox; `InvalidInput`: an address it cannot
+    /// use). Not retried.
+    Request(BoxError),
+    /// The exchange panicked (a bug, or a token source that panicked); the text is the
+    /// panic's message. The listing ends; not retried, since the same code would run again.
+    Panicked(String),
     /// The proxy refused to open a tunnel (or could not be reached); its text names the
     /// proxy, never its credentials. Retrying cannot help.
     Proxy(BoxError),
@@ -198,11 +230,16 @@ impl Error {
         }
     }
 
-    /// The transport library's own error under a `Token`, `Connect`, `Tls` or `Connection`
-    /// error, to inspect or downcast (its text is already in this error's `Display`).
+    /// The boxed error under a `TokenSource`, `TokenRequest`, `Connect`, `Tls`,
+    /// `Connection`, `Request`, `Proxy`, `UnknownHost` or `ContentEncoding` error (or under
+    /// the last failure of a `TokenUnreachable`), to inspect or downcast; it is also this
+    /// error's [`source()`](std::error::Error::source) (`TokenUnreachable`'s too).
     pub fn transport_cause(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
         match self {
-            Error::Token(e)
+            Error::TokenUnreachable { cause, .. } => cause.transport_cause(),
+            Error::TokenSource(e)
+            | Error::TokenRequest(e)
+            | Error::Request(e)
             | Error::Connect(e)
             | Error::Tls(e)
             | Error::Connection(e)
@@ -215,13 +252,28 @@ impl Error {
 }
 
 impl Error {
+    /// The error and its chain of causes, to print: `{}` on one line (`what: cause:
+    /// cause`), for logs; `{:#}` the headline then each cause on a line of its own as
+    /// `  caused by: …`, as the CLI prints it. See [`Chain`].
+    pub fn chain(&self) -> Chain<'_> {
+        Chain(self)
+    }
+
     /// A copy to hand to every request that waited on the same failure: the same variant
-    /// and text; a transport library's error is kept as text only.
+    /// and text; a boxed cause is kept as the text of its whole chain only.
     pub fn replica(&self) -> Error {
-        let text = |e: &BoxError| -> BoxError { e.to_string().into() };
+        let text = |e: &BoxError| -> BoxError { Chain(&**e).to_string().into() };
         match self {
             Error::Config(e) => Error::Config(e.clone()),
-            Error::Token(e) => Error::Token(text(e)),
+            Error::TokenSource(e) => Error::TokenSource(text(e)),
+            Error::TokenRequest(e) => Error::TokenRequest(text(e)),
+            Error::TokenUnreachable { endpoint, cause } => Error::TokenUnreachable {
+                endpoint: endpoint.clone(),
+                cause: Box::new(cause.replica()),
+            },
+            Error::TokenCancelled => Error::TokenCancelled,
+            Error::Request(e) => Error::Request(text(e)),
+            Error::Panicked(message) => Error::Panicked(message.clone()),
             Error::TokenEndpoint(e) => Error::TokenEndpoint(e.clone()),
             Error::Api(e) => Error::Api(e.clone()),
             Error::InvalidResponse(e) => Error::InvalidResponse(e.clone()),
@@ -278,7 +330,7 @@ impl From<ListingError<Error>> for Error {
 
 /// An [`Error`] met on the way to the token endpoint, worded for it: what to check is the
 /// token URL, not the base URL.
-pub(crate) struct AtTokenEndpoint<'a>(pub(crate) &'a Error);
+struct AtTokenEndpoint<'a>(&'a Error);
 
 impl fmt::Display for AtTokenEndpoint<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -297,7 +349,33 @@ impl Error {
     fn describe(&self, f: &mut fmt::Formatter<'_>, url: &str) -> fmt::Result {
         match self {
             Error::Config(e) => write!(f, "invalid client configuration: {e}"),
-            Error::Token(e) => write!(f, "no token: {e}"),
+            Error::TokenSource(_) => f.write_str(
+                "no token: the token source failed; see its error, and check the source \
+                 given to token_source(..)",
+            ),
+            Error::TokenRequest(_) => f.write_str(
+                "no token: the token request could not be made; check the client \
+                 credentials and the token URL",
+            ),
+            Error::TokenUnreachable { endpoint, cause } => write!(
+                f,
+                "could not get a token from the token endpoint {endpoint}: {}",
+                AtTokenEndpoint(cause)
+            ),
+            Error::TokenCancelled => f.write_str(
+                "no token: the application token fetch this request waited for was \
+                 cancelled before it ended; list again",
+            ),
+            Error::Request(_) => write!(
+                f,
+                "the request cannot be sent as built; check {url} and the network's rules \
+                 (a firewall or sandbox that forbids the connection); retrying will not help"
+            ),
+            Error::Panicked(message) => write!(
+                f,
+                "the exchange panicked: {message}; the listing stopped (a bug, or a token \
+                 source that panicked)"
+            ),
             Error::TokenEndpoint(e) => fmt::Display::fmt(e, f),
             Error::Api(e) => fmt::Display::fmt(e, f),
             Error::InvalidResponse(e) => fmt::Display::fmt(e, f),
@@ -316,29 +394,28 @@ impl Error {
                 "the exchange did not complete within {d:?}; the server is slow or stalled, \
                  retry later or raise request_timeout"
             ),
-            Error::Connect(e) => write!(
+            Error::Connect(_) => write!(
                 f,
-                "could not connect: {e}; check {url}, DNS, proxy and TLS settings"
+                "could not connect; check {url}, DNS, proxy and TLS settings"
             ),
-            Error::Tls(e) => write!(
+            Error::Tls(_) => write!(
                 f,
-                "the server's TLS certificate was refused: {e}; check {url}, or trust a \
-                 private certificate authority (--ca-cert FILE, add_root_certificates_pem)"
+                "the server's TLS certificate was refused; check {url}, or trust a private \
+                 certificate authority (--ca-cert FILE, add_root_certificates_pem)"
             ),
-            Error::Connection(e) => {
-                write!(
-                    f,
-                    "the connection failed during the exchange: {e}; retry later"
-                )
+            Error::Connection(_) => {
+                f.write_str("the connection failed during the exchange; retry later")
             }
             Error::Pagination(e) => fmt::Display::fmt(e, f),
-            Error::Proxy(e) => write!(
-                f,
-                "the proxy did not open a tunnel: {e}; check --proxy / HTTPS_PROXY and \
-                 NO_PROXY, or the proxy's credentials"
+            Error::Proxy(_) => f.write_str(
+                "the proxy did not open a tunnel; check --proxy / HTTPS_PROXY and NO_PROXY, \
+                 or the proxy's credentials",
             ),
-            Error::UnknownHost(e) => write!(f, "the host name does not resolve: {e}; check {url}"),
-            Error::ContentEncoding(e) => write!(f, "the response body could not be decoded: {e}"),
+            Error::UnknownHost(_) => write!(f, "the host name does not resolve; check {url}"),
+            Error::ContentEncoding(_) => f.write_str(
+                "the response body could not be decoded (a corrupt body, or an encoding that \
+                 was not asked for); retry later, or report it to the server's operator",
+            ),
             Error::Resume(e) => fmt::Display::fmt(e, f),
             Error::Listing(e) => fmt::Display::fmt(e, f),
             // The core's words, so both say the same.
@@ -355,8 +432,10 @@ impl Error {
 }
 
 impl std::error::Error for Error {
-    /// The cause behind what `Display` already says, so a chain printer shows each text
-    /// once: wrapped core errors are transparent, transport errors are spelled out in full.
+    /// The cause behind what `Display` says, so a chain printer shows each text once: the
+    /// boxed cause of every variant that has one; for wrapped core errors (transparent:
+    /// their text is this error's) and a `TokenUnreachable` (its last failure's text is
+    /// part of its own), the wrapped error's source.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Config(e) => e.source(),
@@ -365,18 +444,85 @@ impl std::error::Error for Error {
             Error::Pagination(e) => e.source(),
             Error::TokenEndpoint(e) => e.source(),
             Error::Listing(e) => e.source(),
-            Error::Token(_)
-            | Error::Connect(_)
-            | Error::Tls(_)
-            | Error::Connection(_)
-            | Error::Proxy(_)
-            | Error::UnknownHost(_)
-            | Error::ContentEncoding(_)
+            Error::TokenUnreachable { cause, .. } => cause.source(),
+            Error::TokenSource(e)
+            | Error::TokenRequest(e)
+            | Error::Request(e)
+            | Error::Connect(e)
+            | Error::Tls(e)
+            | Error::Connection(e)
+            | Error::Proxy(e)
+            | Error::UnknownHost(e)
+            | Error::ContentEncoding(e) => Some(&**e),
+            Error::TokenCancelled
+            | Error::Panicked(_)
             | Error::BodyTooLarge { .. }
             | Error::RateLimitWait { .. }
             | Error::Resume(_)
             | Error::Timeout(_) => None,
         }
+    }
+}
+
+/// An error and its chain of causes ([`source()`](std::error::Error::source) after
+/// `source()`), for display; [`Error::chain`] makes one of an [`Error`].
+///
+/// `{}` writes one line, `what: cause: cause` (for logs: the transports' tracing events
+/// carry it as their `error` field); `{:#}` writes the error, then each cause on a line of
+/// its own indented as `  caused by: …` (as the CLI prints it on stderr). A cause whose
+/// text the previous one already ends with (some libraries repeat their cause in their
+/// own text) is left out, so each text appears once.
+///
+/// ```
+/// use connections_client::{Chain, Error};
+///
+/// let error = Error::Connect(Box::new(std::io::Error::other("connection refused")));
+/// assert!(error.chain().to_string().ends_with(": connection refused"));
+/// let lines = format!("{:#}", Chain(&error));
+/// assert!(lines.ends_with("\n  caused by: connection refused"), "{lines}");
+/// ```
+#[derive(Clone, Copy)]
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl<'a> Chain<'a> {
+    /// The causes after the error itself, outermost first, without those that repeat the
+    /// text of the one before (see [`Chain`]).
+    pub fn causes(self) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+        let mut previous = self.0.to_string();
+        let mut next = self.0.source();
+        std::iter::from_fn(move || {
+            while let Some(cause) = next {
+                next = cause.source();
+                let text = cause.to_string();
+                let repeated = previous.ends_with(&text);
+                previous = text;
+                if !repeated {
+                    return Some(cause);
+                }
+            }
+            None
+        })
+    }
+}
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.0, f)?;
+        let separator = if f.alternate() {
+            "\n  caused by: "
+        } else {
+            ": "
+        };
+        for cause in self.causes() {
+            write!(f, "{separator}{cause}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
@@ -432,8 +578,21 @@ mod tests {
     /// already printed.
     #[test]
     fn no_cause_is_printed_twice() {
+        let io = || Box::new(std::io::Error::other("connection refused"));
         let errors = [
-            Error::Connect(Box::new(std::io::Error::other("connection refused"))),
+            Error::Connect(io()),
+            Error::Tls(io()),
+            Error::Connection(io()),
+            Error::Proxy(io()),
+            Error::UnknownHost(io()),
+            Error::ContentEncoding(io()),
+            Error::Request(io()),
+            Error::TokenSource(io()),
+            Error::TokenRequest(io()),
+            Error::TokenUnreachable {
+                endpoint: "https://iam.example:443/oauth2/token".into(),
+                cause: Box::new(Error::Connect(io())),
+            },
             Error::Config(ConfigError::BaseUrl(InvalidBaseUrl::InsecureScheme)),
             Error::Pagination(PaginationError::TooManyPages { max: 3 }),
             Error::from(ListingError::Transport(Error::Timeout(Timeout::Request(
@@ -448,5 +607,105 @@ mod tests {
                 cause = e.source();
             }
         }
+    }
+
+    /// Every boxed cause is the error's `source()`, so a chain printer shows it; the
+    /// headline keeps what to do.
+    #[test]
+    fn every_boxed_cause_is_the_source() {
+        let io = || Box::new(std::io::Error::other("connection refused"));
+        let errors = [
+            Error::Connect(io()),
+            Error::Tls(io()),
+            Error::Connection(io()),
+            Error::Proxy(io()),
+            Error::UnknownHost(io()),
+            Error::ContentEncoding(io()),
+            Error::Request(io()),
+            Error::TokenSource(io()),
+            Error::TokenRequest(io()),
+            Error::TokenUnreachable {
+                endpoint: "https://iam.example:443/oauth2/token".into(),
+                cause: Box::new(Error::Connect(io())),
+            },
+        ];
+        for error in errors {
+            let source = std::error::Error::source(&error).expect("a source");
+            assert_eq!(source.to_string(), "connection refused", "{error:?}");
+            assert!(error.transport_cause().is_some(), "{error:?}");
+            let chain = error.chain().to_string();
+            assert!(chain.ends_with(": connection refused"), "{chain}");
+            let lines = format!("{:#}", error.chain());
+            assert_eq!(
+                lines,
+                format!("{error}\n  caused by: connection refused"),
+                "{error:?}"
+            );
+            // A waiter's copy keeps the chain's text.
+            assert!(
+                error
+                    .replica()
+                    .chain()
+                    .to_string()
+                    .contains("connection refused")
+            );
+        }
+    }
+
+    /// The token endpoint's URL and what to check are in the headline; the last failure's
+    /// cause follows it.
+    #[test]
+    fn an_unreachable_token_endpoint_names_it_and_the_token_url() {
+        let error = Error::TokenUnreachable {
+            endpoint: "https://iam.example:443/oauth2/token".into(),
+            cause: Box::new(Error::Connect(Box::new(std::io::Error::other("refused")))),
+        };
+        let text = error.to_string();
+        assert!(
+            text.contains("https://iam.example:443/oauth2/token"),
+            "{text}"
+        );
+        assert!(text.contains("check the token URL"), "{text}");
+        assert!(!text.contains("base URL"), "{text}");
+        assert!(!error.is_retryable());
+    }
+
+    /// A cause that repeats the text of its own cause is not shown twice.
+    #[test]
+    fn a_chain_leaves_out_a_repeated_text() {
+        #[derive(Debug)]
+        struct Repeats(std::io::Error);
+        impl fmt::Display for Repeats {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "io: {}", self.0)
+            }
+        }
+        impl std::error::Error for Repeats {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let error = Error::Connect(Box::new(Repeats(std::io::Error::other("refused"))));
+        assert_eq!(
+            format!("{:#}", error.chain()),
+            format!("{error}\n  caused by: io: refused")
+        );
+    }
+
+    /// The new variants are final: none is retried.
+    #[test]
+    fn requests_panics_and_token_failures_are_not_retryable() {
+        let errors = [
+            Error::Request("bad".into()),
+            Error::Panicked("boom".into()),
+            Error::TokenSource("sealed".into()),
+            Error::TokenRequest("bad".into()),
+            Error::TokenCancelled,
+        ];
+        for error in errors {
+            assert!(!error.is_retryable(), "{error:?}");
+            assert!(!error.replica().is_retryable(), "{error:?}");
+        }
+        assert!(Error::Panicked("boom".into()).to_string().contains("boom"));
     }
 }

@@ -24,7 +24,7 @@ mod traces;
 
 // What users of a transport see (each transport re-exports it).
 pub use connections_core::Listed;
-pub use error::{ConfigError, Error, Timeout};
+pub use error::{Chain, ConfigError, Error, Timeout};
 pub use network::{Proxies, Proxy, ProxyProblem};
 pub use settings::{
     Builder, Config, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE, DEFAULT_REQUEST_TIMEOUT,
@@ -36,7 +36,6 @@ pub use settings::{
 // checks, so it can change with the transports without a user noticing.
 #[doc(hidden)]
 pub use driving::{Clock, Step, feed, next_step, random_seed, single_page};
-pub(crate) use error::AtTokenEndpoint;
 #[doc(hidden)]
 pub use error::find_cause;
 #[doc(hidden)]

@@ -19,9 +19,9 @@ pub fn http_request<B: Default>(
         .parts(config.base_url(), token)
         .to_http_request::<B>()
         // Every input was validated before this point (the token by `AccessToken`, the base
-        // URL by `BaseUrl`, the query by the core's encoder); the token is the only one that
-        // changes per attempt, so a failure is reported as its failure.
-        .map_err(|e| Error::Token(Box::new(e)))?;
+        // URL by `BaseUrl`, the query by the core's encoder): what is refused anyway would
+        // be refused on every attempt.
+        .map_err(|e| Error::Request(Box::new(e)))?;
     if let Ok(agent) = http::HeaderValue::from_str(config.user_agent()) {
         built.headers_mut().insert(http::header::USER_AGENT, agent);
     }

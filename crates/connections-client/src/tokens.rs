@@ -15,7 +15,7 @@ use connections_core::{
 };
 use event_listener::{Event, Listener};
 
-use crate::{AtTokenEndpoint, Clock, Config, Error, Exchanged, Tokens, random_seed};
+use crate::{Clock, Config, Error, Exchanged, Tokens, random_seed};
 
 /// The application tokens of one client, shared by its clones and their requests.
 ///
@@ -122,11 +122,6 @@ impl Fetch {
     }
 }
 
-/// A fetch that ended before it had an answer: its task was cancelled, or it panicked.
-fn cancelled() -> Error {
-    Error::Token("the token fetch was cancelled".into())
-}
-
 impl Drop for Fetch {
     fn drop(&mut self) {
         if !self.finished {
@@ -134,7 +129,7 @@ impl Drop for Fetch {
                 let mut state = self.tokens.lock();
                 state.done = true;
                 state.cache.fetch_failed();
-                state.failed = Some((self.flight.0, cancelled()));
+                state.failed = Some((self.flight.0, Error::TokenCancelled));
             }
             self.tokens.settled.notify(usize::MAX);
         }
@@ -237,8 +232,8 @@ impl AppTokens {
     /// What a token fetch that failed after its retries means for the request that needed
     /// it: final, so the listing does not retry the page and multiply the token endpoint's
     /// retries. A network failure (a host that does not resolve included) becomes
-    /// [`Error::Token`] naming the token endpoint and worded for the token URL (still exit 4
-    /// in the CLI); the endpoint's own answers stay [`Error::TokenEndpoint`].
+    /// [`Error::TokenUnreachable`] naming the token endpoint and worded for the token URL
+    /// (still exit 4 in the CLI); the endpoint's own answers stay [`Error::TokenEndpoint`].
     pub fn final_error(&self, error: Error) -> Error {
         match error {
             Error::Timeout(_)
@@ -247,17 +242,16 @@ impl AppTokens {
             | Error::Tls(_)
             | Error::UnknownHost(_) => {
                 let url = self.credentials.token_url();
-                Error::Token(
-                    format!(
-                        "could not get a token from the token endpoint {}://{}:{}{}: {}",
+                Error::TokenUnreachable {
+                    endpoint: format!(
+                        "{}://{}:{}{}",
                         url.scheme(),
                         url.host(),
                         url.port(),
-                        url.prefix(),
-                        AtTokenEndpoint(&error)
-                    )
-                    .into(),
-                )
+                        url.prefix()
+                    ),
+                    cause: Box::new(error),
+                }
             }
             other => other,
         }
@@ -395,7 +389,7 @@ impl<'a> TokenAttempts<'a> {
             .token_request()
             .to_http_request(self.config.user_agent())
             // The URL was checked by `BaseUrl` and the headers are constants.
-            .map_err(|e| Error::Token(Box::new(e)))
+            .map_err(|e| Error::TokenRequest(Box::new(e)))
     }
 
     /// What the answer to the last [`request`](Self::request) means: the wait before the
@@ -420,7 +414,7 @@ impl<'a> TokenAttempts<'a> {
                 tracing::info!(
                     target: "connections",
                     parent: &self.span,
-                    %error,
+                    error = %error.chain(),
                     wait_ms,
                     "token request failed, retrying in {:.1} s",
                     wait.as_secs_f64()
@@ -443,7 +437,7 @@ impl<'a> TokenAttempts<'a> {
     /// When the first request was sent, and the outcome (a fetch that never answered, e.g.
     /// one whose future was dropped, counts as cancelled).
     fn end(&mut self) -> (Duration, Result<IssuedToken, Error>) {
-        let outcome = self.outcome.take().unwrap_or_else(|| Err(cancelled()));
+        let outcome = self.outcome.take().unwrap_or(Err(Error::TokenCancelled));
         (self.sent.unwrap_or_default(), outcome)
     }
 
@@ -473,7 +467,7 @@ impl<'a> TokenAttempts<'a> {
             }
             // Errors never hold the secret or a token.
             Err(error) => {
-                tracing::warn!(target: "connections", parent: span, %error, "token fetch failed")
+                tracing::warn!(target: "connections", parent: span, error = %error.chain(), "token fetch failed")
             }
         }
     }
@@ -567,7 +561,7 @@ mod tests {
         });
         // Final for every request (retried already while fetching), naming the endpoint.
         assert!(
-            results.iter().all(|r| matches!(r, Err(e @ Error::Token(_))
+            results.iter().all(|r| matches!(r, Err(e @ Error::TokenUnreachable { .. })
                 if !e.is_retryable() && e.to_string().contains("token endpoint https://iam.smartcar.com:443/oauth2/token")
                     && e.to_string().contains("did not complete"))),
             "{results:?}"
@@ -584,7 +578,10 @@ mod tests {
             panic!("a fetch is in flight")
         };
         drop(fetch);
-        assert!(matches!(tokens.wait_blocking(flight), Err(Error::Token(_))));
+        assert!(matches!(
+            tokens.wait_blocking(flight),
+            Err(Error::TokenCancelled)
+        ));
         assert!(matches!(tokens.need(), Need::Fetch(_)));
     }
 

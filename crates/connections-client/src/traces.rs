@@ -108,7 +108,9 @@ pub fn record_outcome(
             );
         }
         // Errors never hold the token, so they can be logged.
-        Err(error) => tracing::info!(parent: span, elapsed_ms, %error, "attempt failed"),
+        Err(error) => {
+            tracing::info!(parent: span, elapsed_ms, error = %error.chain(), "attempt failed")
+        }
     }
 }
 

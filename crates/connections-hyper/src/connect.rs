@@ -91,9 +91,10 @@ impl Connector {
     }
 }
 
-/// Opens a pipe to a test's server; see [`Connector::in_memory`].
+/// Opens a pipe to a test's server, or fails as a socket's connect would; see
+/// [`Connector::in_memory`].
 #[cfg(test)]
-pub(crate) type Dial = Arc<dyn Fn() -> tokio::io::DuplexStream + Send + Sync>;
+pub(crate) type Dial = Arc<dyn Fn() -> io::Result<tokio::io::DuplexStream> + Send + Sync>;
 
 type Connecting<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
 
@@ -162,7 +163,7 @@ impl Service<Uri> for Route {
         #[cfg(test)]
         if let Some(dial) = self.memory.clone() {
             return Box::pin(async move {
-                let io = Stream::Memory(TokioIo::new(dial()));
+                let io = Stream::Memory(TokioIo::new(dial()?));
                 Ok(Watched { io, answer: None })
             });
         }
@@ -520,7 +521,8 @@ impl HostNotFound {
     /// or a resolver that calls the failure temporary (`EAI_AGAIN`: "Temporary failure in
     /// name resolution" from glibc, musl and macOS; Windows' `WSATRY_AGAIN` says "temporary
     /// error"). std reports the other `getaddrinfo` codes with no kind to check, only the
-    /// system's text, so that one word is the only text looked at.
+    /// system's text (`ErrorKind::Uncategorized`, which cannot be matched), so that one word
+    /// is the only text looked at; the kind and the errno are checked first.
     fn from_lookup(host: String, cause: io::Error) -> BoxError {
         let temporary = cause.raw_os_error().is_some()
             || cause.kind() == io::ErrorKind::Interrupted
@@ -540,8 +542,9 @@ impl fmt::Display for HostNotFound {
 }
 
 impl StdError for HostNotFound {
+    /// The lookup error's cause: its own text is in this one's.
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        Some(&self.cause)
+        self.cause.source()
     }
 }
 

@@ -110,9 +110,11 @@ async fn read_body(mut body: Incoming, limit: usize) -> Result<Vec<u8>, Error> {
 }
 
 /// Sorts a client error: the connect timeout, a proxy that did not open the tunnel, a host
-/// name that does not resolve, a refused certificate, another failure to connect (TCP, TLS),
+/// name that does not resolve, a refused certificate, a connection the system refuses
+/// outright (`PermissionDenied`: a firewall or sandbox; `InvalidInput`: an address it cannot
+/// use; the same on every attempt, so `Request`), another failure to connect (TCP, TLS),
 /// or a failure on an established connection. Each is recognized by the type the connector
-/// put in the chain of causes, not by message text.
+/// put in the chain of causes (and an I/O error by its kind), not by message text.
 fn send_error(error: hyper_util::client::legacy::Error) -> Error {
     if let Some(ConnectTimedOut(after)) = find_cause::<ConnectTimedOut>(&error) {
         return Error::Timeout(Timeout::Connect(*after));
@@ -120,6 +122,13 @@ fn send_error(error: hyper_util::client::legacy::Error) -> Error {
     let proxy = find_cause::<ProxyFailed>(&error).is_some();
     let unknown_host = find_cause::<HostNotFound>(&error).is_some();
     let connect = error.is_connect();
+    let refused_by_system = connect
+        && find_cause::<std::io::Error>(&error).is_some_and(|e| {
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::InvalidInput
+            )
+        });
     let certificate = matches!(
         find_cause::<rustls::Error>(&error),
         Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
@@ -133,6 +142,8 @@ fn send_error(error: hyper_util::client::legacy::Error) -> Error {
         Error::UnknownHost(described)
     } else if certificate {
         Error::Tls(described)
+    } else if refused_by_system {
+        Error::Request(described)
     } else if connect {
         Error::Connect(described)
     } else {
@@ -140,34 +151,32 @@ fn send_error(error: hyper_util::client::legacy::Error) -> Error {
     }
 }
 
-/// A hyper error whose `Display` spells out its causes: hyper's own names only the outermost
-/// ("client error (Connect)"), which tells the user nothing. The error stays the `source`.
+/// A hyper error shown from its first layer that says something: hyper-util's own text
+/// names only the outermost ("client error (Connect)"), the kind our error's variant
+/// already tells. `Display` is that layer's and `source()` its source, so a chain printer
+/// ([`Error::chain`](connections_client::Error::chain)) shows each text once; the whole
+/// error stays inside for `Debug`.
 struct Described {
-    text: String,
     inner: BoxError,
 }
 
 impl Described {
     fn new(error: impl StdError + Send + Sync + 'static) -> Self {
-        let mut text = String::new();
-        let mut cause: Option<&(dyn StdError + 'static)> = Some(&error);
-        while let Some(e) = cause {
-            let part = e.to_string();
-            cause = e.source();
-            // hyper-util's "client error (Connect)" only names the kind, which the variant of
-            // our error already tells; some layers repeat their cause in their own text.
-            let says_nothing = part.starts_with("client error (") && cause.is_some();
-            if !says_nothing && !text.ends_with(&part) {
-                if !text.is_empty() {
-                    text.push_str(": ");
-                }
-                text.push_str(&part);
-            }
-        }
         Described {
-            text,
             inner: Box::new(error),
         }
+    }
+
+    /// The first layer whose text is not hyper-util's bare kind (the last one if none).
+    fn shown(&self) -> &(dyn StdError + 'static) {
+        let mut layer: &(dyn StdError + 'static) = &*self.inner;
+        while let Some(next) = layer.source() {
+            if !layer.to_string().starts_with("client error (") {
+                break;
+            }
+            layer = next;
+        }
+        layer
     }
 }
 
@@ -179,12 +188,12 @@ impl fmt::Debug for Described {
 
 impl fmt::Display for Described {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
+        fmt::Display::fmt(self.shown(), f)
     }
 }
 
 impl StdError for Described {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        Some(&*self.inner)
+        self.shown().source()
     }
 }

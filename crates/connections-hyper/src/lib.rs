@@ -62,7 +62,8 @@
 //! log line, contains the token. Each attempt runs in a `connections.request` tracing span
 //! with `method`, `url` (with the query, never the token), `path`, `page`, `attempt`,
 //! `status`, `request_id` and `elapsed_ms`, and ends with an `info` event `response` or
-//! `attempt failed`; at `debug`, the request's and the response's headers, credentials
+//! `attempt failed` (its `error` field the error and its causes, as one line: see
+//! [`Error::chain`]); at `debug`, the request's and the response's headers, credentials
 //! redacted. A retry is an `info` event with the reason and the wait (`wait_ms`).
 
 mod body;
@@ -82,7 +83,7 @@ use futures_util::StreamExt;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 pub use connections_client::{
-    BoxError, Builder, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
+    BoxError, Builder, Chain, Config, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
     DEFAULT_REQUEST_TIMEOUT, Error, FromConfig, Listed, ListingStart, MAX_BURST, Timeout,
 };
 pub use connections_core;

@@ -69,7 +69,9 @@ impl Driver {
                         // A task that panicked: nothing to retry it with, so the listing ends.
                         Some(Err(joined)) => {
                             self.exchanges.abort_all();
-                            return Some(Err(Error::Connection(Box::new(joined))));
+                            return Some(Err(joined_error(joined, |j| {
+                                Error::Connection(Box::new(j))
+                            })));
                         }
                         // Unreachable: the machine waits for nothing only while a request is
                         // in flight, and says Done otherwise. Ending beats hanging.
@@ -79,4 +81,23 @@ impl Driver {
             }
         }
     }
+}
+
+/// The error for a task that did not finish: [`Error::Panicked`] with the panic's message
+/// when it panicked (not retryable: the same code would run again), else `cancelled`'s for
+/// a task cancelled under it (the runtime shutting down).
+pub(crate) fn joined_error(
+    joined: tokio::task::JoinError,
+    cancelled: impl FnOnce(tokio::task::JoinError) -> Error,
+) -> Error {
+    if !joined.is_panic() {
+        return cancelled(joined);
+    }
+    let payload = joined.into_panic();
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a payload that is not text");
+    Error::Panicked(message.to_owned())
 }

@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::time::Instant;
 
-use crate::Client;
+use crate::{Client, Error};
 
 /// Real time a test may take. Without the clock following tokio's, each wait would spin
 /// for its whole length in real time (a minute or more in every test).
@@ -112,7 +112,7 @@ impl Server {
         client.in_memory(Arc::new(move || {
             let (near, far) = tokio::io::duplex(64 * 1024);
             tokio::spawn(serve(far, server.clone()));
-            near
+            Ok(near)
         }))
     }
 }
@@ -314,4 +314,42 @@ fn a_token_that_expires_during_a_rate_limit_wait_is_renewed_in_paused_time() {
         (least..=least + TIMER_SLACK).contains(&elapsed),
         "{elapsed:?} of virtual time"
     );
+}
+
+/// A connection the system refuses outright (a firewall: `PermissionDenied`; an address it
+/// cannot use: `InvalidInput`) fails the same on every attempt: a `Request` error, after
+/// exactly one attempt, where a refused connection is retried.
+#[test]
+fn a_connection_the_system_refuses_is_a_request_error_tried_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    for kind in [
+        std::io::ErrorKind::PermissionDenied,
+        std::io::ErrorKind::InvalidInput,
+    ] {
+        let dials = Arc::new(AtomicUsize::new(0));
+        let error = in_paused_time({
+            let dials = dials.clone();
+            async move {
+                let client = Client::builder()
+                    .token("t")
+                    .base_url("http://127.0.0.1:9/v3")
+                    .retry_policy(RetryPolicy::new().with_base_delay(Duration::from_millis(100)))
+                    .build()
+                    .unwrap()
+                    .in_memory(Arc::new(move || {
+                        dials.fetch_add(1, Ordering::SeqCst);
+                        Err(std::io::Error::from(kind))
+                    }));
+                client.list(&by_twos()).await.unwrap_err()
+            }
+        });
+        assert!(matches!(error, Error::Request(_)), "{kind:?}: {error:?}");
+        assert!(!error.is_retryable());
+        assert_eq!(dials.load(Ordering::SeqCst), 1, "{kind:?}: one attempt");
+        let chain = error.chain().to_string();
+        assert!(
+            chain.contains(&std::io::Error::from(kind).to_string()),
+            "{chain}"
+        );
+    }
 }

@@ -70,9 +70,9 @@ pub(crate) async fn bearer(
         Bearer::Source => {
             // `from_config` refuses a `Source` setting without a source.
             let Some(source) = &client.inner.source else {
-                return Err(Error::Token("no token source was given".into()));
+                return Err(Error::TokenSource("no token source was given".into()));
             };
-            let token = source.access_token().await.map_err(Error::Token)?;
+            let token = source.access_token().await.map_err(Error::TokenSource)?;
             return Ok((token, None));
         }
     };
@@ -90,7 +90,7 @@ pub(crate) async fn bearer(
                 let task = tokio::spawn(fetch_token(client.clone(), fetch));
                 let (token, id) = task
                     .await
-                    .map_err(|e| Error::Token(format!("the token fetch failed: {e}").into()))??;
+                    .map_err(|e| crate::listing::joined_error(e, |_| Error::TokenCancelled))??;
                 return Ok((token, Some(id)));
             }
             Need::Wait(flight) => app.wait(flight).await?,
@@ -130,7 +130,7 @@ async fn request_token(client: &Client, attempts: &mut TokenAttempts<'_>) {
 /// [`Client::fetch_application_token`].
 pub(crate) async fn fetch_uncached(client: &Client) -> Result<IssuedToken, Error> {
     let Bearer::App(app) = client.config().tokens().bearer() else {
-        return Err(Error::Token(
+        return Err(Error::TokenRequest(
             "fetching an application token needs client credentials \
              (Builder::client_credentials)"
                 .into(),

@@ -265,7 +265,7 @@ async fn redirects_are_not_followed() {
             panic!("{error:?}")
         };
         assert_eq!((*seen, seen_location.as_str()), (status, location.as_str()));
-        assert!(error.to_string().contains(&location), "{error}");
+        assert!(error.chain().to_string().contains(&location), "{error}");
         assert_eq!(server.requests().len(), 1);
     }
     assert!(target.requests().is_empty(), "the redirect was followed");
@@ -285,7 +285,7 @@ async fn a_refused_connection_is_a_connect_error() {
         .unwrap();
     let error = list_error(&client).await;
     assert!(matches!(error, Error::Connect(_)), "{error:?}");
-    assert!(error.to_string().contains("refused"), "{error}");
+    assert!(error.chain().to_string().contains("refused"), "{error}");
 }
 
 #[tokio::test]
@@ -399,10 +399,39 @@ async fn the_token_source_is_asked_before_every_attempt() {
         .unwrap();
     let before = server.requests().len();
     let error = list_error(&failing).await;
-    assert!(matches!(error, Error::Token(_)), "{error:?}");
+    assert!(matches!(error, Error::TokenSource(_)), "{error:?}");
+    let chain = error.chain().to_string();
+    assert!(chain.contains("vault unreachable"), "{chain}");
     assert_eq!(
         server.requests().len(),
         before,
         "no request without a token"
     );
+}
+
+/// A token source that panics on its first call.
+struct Panicking;
+
+impl TokenSource for Panicking {
+    fn access_token(
+        &self,
+    ) -> Pin<Box<dyn Future<Output = Result<AccessToken<'static>, BoxError>> + Send + '_>> {
+        Box::pin(async move { panic!("the vault exploded") })
+    }
+}
+
+/// A panicking exchange task ends the listing with `Panicked`, naming the panic, and is not
+/// taken for a connection failure worth retrying.
+#[tokio::test]
+async fn a_panicking_exchange_is_panicked_and_not_retryable() {
+    let server = TestServer::start(|_| Reply::json(200, page_with(&["c1"], "null")));
+    let client = builder(&server)
+        .token_source(Arc::new(Panicking))
+        .build()
+        .unwrap();
+    let error = list_error(&client).await;
+    assert!(matches!(error, Error::Panicked(_)), "{error:?}");
+    assert!(!error.is_retryable());
+    assert!(error.to_string().contains("the vault exploded"), "{error}");
+    assert!(server.requests().is_empty());
 }

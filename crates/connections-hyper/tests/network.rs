@@ -229,7 +229,7 @@ async fn proxy_credentials_go_in_proxy_authorization_and_nowhere_else() {
         .unwrap();
     let error = failure(refused.list(&ListConnections::new()).await);
     assert!(matches!(error, Error::Proxy(_)), "{error:?}");
-    let text = error.to_string();
+    let text = error.chain().to_string();
     assert!(text.contains(&proxy.url()), "{text}");
     assert!(text.contains("407"), "{text}");
     assert!(!error.is_retryable());
@@ -278,7 +278,7 @@ async fn a_refusing_proxy_is_a_proxy_error_naming_it_and_not_retried() {
     let error = failure(client.list(&ListConnections::new()).await);
     assert!(matches!(error, Error::Proxy(_)), "{error:?}");
     assert!(!error.is_retryable());
-    let text = error.to_string();
+    let text = error.chain().to_string();
     assert!(text.contains(&proxy.url()), "names the proxy: {text}");
     assert!(
         text.contains("403 Forbidden"),
@@ -313,7 +313,7 @@ async fn an_unreachable_proxy_is_a_proxy_error_naming_it() {
     let error = failure(client.list(&ListConnections::new()).await);
     assert!(matches!(error, Error::Proxy(_)), "{error:?}");
     assert!(!error.is_retryable());
-    let text = error.to_string();
+    let text = error.chain().to_string();
     assert!(text.contains(&proxy_url), "{text}");
     assert!(text.contains("could not be reached"), "{text}");
 }
@@ -366,7 +366,7 @@ async fn a_name_that_does_not_resolve_is_an_unknown_host_and_not_retried() {
     let error = failure(client.list(&ListConnections::new()).await);
     assert!(matches!(error, Error::UnknownHost(_)), "{error:?}");
     assert!(!error.is_retryable());
-    let text = error.to_string();
+    let text = error.chain().to_string();
     assert!(text.contains("api.connections.invalid"), "{text}");
     let attempts = capture
         .spans

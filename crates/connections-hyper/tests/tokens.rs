@@ -249,7 +249,7 @@ async fn refused_credentials_are_one_token_request_and_no_api_request() {
         (oauth.status, oauth.error.as_str()),
         (401, "invalid_client")
     );
-    let text = error.to_string();
+    let text = error.chain().to_string();
     assert!(text.contains("Invalid client credentials") && text.contains("client secret"));
     assert!(!text.contains(SECRET) && !format!("{error:?}").contains(SECRET));
     assert_eq!(counters.tokens.load(Ordering::SeqCst), 1);

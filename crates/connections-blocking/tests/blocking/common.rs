@@ -35,7 +35,7 @@ pub(crate) fn client(server: &TestServer) -> Client {
 /// Asserts that neither `{}` nor `{:?}` of `error` (nor of any error in its source chain)
 /// contains the token, and hands the error back.
 pub(crate) fn checked(error: Error) -> Error {
-    let mut texts = vec![error.to_string(), format!("{error:?}")];
+    let mut texts = vec![error.chain().to_string(), format!("{error:?}")];
     let mut source = std::error::Error::source(&error);
     while let Some(inner) = source {
         texts.push(inner.to_string());

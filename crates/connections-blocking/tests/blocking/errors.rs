@@ -49,7 +49,10 @@ fn client_errors_are_typed_and_never_retried() {
         assert_eq!(entry.detail, Some(format!("what went wrong ({status})")));
         assert!(!error.is_retryable());
         assert_eq!(server.requests().len(), 1, "{status} must not be retried");
-        assert!(error.to_string().contains(&status.to_string()), "{error}");
+        assert!(
+            error.chain().to_string().contains(&status.to_string()),
+            "{error}"
+        );
     }
 }
 

@@ -22,7 +22,10 @@ fn a_body_over_the_limit_is_refused_with_content_length() {
         matches!(error, Error::BodyTooLarge { limit: 1024 }),
         "{error:?}"
     );
-    assert!(error.to_string().contains("max_body_size"), "{error}");
+    assert!(
+        error.chain().to_string().contains("max_body_size"),
+        "{error}"
+    );
     assert_eq!(server.requests().len(), 1, "not retried");
 }
 
@@ -158,7 +161,7 @@ fn redirects_are_not_followed() {
     };
     assert_eq!(*status, 302);
     assert_eq!(got.as_deref(), Some(location.as_str()));
-    assert!(error.to_string().contains(&location), "{error}");
+    assert!(error.chain().to_string().contains(&location), "{error}");
     assert_eq!(
         target.requests().len(),
         0,

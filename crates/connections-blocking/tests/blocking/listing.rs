@@ -181,7 +181,7 @@ fn plain_http_is_refused_unless_loopback() {
         ),
         "{error:?}"
     );
-    assert!(error.to_string().contains("http"), "{error}");
+    assert!(error.chain().to_string().contains("http"), "{error}");
     for loopback in [
         "http://localhost:8080/v3",
         "http://127.0.0.1:8080/v3",

@@ -58,8 +58,12 @@ fn assert_ended_by_the_panic(pages: Vec<Result<usize, Error>>) {
         panic!("the listing completed despite the panic: {pages:?}")
     };
     let error = checked(error.replica());
-    assert!(matches!(error, Error::Connection(_)), "{error:?}");
-    let text = error.to_string();
+    assert!(matches!(error, Error::Panicked(_)), "{error:?}");
+    assert!(
+        !error.is_retryable(),
+        "a panic is not taken for a network failure"
+    );
+    let text = error.chain().to_string();
     assert!(
         text.contains("the exchange panicked: the token source broke on call 3"),
         "{text}"

@@ -83,7 +83,7 @@ fn assert_clean(text: &str) {
 
 /// Checks `{}` and `{:?}` of `error` and of every error in its chain, and hands it back.
 fn clean(error: Error) -> Error {
-    assert_clean(&error.to_string());
+    assert_clean(&error.chain().to_string());
     assert_clean(&format!("{error:?}"));
     let mut source = std::error::Error::source(&error);
     while let Some(inner) = source {
@@ -425,7 +425,7 @@ fn a_refused_secret_ends_the_listing_before_any_api_request() {
         oauth.description.as_deref(),
         Some("Client authentication failed")
     );
-    let text = error.to_string();
+    let text = error.chain().to_string();
     for part in [
         "invalid_client",
         "Client authentication failed",
@@ -653,7 +653,10 @@ fn neither_the_secret_nor_a_token_shows_anywhere() {
     let mut error = None;
     let lines = capture_all(|| error = client.list(&ListConnections::new()).err());
     let error = clean(error.unwrap());
-    assert!(error.to_string().contains("client secret"), "{error}");
+    assert!(
+        error.chain().to_string().contains("client secret"),
+        "{error}"
+    );
     assert_clean(&lines.join("\n"));
     assert!(
         lines
@@ -678,8 +681,9 @@ fn a_token_source_is_asked_and_its_failure_is_a_token_error() {
         .build()
         .unwrap();
     let error = clean(client.list(&ListConnections::new()).unwrap_err());
-    assert!(matches!(error, Error::Token(_)), "{error:?}");
-    assert!(error.to_string().contains("the vault is sealed"), "{error}");
+    assert!(matches!(error, Error::TokenSource(_)), "{error:?}");
+    let chain = error.chain().to_string();
+    assert!(chain.contains("the vault is sealed"), "{chain}");
     assert_eq!(asked.load(Ordering::SeqCst), 1, "not retried");
     assert!(server.requests().is_empty());
 }
@@ -713,7 +717,7 @@ fn a_token_in_another_format_is_refused_without_showing_it() {
             panic!("{error:?}")
         };
         assert_eq!(response.status(), 200);
-        assert!(error.to_string().contains(content_type), "{error}");
+        assert!(error.chain().to_string().contains(content_type), "{error}");
         assert_clean(&lines.join("\n"));
         assert_eq!((fake.tokens(), fake.api()), (1, 0), "not retried");
     }
