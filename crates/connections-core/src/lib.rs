@@ -63,55 +63,56 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-// Building requests.
-#[cfg(feature = "http")]
-mod http;
-mod parts;
-mod query;
 mod request;
-mod url;
-pub use parts::{
-    AccessToken, CapacityError, Header, InvalidToken, InvalidUserAgentSuffix, RequestParts,
-    USER_AGENT,
-};
-pub use query::PageParameterProblem;
-pub use request::{
+mod response;
+// The folder's module cannot be named `listing`: that is the public, `alloc`-only engine
+// module inside it.
+#[path = "listing/mod.rs"]
+mod listing_stage;
+#[cfg(feature = "alloc")]
+pub mod token;
+
+// Building requests.
+pub use request::builder::{
     Field, InvalidMode, InvalidRequest, ListConnections, ListConnectionsBuilder, MAX_ID_LEN, Mode,
     Reason, RequestProblem,
 };
-pub use url::{
+pub use request::parts::{
+    AccessToken, CapacityError, Header, InvalidToken, InvalidUserAgentSuffix, RequestParts,
+    USER_AGENT,
+};
+pub use request::query::PageParameterProblem;
+pub use request::url::{
     BaseUrl, InvalidBaseUrl, LinkError, MAX_URL_LEN, PageLink, UrlRole, WordedUrlProblem,
     is_loopback_host,
 };
 
 // Deciding retries and pace.
-pub mod pace;
-mod retry;
-mod retry_after;
-pub use pace::{
+pub use listing_stage::pace;
+pub use listing_stage::pace::{
     Budget, Hold, InvalidRate, Pacer, Rate, Ready, THROTTLE_BASE_DELAY, THROTTLE_MAX_DELAY,
 };
-pub use retry::{Decision, Failure, GiveUpReason, RetryPolicy, is_retryable_status};
-pub use retry_after::{InvalidRetryAfter, RetryAfter, UnixTime};
+pub use listing_stage::retry::{Decision, Failure, GiveUpReason, RetryPolicy, is_retryable_status};
+pub use response::retry_after::{InvalidRetryAfter, RetryAfter, UnixTime};
 
 // Driving a whole listing.
 #[cfg(feature = "alloc")]
-pub mod listing;
+pub use listing_stage::listing;
 #[cfg(feature = "alloc")]
-pub use listing::{
+pub use listing_stage::listing::{
     Action, DEFAULT_MAX_RATE_LIMIT_WAIT, DEFAULT_PAGE_SIZE, Listed, Listing, ListingError,
     ListingOptions, Notice, Now, PacerCell, RequestId, SendRequest,
 };
 
 // Resuming listings, and listing only what is new.
 #[cfg(feature = "alloc")]
-pub mod checkpoint;
+pub use listing_stage::checkpoint;
 #[cfg(feature = "alloc")]
-pub use checkpoint::{CHECKPOINT_VERSION, Checkpoint, CreatedAfter, ResumeError, Setting};
+pub use listing_stage::checkpoint::{
+    CHECKPOINT_VERSION, Checkpoint, CreatedAfter, ResumeError, Setting,
+};
 
 // Application tokens (OAuth 2.0 client credentials).
-#[cfg(feature = "alloc")]
-pub mod token;
 #[cfg(feature = "alloc")]
 pub use token::{
     ClientCredentials, ClientSecret, CredentialProblem, Freshness, InvalidCredentials, IssuedToken,
@@ -120,23 +121,17 @@ pub use token::{
 };
 
 // Reading responses and following pages.
-pub mod decode;
-pub mod error;
-mod json;
-pub mod model;
-mod paginate;
-mod response;
-pub mod storage;
+pub use response::{decode, error, model, storage};
 
 pub use decode::{DecodeError, decode_page_heapless};
 #[cfg(feature = "alloc")]
 pub use decode::{PageBuffers, decode_errors, decode_page, decode_page_owned};
 pub use error::{ApiError, ErrorEntry, ErrorType, ResolutionType};
+pub use listing_stage::paginate::{DEFAULT_MAX_PAGES, PaginationError, Paginator, Progress};
 #[cfg(feature = "alloc")]
 pub use model::IntoOwned;
 pub use model::{Connection, InvalidTimestamp, Page, Timestamp, VehicleMode};
-pub use paginate::{DEFAULT_MAX_PAGES, PaginationError, Paginator, Progress};
-pub use response::{Response, ResponseError};
+pub use response::outcome::{Response, ResponseError};
 #[cfg(feature = "alloc")]
 pub use storage::{Borrowed, Owned};
 pub use storage::{Heapless, Storage};

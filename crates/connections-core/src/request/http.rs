@@ -5,7 +5,7 @@ use alloc::string::String;
 
 use http::{HeaderValue, Request};
 
-use crate::parts::RequestParts;
+use super::parts::RequestParts;
 
 impl RequestParts<'_> {
     /// Builds a `GET` with the absolute URL (base prefix included) and all

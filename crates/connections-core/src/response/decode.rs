@@ -7,18 +7,18 @@
 
 use core::fmt;
 
-use crate::error::{
+use super::error::{
     ErrorDebug, ErrorEntry, ErrorLinks, ErrorMeta, ErrorType, Resolution, ResolutionType,
 };
-use crate::json::{Known, RawStr, Reader, known};
-use crate::model::{
+use super::json::{Known, RawStr, Reader, known};
+use super::model::{
     Connection, ConnectionAttributes, ConnectionMeta, OrderDirection, Page, PagingLinks,
     PagingMeta, RelatedLink, Relationship, Relationships, ResourceIdentifier, SelfLink, Timestamp,
     Vehicle, VehicleMode,
 };
 #[cfg(feature = "alloc")]
-use crate::storage::{Borrowed, Owned};
-use crate::storage::{Heapless, Storage, sealed::Push};
+use super::storage::{Borrowed, Owned};
+use super::storage::{Heapless, Storage, sealed::Push};
 #[cfg(feature = "alloc")]
 use alloc::{borrow::Cow, string::String, vec::Vec};
 
@@ -341,7 +341,7 @@ fn unescape_to_string(raw: RawStr<'_>) -> String {
     while let Some(at) = rest.bytes().position(|b| b == b'\\') {
         let (text, escape) = rest.split_at_checked(at).unwrap_or((rest, ""));
         out.push_str(text);
-        let (c, len) = crate::json::decode_escape(escape.as_bytes());
+        let (c, len) = super::json::decode_escape(escape.as_bytes());
         out.push(c);
         rest = escape.get(len..).unwrap_or("");
     }

@@ -1,0 +1,13 @@
+//! Reading responses: the JSON reader, the decoder, the models and the API's errors, the
+//! storage they are held in, and the outcome of one response (a page or a typed error).
+//!
+//! Nothing here imports from outside `response/`.
+// Layering is written out once the cycle is broken.
+
+pub mod decode;
+pub mod error;
+pub(crate) mod json;
+pub mod model;
+pub(crate) mod outcome;
+pub(crate) mod retry_after;
+pub mod storage;
