@@ -92,7 +92,8 @@ pub use listing_stage::pace;
 pub use listing_stage::pace::{
     Budget, Hold, InvalidRate, Pacer, Rate, Ready, THROTTLE_BASE_DELAY, THROTTLE_MAX_DELAY,
 };
-pub use listing_stage::retry::{Decision, Failure, GiveUpReason, RetryPolicy, is_retryable_status};
+pub use listing_stage::retry::{Decision, GiveUpReason, RetryPolicy};
+pub use response::failure::{Failure, is_retryable_status};
 pub use response::retry_after::{InvalidRetryAfter, RetryAfter, UnixTime};
 
 // Driving a whole listing.

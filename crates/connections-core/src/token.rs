@@ -31,10 +31,10 @@ use core::time::Duration;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use zeroize::Zeroizing;
 
-use crate::listing_stage::retry::{Failure, is_retryable_status};
 use crate::request::parts::{AccessToken, InvalidToken};
 use crate::request::url::{BaseUrl, InvalidBaseUrl};
 use crate::response::decode::{Alloc, DecodeError, Decoder, ErrorKind};
+use crate::response::failure::{Failure, is_retryable_status};
 use crate::response::outcome::{Response, ResponseError, is_json, snippet};
 use crate::response::retry_after::{RetryAfter, UnixTime};
 use crate::response::storage::Owned;

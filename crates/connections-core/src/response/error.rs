@@ -4,6 +4,7 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::failure::is_retryable_status;
 use super::model::open_enum;
 use super::retry_after::RetryAfter;
 use super::storage::Storage;
@@ -12,7 +13,6 @@ use super::{
     model::IntoOwned,
     storage::{Owned, Text},
 };
-use crate::listing_stage::retry::is_retryable_status;
 
 open_enum! {
     /// The class of an API error.

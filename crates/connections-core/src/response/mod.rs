@@ -5,7 +5,9 @@
 // Layering is written out once the cycle is broken.
 
 pub mod decode;
+pub(crate) mod decode_error;
 pub mod error;
+pub(crate) mod failure;
 pub(crate) mod json;
 pub mod model;
 pub(crate) mod outcome;

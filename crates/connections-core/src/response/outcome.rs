@@ -6,6 +6,7 @@ use core::fmt;
 
 use super::decode::{DecodeError, Decoder, Scratch, Sink};
 use super::error::{ApiError, SNIPPET_LEN};
+use super::failure::{Failure, is_retryable_status};
 use super::model::Page;
 use super::retry_after::{RetryAfter, UnixTime};
 use super::storage::{Heapless, Storage};
@@ -14,7 +15,6 @@ use super::{
     decode::{Alloc, PageBuffers, Recycled},
     storage::{Borrowed, Owned, Text},
 };
-use crate::listing_stage::retry::{Failure, is_retryable_status};
 
 /// What a transport received, borrowed for as long as decoding needs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
