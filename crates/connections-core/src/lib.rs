@@ -50,6 +50,17 @@
 //!
 //! Without any feature, requests, request parts, [`decode_page_heapless`], errors, the
 //! paginator and the retry policy work with no allocator.
+//!
+//! # Source layout
+//! The folders follow the data flow, and imports only go downwards:
+//! - `request/`: building requests. Imports nothing from the other folders.
+//! - `response/`: reading what came back. Imports nothing from the other folders.
+//! - `listing/` (the module `listing_stage`): following pages, retries, pacing, checkpoints
+//!   and the listing engine. May use `request/` and `response/`.
+//! - `token.rs`: application tokens. May use `request/` and `response/`.
+//!
+//! Nothing imports from `listing/` or `token.rs` but this file, which only declares the
+//! folders and re-exports the public API; each folder's `mod.rs` gives the order inside it.
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(
@@ -65,8 +76,8 @@ extern crate std;
 
 mod request;
 mod response;
-// The folder's module cannot be named `listing`: that is the public, `alloc`-only engine
-// module inside it.
+// The folder `listing/` cannot be the module `listing`: that name is the public, `alloc`-only
+// engine module inside it, while the paginator, retry policy and pacer work without `alloc`.
 #[path = "listing/mod.rs"]
 mod listing_stage;
 #[cfg(feature = "alloc")]

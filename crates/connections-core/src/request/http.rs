@@ -29,7 +29,9 @@ impl RequestParts<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::{AccessToken, BaseUrl, ListConnections, USER_AGENT};
+    use crate::request::builder::ListConnections;
+    use crate::request::parts::{AccessToken, USER_AGENT};
+    use crate::request::url::BaseUrl;
     use alloc::{format, vec::Vec};
     use http::header::{ACCEPT, AUTHORIZATION, USER_AGENT as USER_AGENT_HEADER};
 
