@@ -100,29 +100,30 @@ pub use request::url::{
 
 // Deciding retries and pace.
 pub use listing_stage::pace;
-pub use listing_stage::pace::{
+pub use listing_stage::retry::{Decision, GiveUpReason, RetryPolicy};
+#[doc(no_inline)]
+pub use pace::{
     Budget, Hold, InvalidRate, Pacer, Rate, Ready, THROTTLE_BASE_DELAY, THROTTLE_MAX_DELAY,
 };
-pub use listing_stage::retry::{Decision, GiveUpReason, RetryPolicy};
 pub use response::failure::{Failure, is_retryable_status};
 pub use response::retry_after::{InvalidRetryAfter, RetryAfter, UnixTime};
 
 // Driving a whole listing.
 #[cfg(feature = "alloc")]
-pub use listing_stage::listing;
-#[cfg(feature = "alloc")]
-pub use listing_stage::listing::{
+#[doc(no_inline)]
+pub use listing::{
     Action, DEFAULT_MAX_RATE_LIMIT_WAIT, DEFAULT_PAGE_SIZE, Listed, Listing, ListingError,
     ListingOptions, Notice, Now, PacerCell, RequestId, SendRequest,
 };
+#[cfg(feature = "alloc")]
+pub use listing_stage::listing;
 
 // Resuming listings, and listing only what is new.
 #[cfg(feature = "alloc")]
-pub use listing_stage::checkpoint;
+#[doc(no_inline)]
+pub use checkpoint::{CHECKPOINT_VERSION, Checkpoint, CreatedAfter, ResumeError, Setting};
 #[cfg(feature = "alloc")]
-pub use listing_stage::checkpoint::{
-    CHECKPOINT_VERSION, Checkpoint, CreatedAfter, ResumeError, Setting,
-};
+pub use listing_stage::checkpoint;
 
 // Application tokens (OAuth 2.0 client credentials).
 #[cfg(feature = "alloc")]
@@ -133,17 +134,26 @@ pub use token::{
 };
 
 // Reading responses and following pages.
+// Items of the public modules are re-exported `no_inline`, so rustdoc lists them as
+// re-exports at the root and documents them once, in their module, as before the move.
 pub use response::{decode, error, model, storage};
 
+#[doc(no_inline)]
 pub use decode::{DecodeError, decode_page_heapless};
 #[cfg(feature = "alloc")]
+#[doc(no_inline)]
 pub use decode::{PageBuffers, decode_errors, decode_page, decode_page_owned};
+#[doc(no_inline)]
 pub use error::{ApiError, ErrorEntry, ErrorType, ResolutionType};
 pub use listing_stage::paginate::{DEFAULT_MAX_PAGES, PaginationError, Paginator, Progress};
 #[cfg(feature = "alloc")]
+#[doc(no_inline)]
 pub use model::IntoOwned;
+#[doc(no_inline)]
 pub use model::{Connection, InvalidTimestamp, Page, Timestamp, VehicleMode};
 pub use response::outcome::{Response, ResponseError};
 #[cfg(feature = "alloc")]
+#[doc(no_inline)]
 pub use storage::{Borrowed, Owned};
+#[doc(no_inline)]
 pub use storage::{Heapless, Storage};
