@@ -57,10 +57,10 @@
 //! - `response/`: reading what came back. Imports nothing from the other folders.
 //! - `listing/` (the module `listing_stage`): following pages, retries, pacing, checkpoints
 //!   and the listing engine. May use `request/` and `response/`.
-//! - `token.rs`: application tokens. May use `request/` and `response/`.
+//! - `token.rs`: application tokens. May use `request/`, `response/` and `listing/`.
 //!
-//! Nothing imports from `listing/` or `token.rs` but this file, which only declares the
-//! folders and re-exports the public API; each folder's `mod.rs` gives the order inside it.
+//! Nothing imports from `token.rs` but this file, which only declares the folders and
+//! re-exports the public API; each folder's `mod.rs` gives the order inside it.
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(
