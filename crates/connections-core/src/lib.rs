@@ -50,6 +50,17 @@
 //!
 //! Without any feature, requests, request parts, [`decode_page_heapless`], errors, the
 //! paginator and the retry policy work with no allocator.
+//!
+//! # Source layout
+//! The folders follow the data flow, and imports only go downwards:
+//! - `request/`: building requests. Imports nothing from the other folders.
+//! - `response/`: reading what came back. Imports nothing from the other folders.
+//! - `listing/` (the module `listing_stage`): following pages, retries, pacing, checkpoints
+//!   and the listing engine. May use `request/` and `response/`.
+//! - `token.rs`: application tokens. May use `request/`, `response/` and `listing/`.
+//!
+//! Nothing imports from `token.rs` but this file, which only declares the folders and
+//! re-exports the public API; each folder's `mod.rs` gives the order inside it.
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(
@@ -63,55 +74,58 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-// Building requests.
-#[cfg(feature = "http")]
-mod http;
-mod parts;
-mod query;
 mod request;
-mod url;
-pub use parts::{
-    AccessToken, CapacityError, Header, InvalidToken, InvalidUserAgentSuffix, RequestParts,
-    USER_AGENT,
-};
-pub use query::PageParameterProblem;
-pub use request::{
+mod response;
+// The folder `listing/` cannot be the module `listing`: that name is the public, `alloc`-only
+// engine module inside it, while the paginator, retry policy and pacer work without `alloc`.
+#[path = "listing/mod.rs"]
+mod listing_stage;
+#[cfg(feature = "alloc")]
+pub mod token;
+
+// Building requests.
+pub use request::builder::{
     Field, InvalidMode, InvalidRequest, ListConnections, ListConnectionsBuilder, MAX_ID_LEN, Mode,
     Reason, RequestProblem,
 };
-pub use url::{
+pub use request::parts::{
+    AccessToken, CapacityError, Header, InvalidToken, InvalidUserAgentSuffix, RequestParts,
+    USER_AGENT,
+};
+pub use request::query::PageParameterProblem;
+pub use request::url::{
     BaseUrl, InvalidBaseUrl, LinkError, MAX_URL_LEN, PageLink, UrlRole, WordedUrlProblem,
     is_loopback_host,
 };
 
 // Deciding retries and pace.
-pub mod pace;
-mod retry;
-mod retry_after;
+pub use listing_stage::pace;
+pub use listing_stage::retry::{Decision, GiveUpReason, RetryPolicy};
+#[doc(no_inline)]
 pub use pace::{
     Budget, Hold, InvalidRate, Pacer, Rate, Ready, THROTTLE_BASE_DELAY, THROTTLE_MAX_DELAY,
 };
-pub use retry::{Decision, Failure, GiveUpReason, RetryPolicy, is_retryable_status};
-pub use retry_after::{InvalidRetryAfter, RetryAfter, UnixTime};
+pub use response::failure::{Failure, is_retryable_status};
+pub use response::retry_after::{InvalidRetryAfter, RetryAfter, UnixTime};
 
 // Driving a whole listing.
 #[cfg(feature = "alloc")]
-pub mod listing;
-#[cfg(feature = "alloc")]
+#[doc(no_inline)]
 pub use listing::{
     Action, DEFAULT_MAX_RATE_LIMIT_WAIT, DEFAULT_PAGE_SIZE, Listed, Listing, ListingError,
     ListingOptions, Notice, Now, PacerCell, RequestId, SendRequest,
 };
+#[cfg(feature = "alloc")]
+pub use listing_stage::listing;
 
 // Resuming listings, and listing only what is new.
 #[cfg(feature = "alloc")]
-pub mod checkpoint;
-#[cfg(feature = "alloc")]
+#[doc(no_inline)]
 pub use checkpoint::{CHECKPOINT_VERSION, Checkpoint, CreatedAfter, ResumeError, Setting};
+#[cfg(feature = "alloc")]
+pub use listing_stage::checkpoint;
 
 // Application tokens (OAuth 2.0 client credentials).
-#[cfg(feature = "alloc")]
-pub mod token;
 #[cfg(feature = "alloc")]
 pub use token::{
     ClientCredentials, ClientSecret, CredentialProblem, Freshness, InvalidCredentials, IssuedToken,
@@ -120,23 +134,26 @@ pub use token::{
 };
 
 // Reading responses and following pages.
-pub mod decode;
-pub mod error;
-mod json;
-pub mod model;
-mod paginate;
-mod response;
-pub mod storage;
+// Items of the public modules are re-exported `no_inline`, so rustdoc lists them as
+// re-exports at the root and documents them once, in their module, as before the move.
+pub use response::{decode, error, model, storage};
 
+#[doc(no_inline)]
 pub use decode::{DecodeError, decode_page_heapless};
 #[cfg(feature = "alloc")]
+#[doc(no_inline)]
 pub use decode::{PageBuffers, decode_errors, decode_page, decode_page_owned};
+#[doc(no_inline)]
 pub use error::{ApiError, ErrorEntry, ErrorType, ResolutionType};
+pub use listing_stage::paginate::{DEFAULT_MAX_PAGES, PaginationError, Paginator, Progress};
 #[cfg(feature = "alloc")]
+#[doc(no_inline)]
 pub use model::IntoOwned;
+#[doc(no_inline)]
 pub use model::{Connection, InvalidTimestamp, Page, Timestamp, VehicleMode};
-pub use paginate::{DEFAULT_MAX_PAGES, PaginationError, Paginator, Progress};
-pub use response::{Response, ResponseError};
+pub use response::outcome::{Response, ResponseError};
 #[cfg(feature = "alloc")]
+#[doc(no_inline)]
 pub use storage::{Borrowed, Owned};
+#[doc(no_inline)]
 pub use storage::{Heapless, Storage};

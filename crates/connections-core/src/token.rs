@@ -31,13 +31,14 @@ use core::time::Duration;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use zeroize::Zeroizing;
 
-use crate::decode::{Alloc, DecodeError, Decoder, ErrorKind};
-use crate::parts::{AccessToken, InvalidToken};
-use crate::response::{Response, ResponseError, is_json, snippet};
-use crate::retry::{Decision, Failure, RetryPolicy, is_retryable_status, splitmix64};
-use crate::retry_after::{RetryAfter, UnixTime};
-use crate::storage::Owned;
-use crate::url::{BaseUrl, InvalidBaseUrl};
+use crate::listing_stage::retry::{Decision, RetryPolicy, splitmix64};
+use crate::request::parts::{AccessToken, InvalidToken};
+use crate::request::url::{BaseUrl, InvalidBaseUrl};
+use crate::response::decode::{Alloc, DecodeError, Decoder, ErrorKind};
+use crate::response::failure::{Failure, is_retryable_status};
+use crate::response::outcome::{Response, ResponseError, is_json, snippet};
+use crate::response::retry_after::{RetryAfter, UnixTime};
+use crate::response::storage::Owned;
 
 /// Smartcar's token endpoint.
 pub const SMARTCAR_TOKEN_URL: &str = "https://iam.smartcar.com/oauth2/token";

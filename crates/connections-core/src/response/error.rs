@@ -4,12 +4,12 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::open_enum;
-use crate::retry::is_retryable_status;
-use crate::retry_after::RetryAfter;
-use crate::storage::Storage;
+use super::failure::is_retryable_status;
+use super::model::open_enum;
+use super::retry_after::RetryAfter;
+use super::storage::Storage;
 #[cfg(feature = "alloc")]
-use crate::{
+use super::{
     model::IntoOwned,
     storage::{Owned, Text},
 };
@@ -156,7 +156,7 @@ impl<R: Storage> fmt::Display for ErrorEntry<R> {
     }
 }
 
-crate::model::empty_default! {
+super::model::empty_default! {
     ErrorEntry {
         status, kind, code, title, detail, resolution, suggested_user_message, links, meta
     }
@@ -425,7 +425,7 @@ impl<R: Storage> core::error::Error for ApiError<R> {}
 #[cfg(feature = "alloc")]
 mod owned_impls {
     use super::*;
-    use crate::model::into_owned;
+    use crate::response::model::into_owned;
 
     into_owned!(ErrorEntry {
         status: opt_text,

@@ -4,7 +4,7 @@
 //! (UTF-8, escapes, number grammar), bounds nesting like `serde_json` does (127 levels), and
 //! reports every failure with the byte offset where it was found.
 
-use crate::decode::{DecodeError, ErrorKind, Expected};
+use super::decode_error::{DecodeError, ErrorKind, Expected};
 
 /// Deepest nesting accepted, the same limit `serde_json` applies.
 pub(crate) const MAX_DEPTH: u32 = 127;

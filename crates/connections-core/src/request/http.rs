@@ -5,7 +5,7 @@ use alloc::string::String;
 
 use http::{HeaderValue, Request};
 
-use crate::parts::RequestParts;
+use super::parts::RequestParts;
 
 impl RequestParts<'_> {
     /// Builds a `GET` with the absolute URL (base prefix included) and all
@@ -29,7 +29,9 @@ impl RequestParts<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::{AccessToken, BaseUrl, ListConnections, USER_AGENT};
+    use crate::request::builder::ListConnections;
+    use crate::request::parts::{AccessToken, USER_AGENT};
+    use crate::request::url::BaseUrl;
     use alloc::{format, vec::Vec};
     use http::header::{ACCEPT, AUTHORIZATION, USER_AGENT as USER_AGENT_HEADER};
 

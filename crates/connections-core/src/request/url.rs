@@ -7,8 +7,8 @@ use core::num::NonZeroU32;
 
 use percent_encoding::percent_decode_str;
 
-use crate::query::{PageParameterProblem, page_params};
-use crate::request::{CowStr, Field, ListConnections};
+use super::builder::{CowStr, Field, ListConnections};
+use super::query::{PageParameterProblem, page_params};
 
 /// The two schemes the API can be reached with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

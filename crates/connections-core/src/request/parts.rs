@@ -3,8 +3,8 @@
 
 use core::fmt::{self, Write};
 
-use crate::request::{CowStr, ListConnections};
-use crate::url::BaseUrl;
+use super::builder::{CowStr, ListConnections};
+use super::url::BaseUrl;
 
 /// The `User-Agent` sent by default, so Smartcar can tell this client's traffic apart.
 pub const USER_AGENT: &str = concat!("connections-core/", env!("CARGO_PKG_VERSION"));

@@ -16,7 +16,7 @@ use percent_encoding::{
     AsciiSet, NON_ALPHANUMERIC, PercentEncode, percent_decode_str, utf8_percent_encode,
 };
 
-use crate::request::{Field, ListConnections};
+use super::builder::{Field, ListConnections};
 
 /// Everything except RFC 3986 unreserved characters gets percent-encoded.
 const UNRESERVED_ONLY: &AsciiSet = &NON_ALPHANUMERIC
@@ -161,7 +161,7 @@ fn page_value(raw: &str) -> Result<NonZeroU32, PageParameterProblem> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::Mode;
+    use crate::request::builder::Mode;
 
     extern crate alloc;
     use alloc::string::String;
@@ -184,7 +184,7 @@ mod tests {
 
     #[test]
     fn golden_queries() {
-        let req = |b: crate::request::ListConnectionsBuilder<'static>| {
+        let req = |b: crate::request::builder::ListConnectionsBuilder<'static>| {
             query(&b.build().expect("valid request"))
         };
         let b = ListConnections::builder;

@@ -18,9 +18,9 @@ use core::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Timestamp;
-use crate::url::BaseUrl;
-use crate::{InvalidTimestamp, ListConnections};
+use crate::request::builder::ListConnections;
+use crate::request::url::BaseUrl;
+use crate::response::model::{InvalidTimestamp, Timestamp};
 
 /// The format of [`Checkpoint`]s this version writes and reads.
 pub const CHECKPOINT_VERSION: u32 = 1;

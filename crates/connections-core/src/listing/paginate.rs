@@ -59,10 +59,10 @@ use core::fmt;
 use core::num::NonZeroU32;
 use core::ops::RangeInclusive;
 
-use crate::ListConnections;
-use crate::model::Page;
-use crate::storage::Storage;
-use crate::url::{BaseUrl, LinkError};
+use crate::request::builder::ListConnections;
+use crate::request::url::{BaseUrl, LinkError};
+use crate::response::model::Page;
+use crate::response::storage::Storage;
 
 /// Pages fetched at most by default: with 100 items a page, 100,000 connections.
 pub const DEFAULT_MAX_PAGES: u32 = 1000;

@@ -5,212 +5,22 @@
 //! allocator at all: it fills fixed-size lists and unescapes into a caller's scratch buffer,
 //! and when either is too small it says how much was needed rather than truncating.
 
-use core::fmt;
-
-use crate::error::{
+use super::error::{
     ErrorDebug, ErrorEntry, ErrorLinks, ErrorMeta, ErrorType, Resolution, ResolutionType,
 };
-use crate::json::{Known, RawStr, Reader, known};
-use crate::model::{
+use super::json::{Known, RawStr, Reader, known};
+use super::model::{
     Connection, ConnectionAttributes, ConnectionMeta, OrderDirection, Page, PagingLinks,
     PagingMeta, RelatedLink, Relationship, Relationships, ResourceIdentifier, SelfLink, Timestamp,
     Vehicle, VehicleMode,
 };
 #[cfg(feature = "alloc")]
-use crate::storage::{Borrowed, Owned};
-use crate::storage::{Heapless, Storage, sealed::Push};
+use super::storage::{Borrowed, Owned};
+use super::storage::{Heapless, Storage, sealed::Push};
 #[cfg(feature = "alloc")]
 use alloc::{borrow::Cow, string::String, vec::Vec};
 
-/// Why a body could not be decoded, and where.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct DecodeError {
-    /// What was wrong.
-    pub kind: ErrorKind,
-    /// Byte offset in the body where it was found.
-    pub offset: usize,
-}
-
-impl DecodeError {
-    pub(crate) const fn new(kind: ErrorKind, offset: usize) -> Self {
-        DecodeError { kind, offset }
-    }
-}
-
-/// What was wrong with a body.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// The body is not UTF-8.
-    InvalidUtf8,
-    /// The body ended inside a value.
-    UnexpectedEnd,
-    /// The JSON grammar was broken: something else was expected here.
-    Syntax(Expected),
-    /// A `\` escape that JSON does not define.
-    InvalidEscape,
-    /// A `\u` escape of half a surrogate pair.
-    LoneSurrogate,
-    /// A raw control character inside a string.
-    ControlCharacter,
-    /// A number that breaks the JSON grammar.
-    InvalidNumber,
-    /// Nesting deeper than 127 levels.
-    TooDeep,
-    /// Something other than whitespace after the document.
-    TrailingCharacters,
-    /// A field's value has the wrong JSON type.
-    InvalidType {
-        /// The field, as a path such as `data[].attributes.vehicle.year`.
-        field: &'static str,
-        /// What the contract says it holds.
-        expected: Expected,
-    },
-    /// An integer outside the `i64` range.
-    IntegerOutOfRange {
-        /// The field, as a path.
-        field: &'static str,
-    },
-    /// A field the contract requires is absent.
-    MissingField {
-        /// The field, as a path.
-        field: &'static str,
-    },
-    /// A field appears twice in one object.
-    DuplicateField {
-        /// The field, as a path.
-        field: &'static str,
-    },
-    /// Fixed-size storage was too small for this body.
-    Capacity {
-        /// Which storage.
-        what: Capacity,
-        /// How much this body needs.
-        needed: usize,
-        /// How much there was.
-        capacity: usize,
-    },
-}
-
-/// What the decoder expected to find.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Expected {
-    /// Any JSON value.
-    Value,
-    /// An object key (a string).
-    Key,
-    /// `:` after a key.
-    Colon,
-    /// `,` or the end of the object or array.
-    CommaOrEnd,
-    /// An object.
-    Object,
-    /// An array.
-    Array,
-    /// A string.
-    String,
-    /// An integer.
-    Integer,
-    /// A string or an integer.
-    StringOrInteger,
-}
-
-/// Fixed-size storage of the no-allocator decoder.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Capacity {
-    /// Connections per page, `N` of [`Heapless`].
-    Connections,
-    /// Permissions per connection, `P` of [`Heapless`].
-    Permissions,
-    /// Errors per error body, `E` of [`Heapless`].
-    Errors,
-    /// Bytes of the scratch buffer that holds unescaped strings.
-    Scratch,
-}
-
-impl fmt::Display for Expected {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Expected::Value => "a JSON value",
-            Expected::Key => "an object key",
-            Expected::Colon => "`:`",
-            Expected::CommaOrEnd => "`,` or the end of the object or array",
-            Expected::Object => "an object",
-            Expected::Array => "an array",
-            Expected::String => "a string",
-            Expected::Integer => "an integer",
-            Expected::StringOrInteger => "a string or an integer",
-        })
-    }
-}
-
-impl fmt::Display for Capacity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Capacity::Connections => "connections per page (N)",
-            Capacity::Permissions => "permissions per connection (P)",
-            Capacity::Errors => "errors per error body (E)",
-            Capacity::Scratch => "bytes of scratch buffer for unescaped strings",
-        })
-    }
-}
-
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let at = self.offset;
-        match self.kind {
-            ErrorKind::InvalidUtf8 => write!(f, "body is not valid UTF-8 at byte {at}"),
-            ErrorKind::UnexpectedEnd => write!(
-                f,
-                "body ends unexpectedly at byte {at}: it was probably cut off in transit"
-            ),
-            ErrorKind::Syntax(e) => write!(f, "invalid JSON at byte {at}: expected {e}"),
-            ErrorKind::InvalidEscape => write!(f, "invalid string escape at byte {at}"),
-            ErrorKind::LoneSurrogate => {
-                write!(f, "unpaired UTF-16 surrogate escape at byte {at}")
-            }
-            ErrorKind::ControlCharacter => {
-                write!(f, "unescaped control character in a string at byte {at}")
-            }
-            ErrorKind::InvalidNumber => write!(f, "invalid number at byte {at}"),
-            ErrorKind::TooDeep => write!(f, "JSON nested deeper than 127 levels at byte {at}"),
-            ErrorKind::TrailingCharacters => {
-                write!(f, "unexpected data after the JSON document at byte {at}")
-            }
-            ErrorKind::InvalidType { field, expected } => {
-                write!(f, "`{field}` at byte {at} should be {expected}")
-            }
-            ErrorKind::IntegerOutOfRange { field } => {
-                write!(
-                    f,
-                    "`{field}` at byte {at} does not fit a 64-bit signed integer"
-                )
-            }
-            ErrorKind::MissingField { field } => {
-                write!(
-                    f,
-                    "required field `{field}` is missing (object ends at byte {at})"
-                )
-            }
-            ErrorKind::DuplicateField { field } => {
-                write!(f, "field `{field}` appears twice (second at byte {at})")
-            }
-            ErrorKind::Capacity {
-                what,
-                needed,
-                capacity,
-            } => write!(
-                f,
-                "storage too small: this body needs {needed} {what} but there is room for \
-                 {capacity}; raise it to at least {needed} or request smaller pages"
-            ),
-        }
-    }
-}
-
-impl core::error::Error for DecodeError {}
+pub use super::decode_error::{Capacity, DecodeError, ErrorKind, Expected};
 
 /// Decodes a page, borrowing every string that holds no escapes from `body`.
 #[cfg(feature = "alloc")]
@@ -341,7 +151,7 @@ fn unescape_to_string(raw: RawStr<'_>) -> String {
     while let Some(at) = rest.bytes().position(|b| b == b'\\') {
         let (text, escape) = rest.split_at_checked(at).unwrap_or((rest, ""));
         out.push_str(text);
-        let (c, len) = crate::json::decode_escape(escape.as_bytes());
+        let (c, len) = super::json::decode_escape(escape.as_bytes());
         out.push(c);
         rest = escape.get(len..).unwrap_or("");
     }

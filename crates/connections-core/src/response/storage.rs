@@ -7,8 +7,8 @@ use core::fmt::Debug;
 use core::hash::Hash;
 use core::marker::PhantomData;
 
-use crate::error::ErrorEntry;
-use crate::model::Connection;
+use super::error::ErrorEntry;
+use super::model::Connection;
 
 #[cfg(feature = "alloc")]
 use alloc::{borrow::Cow, string::String, vec::Vec};

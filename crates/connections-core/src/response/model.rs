@@ -11,10 +11,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::retry_after::UnixTime;
-use crate::storage::Storage;
+use super::retry_after::UnixTime;
+use super::storage::Storage;
 #[cfg(feature = "alloc")]
-use crate::storage::{Owned, Text};
+use super::storage::{Owned, Text};
 
 /// Declares a string enum that keeps values it does not know instead of failing on them.
 macro_rules! open_enum {
@@ -33,7 +33,7 @@ macro_rules! open_enum {
 
         impl<S> $name<S> {
             /// The known variant spelled `text`, if any.
-            pub(crate) fn known(text: &crate::json::RawStr<'_>) -> Option<Self> {
+            pub(crate) fn known(text: &crate::response::json::RawStr<'_>) -> Option<Self> {
                 $( if text.eq_str($text) { return Some(Self::$variant); } )+
                 None
             }
@@ -57,7 +57,7 @@ macro_rules! open_enum {
             }
         }
 
-        impl<S: crate::storage::Text> $name<S> {
+        impl<S: crate::response::storage::Text> $name<S> {
             /// The same value with its text owned.
             #[cfg(feature = "alloc")]
             pub fn into_owned(self) -> $name<alloc::string::String> {

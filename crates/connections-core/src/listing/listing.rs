@@ -82,15 +82,17 @@ use core::fmt;
 use core::num::NonZeroU32;
 use core::time::Duration;
 
-use crate::checkpoint::{Checkpoint, CreatedAfter, ResumeError, Saved};
-use crate::pace::{Hold, Pacer};
-use crate::paginate::{DEFAULT_MAX_PAGES, PaginationError, Paginator, Progress};
-use crate::response::{Response, ResponseError};
-use crate::retry::{Decision, Failure, RetryPolicy};
-use crate::retry_after::UnixTime;
-use crate::storage::Owned;
-use crate::url::BaseUrl;
-use crate::{ListConnections, Page};
+use super::checkpoint::{Checkpoint, CreatedAfter, ResumeError, Saved};
+use super::pace::{Hold, Pacer};
+use super::paginate::{DEFAULT_MAX_PAGES, PaginationError, Paginator, Progress};
+use super::retry::{Decision, RetryPolicy};
+use crate::request::builder::ListConnections;
+use crate::request::url::BaseUrl;
+use crate::response::failure::Failure;
+use crate::response::model::Page;
+use crate::response::outcome::{Response, ResponseError};
+use crate::response::retry_after::UnixTime;
+use crate::response::storage::Owned;
 
 /// The `page[size]` a listing asks for when the caller sets none: the server's default of
 /// 10 would take ten times the requests, and requests are what the rate limit counts.
@@ -1209,7 +1211,7 @@ impl<E, P: PacerCell> Listing<E, P> {
 
     /// A fresh jitter value from the seed.
     fn random(&mut self) -> u64 {
-        crate::retry::splitmix64(&mut self.rng)
+        super::retry::splitmix64(&mut self.rng)
     }
 }
 

@@ -4,14 +4,14 @@
 
 use core::fmt;
 
-use crate::decode::{DecodeError, Decoder, Scratch, Sink};
-use crate::error::{ApiError, SNIPPET_LEN};
-use crate::model::Page;
-use crate::retry::{Failure, is_retryable_status};
-use crate::retry_after::{RetryAfter, UnixTime};
-use crate::storage::{Heapless, Storage};
+use super::decode::{DecodeError, Decoder, Scratch, Sink};
+use super::error::{ApiError, SNIPPET_LEN};
+use super::failure::{Failure, is_retryable_status};
+use super::model::Page;
+use super::retry_after::{RetryAfter, UnixTime};
+use super::storage::{Heapless, Storage};
 #[cfg(feature = "alloc")]
-use crate::{
+use super::{
     decode::{Alloc, PageBuffers, Recycled},
     storage::{Borrowed, Owned, Text},
 };
