@@ -474,9 +474,11 @@ struct Flight {
 enum WaitRule {
     /// The server's `Retry-After`, exactly.
     Exactly(Duration),
-    /// A 429 without `Retry-After`: the pacer's backoff, a second at least and a minute at
-    /// most.
-    RateLimited,
+    /// A 429 without `Retry-After`: the pacer's backoff, a second at least, and at most a
+    /// minute or `ceiling`: the time since the first 429 (a pace learned from the 429s may
+    /// space requests further apart than a minute, and a wait of one interval is then
+    /// right), or what is left of a pause a `Retry-After` asked for.
+    RateLimited { ceiling: Duration },
     /// Full-jitter backoff.
     Backoff { attempt: u32 },
 }
@@ -504,7 +506,13 @@ fn ceiling(policy: &RetryPolicy, attempt: u32) -> Duration {
 }
 
 /// What the retry policy must decide about `fault` on `attempt`, as the first action.
-fn expectation(fault: Fault, send: &SendRequest, policy: &RetryPolicy, tracked: bool) -> Expect {
+fn expectation(
+    fault: Fault,
+    send: &SendRequest,
+    policy: &RetryPolicy,
+    tracked: bool,
+    since_first_429: Duration,
+) -> Expect {
     let (status, retry_after) = match fault {
         Fault::Status(status @ (429 | 500 | 502 | 503 | 504), ra) => (Some(status), ra.wait()),
         Fault::HtmlError(status) => (Some(status), None),
@@ -522,7 +530,9 @@ fn expectation(fault: Fault, send: &SendRequest, policy: &RetryPolicy, tracked: 
     }
     let wait = match (retry_after, status) {
         (Some(wait), _) => WaitRule::Exactly(wait),
-        (None, Some(429)) => WaitRule::RateLimited,
+        (None, Some(429)) => WaitRule::RateLimited {
+            ceiling: since_first_429.max(THROTTLE_MAX_DELAY),
+        },
         (None, _) => WaitRule::Backoff { attempt },
     };
     Expect::Retry {
@@ -564,9 +574,9 @@ fn check_expectation(
             prop_assert_eq!((p, a, s), (page, attempt, status));
             match rule {
                 WaitRule::Exactly(want) => prop_assert_eq!(wait, want, "Retry-After not obeyed"),
-                WaitRule::RateLimited => {
+                WaitRule::RateLimited { ceiling } => {
                     prop_assert!(
-                        (THROTTLE_BASE_DELAY..=THROTTLE_MAX_DELAY).contains(&wait),
+                        (THROTTLE_BASE_DELAY..=ceiling).contains(&wait),
                         "a 429 without Retry-After waited {wait:?}"
                     );
                 }
@@ -593,6 +603,10 @@ struct Sim<'s> {
     wakes: usize,
     sends_per_url: BTreeMap<String, u32>,
     throttled_per_url: BTreeMap<String, u32>,
+    /// When the first 429 was answered.
+    first_429: Option<Duration>,
+    /// Until when the 429s' `Retry-After`s asked the client to pause.
+    asked_pause_until: Duration,
     /// Page numbers answered with a page and not yet yielded.
     arrived: BTreeSet<u32>,
     /// The page the last yielded page's `next` names: pages before it are no longer wanted.
@@ -673,6 +687,8 @@ impl<'s> Sim<'s> {
             wakes: 0,
             sends_per_url: BTreeMap::new(),
             throttled_per_url: BTreeMap::new(),
+            first_429: None,
+            asked_pause_until: Duration::ZERO,
             arrived: BTreeSet::new(),
             wanted_from: 1,
             seen_ids: BTreeSet::new(),
@@ -855,7 +871,18 @@ impl<'s> Sim<'s> {
                 // A jump in the links drops fetches, whose answers are then ignored.
                 let jumps = matches!(self.s.server.anomaly, Some((_, Anomaly::Skip)));
                 let tracked = !self.listing.is_finished() && !jumps;
-                self.expect = expectation(flight.fault, &flight.send, &self.policy, tracked);
+                // A request sent before a 429 arrived waits out the pause that 429 began.
+                let since_first_429 = self
+                    .now
+                    .saturating_sub(self.first_429.unwrap_or(self.now))
+                    .max(self.asked_pause_until.saturating_sub(self.now));
+                self.expect = expectation(
+                    flight.fault,
+                    &flight.send,
+                    &self.policy,
+                    tracked,
+                    since_first_429,
+                );
                 let page = flight.send.page();
                 if matches!(flight.fault, Fault::None) && page >= self.wanted_from {
                     self.arrived.insert(page);
@@ -909,7 +936,11 @@ impl<'s> Sim<'s> {
 
     /// Hands the server's answer to `flight` to the listing.
     fn deliver(&mut self, flight: Flight) {
-        if matches!(flight.fault, Fault::Status(429, _)) {
+        if let Fault::Status(429, retry_after) = flight.fault {
+            self.first_429.get_or_insert(self.now);
+            if let Some(wait) = retry_after.wait() {
+                self.asked_pause_until = self.asked_pause_until.max(self.now + wait);
+            }
             *self
                 .throttled_per_url
                 .entry(flight.url.clone())
