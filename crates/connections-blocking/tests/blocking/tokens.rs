@@ -722,3 +722,42 @@ fn a_token_in_another_format_is_refused_without_showing_it() {
         assert_eq!((fake.tokens(), fake.api()), (1, 0), "not retried");
     }
 }
+
+#[test]
+fn fetch_application_token_retries_the_endpoint_and_caches_nothing() {
+    let fake = Fake::start(
+        |n| {
+            if n == 0 {
+                Reply::json(503, r#"{"error":"temporarily_unavailable"}"#.to_owned())
+            } else {
+                token_reply(n, 3600)
+            }
+        },
+        |r, token| {
+            if token == issued(2) {
+                ok_page(3, r)
+            } else {
+                refused()
+            }
+        },
+    );
+    let client = fake.builder().build().unwrap();
+    let fresh = client.fetch_application_token().unwrap();
+    assert_eq!(
+        fresh.access_token.expose_secret(),
+        issued(1),
+        "after one 503"
+    );
+    assert_eq!(fresh.expires_in, Some(Duration::from_secs(3600)));
+    assert_eq!((fake.tokens(), fake.api()), (2, 0));
+    // Not cached: the listing fetches its own token.
+    let request = ListConnections::builder().build().unwrap();
+    assert_eq!(ids(&client, &request), expected(3));
+    assert_eq!(fake.tokens(), 3);
+
+    let fixed = Client::builder().token("t").build().unwrap();
+    assert!(matches!(
+        fixed.fetch_application_token(),
+        Err(Error::TokenRequest(_))
+    ));
+}
