@@ -7,7 +7,6 @@
 //! [`Error::Panicked`] naming the panic, on either path, as a panicked task does in the
 //! async transport: it is not fed to the machine, so it is never retried.
 
-use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::thread;
@@ -30,17 +29,7 @@ fn guarded_attempt(client: &Client, send: &SendRequest) -> Guarded {
     // Unwind safety: the listing ends on a panic, and the client's shared state (agents,
     // token cache) is what a panicking task leaves behind in the async transport too.
     panic::catch_unwind(AssertUnwindSafe(|| client.attempt(send)))
-        .map_err(|payload| panicked(&*payload))
-}
-
-/// The error for an exchange that panicked, with the panic's message when it has one.
-fn panicked(payload: &(dyn Any + Send)) -> Error {
-    let message = payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("a payload that is not text");
-    Error::Panicked(message.to_owned())
+        .map_err(|payload| Error::panicked(&*payload))
 }
 
 /// One listing in progress: the machine, and where finished exchanges come back.

@@ -140,13 +140,7 @@ fn request_token(client: &Client, attempts: &mut TokenAttempts<'_>) {
 /// A fresh application token, fetched now and not cached; see
 /// [`Client::fetch_application_token`](crate::Client::fetch_application_token).
 pub(crate) fn fetch_uncached(client: &Client) -> Result<IssuedToken, Error> {
-    let Bearer::App(app) = client.config().tokens().bearer() else {
-        return Err(Error::TokenRequest(
-            "fetching an application token needs client credentials \
-             (Builder::client_credentials)"
-                .into(),
-        ));
-    };
+    let app = client.config().tokens().credentials_for_fetch()?;
     let mut attempts = app.attempts(client.config(), client.clock());
     request_token(client, &mut attempts);
     attempts.outcome()

@@ -252,6 +252,18 @@ impl Error {
 }
 
 impl Error {
+    /// The error for an exchange that panicked, from the panic's payload: its message when
+    /// it has one. Both transports catch panics (a thread's, a task's) and end with this.
+    #[doc(hidden)]
+    pub fn panicked(payload: &(dyn std::any::Any + Send)) -> Error {
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("a payload that is not text");
+        Error::Panicked(message.to_owned())
+    }
+
     /// The error and its chain of causes, to print: `{}` on one line (`what: cause:
     /// cause`), for logs; `{:#}` the headline then each cause on a line of its own as
     /// `  caused by: …`, as the CLI prints it. See [`Chain`].

@@ -314,6 +314,22 @@ impl Tokens {
     }
 }
 
+impl Tokens {
+    /// The application token cache, for a token fetched on request
+    /// (`Client::fetch_application_token`), or why there is none.
+    #[doc(hidden)]
+    pub fn credentials_for_fetch(&self) -> Result<&Arc<AppTokens>, Error> {
+        match self {
+            Tokens::App(app) => Ok(app),
+            Tokens::Static(_) | Tokens::Source => Err(Error::TokenRequest(
+                "fetching an application token needs client credentials \
+                 (Builder::client_credentials)"
+                    .into(),
+            )),
+        }
+    }
+}
+
 /// Where the token of an attempt comes from; see [`Tokens::bearer`].
 #[doc(hidden)]
 #[derive(Debug)]

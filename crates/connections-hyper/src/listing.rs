@@ -93,11 +93,5 @@ pub(crate) fn joined_error(
     if !joined.is_panic() {
         return cancelled(joined);
     }
-    let payload = joined.into_panic();
-    let message = payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("a payload that is not text");
-    Error::Panicked(message.to_owned())
+    Error::panicked(&*joined.into_panic())
 }
