@@ -250,6 +250,7 @@ fn pick(range: u128, random: u64) -> Duration {
 
 /// splitmix64: the next jitter value from `state`, without a clock or an OS source, for the
 /// machines that take a seed instead of drawing randomness.
+#[cfg(feature = "alloc")] // its users, the listing engine and the token cache, need alloc
 pub(crate) fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
     let mut z = *state;
