@@ -457,21 +457,10 @@ impl std::error::Error for Error {
             Error::TokenEndpoint(e) => e.source(),
             Error::Listing(e) => e.source(),
             Error::TokenUnreachable { cause, .. } => cause.source(),
-            Error::TokenSource(e)
-            | Error::TokenRequest(e)
-            | Error::Request(e)
-            | Error::Connect(e)
-            | Error::Tls(e)
-            | Error::Connection(e)
-            | Error::Proxy(e)
-            | Error::UnknownHost(e)
-            | Error::ContentEncoding(e) => Some(&**e),
-            Error::TokenCancelled
-            | Error::Panicked(_)
-            | Error::BodyTooLarge { .. }
-            | Error::RateLimitWait { .. }
-            | Error::Resume(_)
-            | Error::Timeout(_) => None,
+            // The boxed causes, listed once, in `transport_cause`.
+            _ => self
+                .transport_cause()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
         }
     }
 }

@@ -525,6 +525,17 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// The id of `token`, fetched into the cold cache `tokens`.
+    fn fetched(tokens: &Arc<AppTokens>, token: &str) -> TokenId {
+        let Need::Fetch(fetch) = tokens.need() else {
+            panic!("a cold cache fetches")
+        };
+        let (_, id) = fetch
+            .finish(Duration::ZERO, Ok(issued(token)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        id
+    }
+
     /// Eight threads need a token at once: one fetches, seven wait, all end with its token.
     fn race(outcome: fn() -> Result<IssuedToken, Error>) -> Vec<Result<String, Error>> {
         let tokens = tokens();
@@ -604,12 +615,7 @@ mod tests {
     #[test]
     fn a_401_to_an_application_token_resends_once_and_never_for_a_fixed_one() {
         let tokens = tokens();
-        let Need::Fetch(fetch) = tokens.need() else {
-            panic!("a cold cache fetches")
-        };
-        let (_, id) = fetch
-            .finish(Duration::ZERO, Ok(issued("t1")))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let id = fetched(&tokens, "t1");
         let refused = || {
             let head = http::Response::builder().status(401).body(());
             Ok((
@@ -632,12 +638,7 @@ mod tests {
     #[test]
     fn a_rejected_token_is_fetched_again_once() {
         let tokens = tokens();
-        let Need::Fetch(fetch) = tokens.need() else {
-            panic!("a cold cache fetches")
-        };
-        let (_, id) = fetch
-            .finish(Duration::ZERO, Ok(issued("t1")))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let id = fetched(&tokens, "t1");
         assert!(tokens.answered(&mut RefreshOnce::default(), id, 401));
         let Need::Fetch(_held) = tokens.need() else {
             panic!("a rejected token is fetched again")
