@@ -51,7 +51,8 @@ macro_rules! exit_codes {
   2  usage or invalid input (bad flag, id, URL, token or credentials)
   3  the API or the token endpoint answered with an error (status, type, code, detail,
      request id on stderr), or its rate limit held the listing past --max-wait
-  4  network, TLS or timeout
+  4  no answer: network, TLS, timeout, an unreachable token URL, a failed token source,
+     a request the system refused or an exchange that panicked (`caused by:` lines say which)
   5  invalid response or pagination error (not JSON, malformed, redirect, cross-origin link,
      loop, page cap)
   1  writing the output failed, or the async runtime could not start"
