@@ -234,7 +234,8 @@ impl Client {
         &self.inner.config
     }
 
-    /// The clock of this client's listings: std's, shared with its pacer.
+    /// The clock of this client's listings and tokens: its config's (std's, unless the
+    /// config came from another transport), shared with its pacer.
     pub(crate) fn clock(&self) -> &Clock {
         self.inner.config.pacer().clock()
     }

@@ -77,7 +77,7 @@ pub(crate) fn bearer(client: &Client) -> Result<(AccessToken<'static>, Option<To
         }
     };
     loop {
-        match app.need() {
+        match app.need(client.clock()) {
             Need::Use { token, id, refresh } => {
                 if let Some(fetch) = refresh {
                     // Due for renewal but still valid: this request goes on with it.

@@ -21,11 +21,11 @@ pub struct SharedPacer {
 }
 
 impl SharedPacer {
-    /// A fresh pacer keeping to `budget`, its clock starting now.
-    pub fn new(budget: Option<Budget>) -> Self {
+    /// A fresh pacer keeping to `budget`, on `clock`.
+    pub fn new(budget: Option<Budget>, clock: Clock) -> Self {
         SharedPacer {
             pacer: Arc::new(Mutex::new(Pacer::new().with_budget(budget))),
-            clock: Clock::start(),
+            clock,
         }
     }
 

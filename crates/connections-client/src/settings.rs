@@ -2,7 +2,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use connections_core::listing::ListingOptions;
 use connections_core::listing::PacerCell;
@@ -12,8 +12,8 @@ use connections_core::{
 };
 
 use crate::{
-    AppTokens, ConfigError, Error, Proxies, ProxySetting, SharedPacer, certificates_from_pem,
-    random_seed,
+    AppTokens, Clock, ConfigError, Error, Proxies, ProxySetting, SharedPacer,
+    certificates_from_pem, random_seed,
 };
 
 /// Longest wait for a TCP and TLS connection.
@@ -255,6 +255,13 @@ pub trait FromConfig: Sized {
     /// Builds the client (e.g. its connection pool and TLS setup); `source` is set when
     /// `config.tokens()` is [`Tokens::Source`].
     fn from_config(config: Config, source: Option<Arc<Self::TokenSource>>) -> Result<Self, Error>;
+
+    /// The clock the transport's timers sleep on (std's unless it says otherwise; tokio's
+    /// for hyper). The config's machines read it, so their time moves with those timers,
+    /// and every listing and token of the config counts on it, whichever client uses it.
+    fn clock_source() -> fn() -> Instant {
+        Instant::now
+    }
 }
 
 /// The token setting a builder holds until `build`.
@@ -306,6 +313,8 @@ pub struct Builder<C: FromConfig> {
     max_rate: Option<Rate>,
     burst: u32,
     max_rate_limit_wait: Duration,
+    /// Set by tests only, see [`clock_source`](Self::clock_source).
+    clock_source: Option<fn() -> Instant>,
     problem: Option<ConfigError>,
     client: PhantomData<fn() -> C>,
 }
@@ -329,6 +338,7 @@ impl<C: FromConfig> Default for Builder<C> {
             max_rate: None,
             burst: 1,
             max_rate_limit_wait: connections_core::listing::DEFAULT_MAX_RATE_LIMIT_WAIT,
+            clock_source: None,
             problem: None,
             client: PhantomData,
         }
@@ -354,6 +364,7 @@ impl<C: FromConfig> Clone for Builder<C> {
             max_rate: self.max_rate,
             burst: self.burst,
             max_rate_limit_wait: self.max_rate_limit_wait,
+            clock_source: self.clock_source,
             problem: self.problem.clone(),
             client: PhantomData,
         }
@@ -563,6 +574,15 @@ impl<C: FromConfig> Builder<C> {
         self
     }
 
+    /// Reads time from `source` instead of the transport's clock: for tests that drive a
+    /// client's token lifetimes, retries and pace in simulated time, with a clock that
+    /// moves only when the test says. Hidden: no program needs another clock.
+    #[doc(hidden)]
+    pub fn clock_source(mut self, source: fn() -> Instant) -> Self {
+        self.clock_source = Some(source);
+        self
+    }
+
     /// Validates the settings and builds the client.
     pub fn build(self) -> Result<C, Error> {
         if let Some(problem) = self.problem {
@@ -621,7 +641,10 @@ impl<C: FromConfig> Builder<C> {
                 system_roots: self.system_roots,
                 proxies,
                 max_rate_limit_wait: self.max_rate_limit_wait,
-                pacer: SharedPacer::new(budget),
+                pacer: SharedPacer::new(
+                    budget,
+                    Clock::with_source(self.clock_source.unwrap_or_else(C::clock_source)),
+                ),
             },
             source,
         )

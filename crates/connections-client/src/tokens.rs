@@ -19,12 +19,11 @@ use crate::{Clock, Config, Error, Exchanged, Tokens, random_seed};
 
 /// The application tokens of one client, shared by its clones and their requests.
 ///
-/// Token lifetimes are counted on a [`Clock`]: the cache's own, started with it, for
-/// [`need`](Self::need), or the transport's, for [`need_on`](Self::need_on) (so that they
-/// move with its timers). One cache is read on one clock throughout.
+/// Token lifetimes are counted on the [`Clock`] each lookup passes: its config's, the one
+/// clock every listing and token of a client reads (so that they move with the transport's
+/// timers).
 pub struct AppTokens {
     credentials: ClientCredentials,
-    clock: Clock,
     state: Mutex<State>,
     settled: Event,
 }
@@ -141,7 +140,6 @@ impl AppTokens {
     pub fn new(credentials: ClientCredentials) -> Arc<Self> {
         Arc::new(AppTokens {
             credentials,
-            clock: Clock::start(),
             state: Mutex::new(State {
                 cache: TokenCache::new(random_seed()),
                 flight: 0,
@@ -162,14 +160,9 @@ impl AppTokens {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// What a request should do for its token now, on the cache's own clock (std's).
-    pub fn need(self: &Arc<Self>) -> Need {
-        self.need_on(&self.clock)
-    }
-
-    /// What a request should do for its token now, on `clock`: the transport's, which its
-    /// timers run on. A [`Fetch`] it starts is finished on the same clock.
-    pub fn need_on(self: &Arc<Self>, clock: &Clock) -> Need {
+    /// What a request should do for its token now, on `clock`: its config's, which the
+    /// transport's timers run on. A [`Fetch`] it starts is finished on the same clock.
+    pub fn need(self: &Arc<Self>, clock: &Clock) -> Need {
         let mut state = self.lock();
         let now = clock.now().elapsed;
         let start = |state: &mut State| {
@@ -527,7 +520,7 @@ mod tests {
 
     /// The id of `token`, fetched into the cold cache `tokens`.
     fn fetched(tokens: &Arc<AppTokens>, token: &str) -> TokenId {
-        let Need::Fetch(fetch) = tokens.need() else {
+        let Need::Fetch(fetch) = tokens.need(&Clock::start()) else {
             panic!("a cold cache fetches")
         };
         let (_, id) = fetch
@@ -538,7 +531,7 @@ mod tests {
 
     /// Eight threads need a token at once: one fetches, seven wait, all end with its token.
     fn race(outcome: fn() -> Result<IssuedToken, Error>) -> Vec<Result<String, Error>> {
-        let tokens = tokens();
+        let (tokens, clock) = (tokens(), Clock::start());
         let start = Arc::new(Barrier::new(8));
         let threads: Vec<_> = (0..8)
             .map(|_| {
@@ -546,7 +539,7 @@ mod tests {
                 std::thread::spawn(move || {
                     start.wait();
                     loop {
-                        match tokens.need() {
+                        match tokens.need(&clock) {
                             Need::Use { token, .. } => return Ok(token.expose_secret().to_owned()),
                             Need::Fetch(fetch) => {
                                 std::thread::sleep(Duration::from_millis(50));
@@ -597,11 +590,11 @@ mod tests {
 
     #[test]
     fn a_fetch_dropped_unfinished_fails_its_waiters_and_frees_the_next_fetch() {
-        let tokens = tokens();
-        let Need::Fetch(fetch) = tokens.need() else {
+        let (tokens, clock) = (tokens(), Clock::start());
+        let Need::Fetch(fetch) = tokens.need(&clock) else {
             panic!("a cold cache fetches")
         };
-        let Need::Wait(flight) = tokens.need() else {
+        let Need::Wait(flight) = tokens.need(&clock) else {
             panic!("a fetch is in flight")
         };
         drop(fetch);
@@ -609,7 +602,7 @@ mod tests {
             tokens.wait_blocking(flight),
             Err(Error::TokenCancelled)
         ));
-        assert!(matches!(tokens.need(), Need::Fetch(_)));
+        assert!(matches!(tokens.need(&clock), Need::Fetch(_)));
     }
 
     #[test]
@@ -640,10 +633,11 @@ mod tests {
         let tokens = tokens();
         let id = fetched(&tokens, "t1");
         assert!(tokens.answered(&mut RefreshOnce::default(), id, 401));
-        let Need::Fetch(_held) = tokens.need() else {
+        let clock = Clock::start();
+        let Need::Fetch(_held) = tokens.need(&clock) else {
             panic!("a rejected token is fetched again")
         };
-        assert!(matches!(tokens.need(), Need::Wait(_)));
+        assert!(matches!(tokens.need(&clock), Need::Wait(_)));
     }
 
     /// How far the fake source below has been advanced, in seconds.
@@ -667,19 +661,19 @@ mod tests {
     fn a_cache_on_the_transports_clock_counts_on_it() {
         let tokens = tokens();
         let clock = Clock::with_source(paused);
-        let Need::Fetch(fetch) = tokens.need_on(&clock) else {
+        let Need::Fetch(fetch) = tokens.need(&clock) else {
             panic!("a cold cache fetches")
         };
         // Sent at the clock's origin: the hour-long token expires an hour later, on it.
         let _ = fetch.finish(Duration::ZERO, Ok(issued("t1")));
         advance_to(3_500);
         assert!(
-            matches!(tokens.need_on(&clock), Need::Use { refresh: None, .. }),
+            matches!(tokens.need(&clock), Need::Use { refresh: None, .. }),
             "fresh until its last minute and a half"
         );
         advance_to(3_600);
         assert!(
-            matches!(tokens.need_on(&clock), Need::Fetch(_)),
+            matches!(tokens.need(&clock), Need::Fetch(_)),
             "expired an hour after it was sent, on the clock it was read on"
         );
 

@@ -115,10 +115,6 @@ struct Inner {
     config: Config,
     http: HttpClient,
     source: Option<Arc<dyn TokenSource>>,
-    /// The clock every listing and token lookup of this client reads: tokio's, which its
-    /// timers sleep on, and not the config's std clock, so that the machines' time moves
-    /// with them even when tokio's clock is paused and advanced (as in tests).
-    clock: Clock,
 }
 
 /// Now, on tokio's clock: std's, unless the runtime's clock is paused (`test-util`).
@@ -137,9 +133,10 @@ impl Client {
         &self.inner.config
     }
 
-    /// The clock of this client's listings and tokens (see `Inner::clock`).
+    /// The clock of this client's listings and tokens: its config's, tokio's unless the
+    /// config came from another transport (see [`FromConfig::clock_source`]).
     pub(crate) fn clock(&self) -> &Clock {
-        &self.inner.clock
+        self.inner.config.pacer().clock()
     }
 
     /// Fetches one page (the request's `page[number]`, or the first), retrying per the retry
@@ -262,6 +259,12 @@ impl FromConfig for Client {
         let connector = connect::Connector::new(&config)?;
         Ok(Client::over(config, source, connector))
     }
+
+    /// Tokio's, which the waits sleep on: the machines' time moves with the timers even when
+    /// tokio's clock is paused and advanced (as in tests).
+    fn clock_source() -> fn() -> std::time::Instant {
+        tokio_now
+    }
 }
 
 impl Client {
@@ -280,7 +283,6 @@ impl Client {
                 config,
                 http,
                 source,
-                clock: Clock::with_source(tokio_now),
             }),
         }
     }

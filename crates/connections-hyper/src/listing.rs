@@ -21,7 +21,7 @@ pub(crate) struct Driver {
 impl Driver {
     pub(crate) fn new(client: Client, listing: ClientListing) -> Self {
         Driver {
-            // Tokio's clock, which the waits below sleep on, not the config's std one.
+            // The config's clock, tokio's: the waits below sleep on it.
             clock: *client.clock(),
             client,
             listing,

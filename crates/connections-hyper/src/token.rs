@@ -77,7 +77,7 @@ pub(crate) async fn bearer(
         }
     };
     loop {
-        match app.need_on(client.clock()) {
+        match app.need(client.clock()) {
             Need::Use { token, id, refresh } => {
                 if let Some(fetch) = refresh {
                     // Renewed in the background: this request goes on with its valid token.

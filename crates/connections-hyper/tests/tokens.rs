@@ -7,8 +7,8 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::fmt::Debug;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -286,29 +286,41 @@ async fn a_failing_token_endpoint_is_retried_and_a_malformed_answer_is_not() {
     assert_eq!(counters.api.load(Ordering::SeqCst), 0);
 }
 
+/// How far [`paused`] has been moved, in milliseconds.
+static ADVANCED_MS: AtomicU64 = AtomicU64::new(0);
+
+/// A clock that stands still unless the one test that uses it moves it, so that token
+/// lifetimes pass exactly as the test says however loaded the machine is.
+fn paused() -> Instant {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    *BASE.get_or_init(Instant::now) + Duration::from_millis(ADVANCED_MS.load(Ordering::SeqCst))
+}
+
 #[tokio::test]
 async fn tokens_that_expire_during_a_long_listing_are_renewed_a_bounded_number_of_times() {
-    // Tokens last 1 s and the API refuses them after that; the listing takes over 2 s.
+    // Tokens last 1 s and the API refuses them after that; each answer takes 250 ms on the
+    // paused clock, so the eight pages take over 2 s.
     static ISSUED: Mutex<Vec<Instant>> = Mutex::new(Vec::new());
-    ISSUED.lock().unwrap().clear();
     let (server, counters) = start(Fake {
         token_replies: vec![|n| {
-            ISSUED.lock().unwrap().push(Instant::now());
+            ISSUED.lock().unwrap().push(paused());
             issue(n, 1)
         }],
         total: 24,
         accepts: |n, _| {
             let issued = ISSUED.lock().unwrap();
-            issued
+            let alive = issued
                 .get(usize::try_from(n).unwrap() - 1)
-                .is_some_and(|at| at.elapsed() < Duration::from_secs(1))
+                .is_some_and(|at| paused() - *at < Duration::from_secs(1));
+            ADVANCED_MS.fetch_add(250, Ordering::SeqCst);
+            alive
         },
-        latency: Duration::from_millis(250),
+        latency: Duration::ZERO,
     });
-    let client = app_builder(&server).build().unwrap();
-    let started = Instant::now();
+    let client = app_builder(&server).clock_source(paused).build().unwrap();
+    let started = paused();
     assert_eq!(list_all(&client, 3).await.unwrap(), all_ids(24));
-    assert!(started.elapsed() > Duration::from_secs(2));
+    assert!(paused() - started >= Duration::from_secs(2));
     let fetched = counters.tokens.load(Ordering::SeqCst);
     assert!((2..=8).contains(&fetched), "{fetched} token requests");
 }

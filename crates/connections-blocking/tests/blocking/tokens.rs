@@ -4,8 +4,8 @@
 //! holds nothing up, token endpoint failures, and neither the secret nor any issued token in
 //! errors, `Debug` output or logs.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Mutex, mpsc};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex, OnceLock, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,21 @@ const ISSUED: &str = "iss-1f2e3d4c5b6a.ISSUED_token";
 /// The token the n-th token request (from 0) issues.
 fn issued(n: usize) -> String {
     format!("{ISSUED}-{n}")
+}
+
+/// How far each [`paused`] clock has been moved, in milliseconds.
+static ADVANCED_MS: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
+
+/// Clock number `N`: it stands still unless its test moves it ([`advance`]), so that token
+/// lifetimes pass exactly as the test says however loaded the machine is. One test per clock.
+fn paused<const N: usize>() -> Instant {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    *BASE.get_or_init(Instant::now) + Duration::from_millis(ADVANCED_MS[N].load(Ordering::SeqCst))
+}
+
+/// Moves clock `N` on by `ms`.
+fn advance<const N: usize>(ms: u64) {
+    ADVANCED_MS[N].fetch_add(ms, Ordering::SeqCst);
 }
 
 /// A token endpoint's answer issuing `issued(n)`.
@@ -298,15 +313,15 @@ fn a_token_refused_mid_listing_is_fetched_again_once() {
 #[test]
 fn a_token_expiring_mid_listing_is_renewed_once_per_expiry() {
     // Tokens announced for 1 s that the API refuses after 0.8 s (a clock skew, a revocation):
-    // each meets a 401 before the client would renew it. Seven pages of 300 ms each, one at
-    // a time, take over two seconds, so two or three tokens are needed.
+    // each meets a 401 before the client would renew it. Seven pages of 300 ms each on the
+    // paused clock, one at a time, take over two seconds, so two or three tokens are needed.
     let issued_at = Arc::new(Mutex::new(Vec::new()));
     let refusals = Arc::new(Mutex::new(Vec::new()));
     let fake = {
         let (issue, check, refused_log) = (issued_at.clone(), issued_at.clone(), refusals.clone());
         Fake::start(
             move |n| {
-                issue.lock().unwrap().push(Instant::now());
+                issue.lock().unwrap().push(paused::<1>());
                 token_reply(n, 1)
             },
             move |r, token| {
@@ -315,8 +330,9 @@ fn a_token_expiring_mid_listing_is_renewed_once_per_expiry() {
                     .and_then(|n| n.strip_prefix('-')?.parse().ok());
                 let alive = n.and_then(|n| check.lock().unwrap().get(n).copied());
                 match alive {
-                    Some(at) if at.elapsed() < Duration::from_millis(800) => {
-                        ok_page(35, r).delay(Duration::from_millis(300))
+                    Some(at) if paused::<1>() - at < Duration::from_millis(800) => {
+                        advance::<1>(300);
+                        ok_page(35, r)
                     }
                     _ => {
                         refused_log.lock().unwrap().push(page_of(r));
@@ -326,7 +342,7 @@ fn a_token_expiring_mid_listing_is_renewed_once_per_expiry() {
             },
         )
     };
-    let client = fake.builder().build().unwrap();
+    let client = fake.builder().clock_source(paused::<1>).build().unwrap();
     let request = ListConnections::builder().page_size(5).build().unwrap();
     assert_eq!(ids(&client, &request), expected(35));
 
@@ -507,21 +523,19 @@ fn a_token_endpoint_that_keeps_failing_ends_the_listing() {
 
 #[test]
 fn renewal_ahead_of_expiry_holds_no_request_up() {
-    // The first token lasts 6 s, so it is due for renewal from 5.1 to 5.4 s on (the last
-    // tenth, plus up to half that again); the renewal is held by the endpoint until the
-    // test releases it.
-    let first_issued = Arc::new(Mutex::new(None::<Instant>));
+    // On the paused clock, the first token lasts 6 s, so it is due for renewal from 5.1 to
+    // 5.4 s on (the last tenth, plus up to half that again); the renewal is held by the
+    // endpoint until the test releases it.
     let release = Arc::new(AtomicBool::new(false));
     let fake = {
-        let (first, release) = (first_issued.clone(), release.clone());
+        let release = release.clone();
         Fake::start(
             move |n| {
                 if n == 0 {
-                    *first.lock().unwrap() = Some(Instant::now());
                     return token_reply(n, 6);
                 }
                 let held = Instant::now();
-                while !release.load(Ordering::SeqCst) && held.elapsed() < Duration::from_secs(2) {
+                while !release.load(Ordering::SeqCst) && held.elapsed() < Duration::from_secs(60) {
                     thread::sleep(Duration::from_millis(5));
                 }
                 token_reply(n, 3600)
@@ -535,19 +549,19 @@ fn renewal_ahead_of_expiry_holds_no_request_up() {
             },
         )
     };
+    // The held renewal must outlast the test's slowest step, however loaded the machine.
     let client = fake
         .builder()
-        .request_timeout(Duration::from_secs(4))
+        .request_timeout(Duration::from_secs(60))
+        .clock_source(paused::<0>)
         .build()
         .unwrap();
     let lines = capture_all(|| {
         client.list(&ListConnections::new()).unwrap();
-        let issued_at = first_issued.lock().unwrap().unwrap();
-        thread::sleep(
-            (issued_at + Duration::from_millis(5_450)).saturating_duration_since(Instant::now()),
-        );
+        advance::<0>(5_450);
 
-        // Requests in the renewal window go on with the old token while one renewal runs.
+        // Requests in the renewal window go on with the old token while one renewal runs;
+        // a request that waited for it would wait for the release, which comes after.
         let (done, finished) = mpsc::channel();
         let worker = {
             let client = client.clone();
@@ -563,21 +577,27 @@ fn renewal_ahead_of_expiry_holds_no_request_up() {
         };
         for _ in 0..4 {
             let status = finished
-                .recv_timeout(Duration::from_millis(400))
+                .recv_timeout(Duration::from_secs(20))
                 .expect("a request waited for the renewal");
             assert_eq!(status.unwrap(), 200);
         }
         worker.join().unwrap();
-        assert!(
-            issued_at.elapsed() < Duration::from_secs(6),
-            "too slow to test inside the token's lifetime"
-        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while fake.tokens() < 2 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
         assert_eq!(fake.tokens(), 2, "one renewal for all the requests");
-        assert_eq!(fake.api_log().last().unwrap().1, issued(0));
+        assert!(
+            fake.api_log()[1..]
+                .iter()
+                .all(|(_, token)| *token == issued(0)),
+            "the old token until the renewal ends: {:?}",
+            fake.api_log()
+        );
 
         // Once released, the renewed token is used.
         release.store(true, Ordering::SeqCst);
-        let deadline = Instant::now() + Duration::from_secs(3);
+        let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             client.list(&ListConnections::new()).map_err(clean).unwrap();
             if fake.api_log().last().unwrap().1 == issued(1) {
