@@ -576,7 +576,8 @@ impl<C: FromConfig> Builder<C> {
 
     /// Reads time from `source` instead of the transport's clock: for tests that drive a
     /// client's token lifetimes, retries and pace in simulated time, with a clock that
-    /// moves only when the test says. Hidden: no program needs another clock.
+    /// moves only when the test says. Waits still sleep on the transport's timer, so such a
+    /// test moves the clock past every wait it causes. Hidden: no program needs another clock.
     #[doc(hidden)]
     pub fn clock_source(mut self, source: fn() -> Instant) -> Self {
         self.clock_source = Some(source);

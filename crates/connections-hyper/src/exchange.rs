@@ -167,11 +167,12 @@ impl Described {
         }
     }
 
-    /// The first layer whose text is not hyper-util's bare kind (the last one if none).
+    /// The first layer that is not hyper-util's client error, whose text is a bare kind
+    /// (the last layer if none).
     fn shown(&self) -> &(dyn StdError + 'static) {
         let mut layer: &(dyn StdError + 'static) = &*self.inner;
         while let Some(next) = layer.source() {
-            if !layer.to_string().starts_with("client error (") {
+            if !layer.is::<hyper_util::client::legacy::Error>() {
                 break;
             }
             layer = next;
