@@ -634,6 +634,7 @@ fn list(args: ListArgs, console: &Arc<Console>) -> ExitCode {
     // Held while a page is printed and saved: Ctrl-C waits for it, then says how to resume.
     let guard: resume::Guard = Arc::new(std::sync::Mutex::new(resume::Progress {
         file: file.as_ref().map(|f| f.path().to_owned()),
+        all: args.all,
         next_page: saved.as_ref().and_then(|c| c.next_page()),
     }));
     if args.all

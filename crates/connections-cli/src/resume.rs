@@ -151,20 +151,29 @@ pub(crate) fn flag_of(setting: Setting) -> &'static str {
 pub(crate) struct Progress {
     /// The checkpoint file, when the listing keeps one.
     pub(crate) file: Option<PathBuf>,
+    /// Whether it is a whole listing (`--all`), which a checkpoint could have resumed.
+    pub(crate) all: bool,
     /// The page the next run starts from: the one after the last page printed.
     pub(crate) next_page: Option<u32>,
 }
 
 impl Progress {
-    /// How to go on, when there is a way: the same command with the same file.
+    /// How to go on: the same command with the same file; or, for a whole listing that
+    /// stopped past its first page without one, the flag that would have kept its place.
     pub(crate) fn hint(&self) -> Option<String> {
-        let file = self.file.as_ref()?;
-        let page = self.next_page.unwrap_or(1);
-        Some(format!(
-            "  to resume, run the same command again (with --checkpoint {}): it goes on from \
-             page {page}",
-            file.display()
-        ))
+        match (&self.file, self.next_page) {
+            (Some(file), page) => Some(format!(
+                "  to resume, run the same command again (with --checkpoint {}): it goes on \
+                 from page {}",
+                file.display(),
+                page.unwrap_or(1)
+            )),
+            (None, Some(page)) if self.all => Some(format!(
+                "  a new run starts again from page 1; with --checkpoint FILE, the same command \
+                 would have gone on from page {page}"
+            )),
+            (None, _) => None,
+        }
     }
 }
 

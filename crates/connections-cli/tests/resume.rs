@@ -137,6 +137,38 @@ fn a_failed_listing_resumes_at_the_page_it_did_not_get() {
     }
 }
 
+/// The same failure without `--checkpoint`: nothing keeps the listing's place, and the
+/// last line names the flag that would have, and the page it would have gone on from.
+#[test]
+fn a_failed_listing_without_a_checkpoint_names_the_flag() {
+    let server = TestServer::start(|r| {
+        if r.param("page[number]").as_deref() == Some("6") {
+            return Reply::json(500, r#"{"errors":[{"status":"500","type":"SERVER"}]}"#);
+        }
+        let page = r.param("page[number]").and_then(|n| n.parse().ok());
+        Reply::json(
+            200,
+            page_body(95, page.unwrap_or(1), 10, Links::Relative, ""),
+        )
+    });
+    let base = server.base_url();
+    let file = checkpoint_path("never-written.json");
+    let mut args = list_args(&base, "blocking", &file);
+    args.truncate(args.len() - 2);
+    let out = run(&args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(ids(&out.stdout), all(50));
+    assert!(
+        err.trim_end().ends_with(
+            "a new run starts again from page 1; with --checkpoint FILE, the same command \
+             would have gone on from page 6"
+        ),
+        "{err}"
+    );
+    assert!(!file.exists());
+}
+
 /// Ctrl-C after 45 lines of a 200-connection listing: the page being printed finishes (no
 /// torn line), exit 130 with how to resume; the same command completes the listing, and
 /// both outputs together hold each connection exactly once.
