@@ -19,9 +19,12 @@ pub struct Clock {
 }
 
 impl Clock {
+    /// std's monotonic clock, the source of a transport that sleeps on std's timers.
+    pub const STD: fn() -> Instant = Instant::now;
+
     /// Starts counting now, on std's monotonic clock.
     pub fn start() -> Self {
-        Self::with_source(Instant::now)
+        Self::with_source(Self::STD)
     }
 
     /// Starts counting now, on `source`: the clock the transport's timers run on (for

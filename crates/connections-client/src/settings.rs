@@ -260,7 +260,7 @@ pub trait FromConfig: Sized {
     /// for hyper). The config's machines read it, so their time moves with those timers,
     /// and every listing and token of the config counts on it, whichever client uses it.
     fn clock_source() -> fn() -> Instant {
-        Instant::now
+        Clock::STD
     }
 }
 
