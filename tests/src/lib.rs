@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use connections_client::{Builder, Error, FromConfig};
-use connections_core::{ListConnections, RetryPolicy};
+use connections_core::{ListConnections, Owned, Page, RetryPolicy};
 use connections_sandbox::{Dataset, Mode, Sandbox};
 use futures_util::StreamExt;
 
@@ -90,6 +90,11 @@ pub fn list_ids(
     list_ids_as(sandbox, via, request, Consumer::default(), |_| {})
 }
 
+/// The ids of a page's connections, in order (an id the server left out counts as empty).
+fn ids_of(page: Page<Owned>) -> impl Iterator<Item = String> {
+    page.data.into_iter().map(|c| c.id.unwrap_or_default())
+}
+
 /// [`list_ids`] with these client settings, consuming pages at the consumer's pace and
 /// calling `after_page` with the number of each page consumed (1, 2, ...), for instance to
 /// change the data mid-listing.
@@ -113,13 +118,7 @@ pub fn list_ids_as(
             )
             .build()?;
             for page in client.pages(&request) {
-                ids.extend(
-                    page?
-                        .value
-                        .data
-                        .into_iter()
-                        .map(|c| c.id.unwrap_or_default()),
-                );
+                ids.extend(ids_of(page?.value));
                 consumed += 1;
                 after_page(consumed);
                 std::thread::sleep(consumer.per_page);
@@ -136,13 +135,7 @@ pub fn list_ids_as(
                         .build()?;
                 let mut pages = std::pin::pin!(client.pages(&request));
                 while let Some(page) = pages.next().await {
-                    ids.extend(
-                        page?
-                            .value
-                            .data
-                            .into_iter()
-                            .map(|c| c.id.unwrap_or_default()),
-                    );
+                    ids.extend(ids_of(page?.value));
                     consumed += 1;
                     after_page(consumed);
                     tokio::time::sleep(consumer.per_page).await;

@@ -575,12 +575,10 @@ mod tests {
         assert!(find_cause::<InvalidBaseUrl>(cause).is_none());
     }
 
-    /// Each text of an error's chain appears once: `source()` never returns what `Display`
-    /// already printed.
-    #[test]
-    fn no_cause_is_printed_twice() {
+    /// One error of each variant that boxes a cause, each caused by "connection refused".
+    fn boxed_errors() -> Vec<Error> {
         let io = || Box::new(std::io::Error::other("connection refused"));
-        let errors = [
+        vec![
             Error::Connect(io()),
             Error::Tls(io()),
             Error::Connection(io()),
@@ -594,12 +592,21 @@ mod tests {
                 endpoint: "https://iam.example:443/oauth2/token".into(),
                 cause: Box::new(Error::Connect(io())),
             },
+        ]
+    }
+
+    /// Each text of an error's chain appears once: `source()` never returns what `Display`
+    /// already printed.
+    #[test]
+    fn no_cause_is_printed_twice() {
+        let mut errors = boxed_errors();
+        errors.extend([
             Error::Config(ConfigError::BaseUrl(InvalidBaseUrl::InsecureScheme)),
             Error::Pagination(PaginationError::TooManyPages { max: 3 }),
             Error::from(ListingError::Transport(Error::Timeout(Timeout::Request(
                 Duration::from_secs(1),
             )))),
-        ];
+        ]);
         for error in errors {
             let text = error.to_string();
             let mut cause = std::error::Error::source(&error);
@@ -614,23 +621,7 @@ mod tests {
     /// headline keeps what to do.
     #[test]
     fn every_boxed_cause_is_the_source() {
-        let io = || Box::new(std::io::Error::other("connection refused"));
-        let errors = [
-            Error::Connect(io()),
-            Error::Tls(io()),
-            Error::Connection(io()),
-            Error::Proxy(io()),
-            Error::UnknownHost(io()),
-            Error::ContentEncoding(io()),
-            Error::Request(io()),
-            Error::TokenSource(io()),
-            Error::TokenRequest(io()),
-            Error::TokenUnreachable {
-                endpoint: "https://iam.example:443/oauth2/token".into(),
-                cause: Box::new(Error::Connect(io())),
-            },
-        ];
-        for error in errors {
+        for error in boxed_errors() {
             let source = std::error::Error::source(&error).expect("a source");
             assert_eq!(source.to_string(), "connection refused", "{error:?}");
             assert!(error.transport_cause().is_some(), "{error:?}");

@@ -478,12 +478,11 @@ fn the_environments_proxy_is_chosen_per_destination() {
     assert_eq!(server.requests().len(), 2);
 }
 
-/// Told by the mark the resolver puts on its failure, not by the system's words, and
-/// attempted once: no retry can make the name resolve.
-#[test]
-fn a_host_that_does_not_resolve_is_an_unknown_host_attempted_once() {
+/// A page of `base_url`, directly, with three attempts allowed: the error, the log lines,
+/// and how many attempts they show.
+fn list_failing(base_url: &str) -> (Error, Vec<String>, usize) {
     let client = Client::builder()
-        .base_url("https://no-such-host.connections.invalid/v3")
+        .base_url(base_url)
         .token(TOKEN)
         .no_proxy()
         .connect_timeout(Duration::from_secs(20))
@@ -492,22 +491,27 @@ fn a_host_that_does_not_resolve_is_an_unknown_host_attempted_once() {
         .unwrap();
     let mut outcome = None;
     let lines = capture_all(|| outcome = Some(client.list(&ListConnections::new())));
-    let error = failure(outcome.unwrap());
-    assert!(matches!(error, Error::UnknownHost(_)), "{error:?}");
-    assert!(!error.is_retryable());
     let attempts = lines
         .iter()
         .filter(|l| l.starts_with("span#") && l.contains(" connections.request"))
         .count();
+    (failure(outcome.unwrap()), lines, attempts)
+}
+
+/// Told by the mark the resolver puts on its failure, not by the system's words, and
+/// attempted once: no retry can make the name resolve.
+#[test]
+fn a_host_that_does_not_resolve_is_an_unknown_host_attempted_once() {
+    let (error, lines, attempts) = list_failing("https://no-such-host.connections.invalid/v3");
+    assert!(matches!(error, Error::UnknownHost(_)), "{error:?}");
+    assert!(!error.is_retryable());
     assert_eq!(attempts, 1, "{lines:#?}");
-    assert!(
-        error
-            .chain()
-            .to_string()
-            .contains("no-such-host.connections.invalid"),
-        "{error}"
-    ); // The event that logs the failure carries the whole chain, not only the headline.
     let chain = error.chain().to_string();
+    assert!(
+        chain.contains("no-such-host.connections.invalid"),
+        "{chain}"
+    );
+    // The event that logs the failure carries the whole chain, not only the headline.
     assert_ne!(chain, error.to_string(), "a chain with causes");
     let logged = format!("error={chain}");
     assert!(
@@ -582,17 +586,7 @@ fn the_sandboxs_gzip_bomb_stops_at_the_body_limit() {
 /// attempted once, not a connect failure retried as the policy allows.
 #[test]
 fn an_address_the_system_refuses_is_a_request_error_attempted_once() {
-    let client = Client::builder()
-        .base_url("https://[fe80::1]:443/v3")
-        .token(TOKEN)
-        .no_proxy()
-        .connect_timeout(Duration::from_secs(20))
-        .retry_policy(fast_retries(3))
-        .build()
-        .unwrap();
-    let mut outcome = None;
-    let lines = capture_all(|| outcome = Some(client.list(&ListConnections::new())));
-    let error = failure(outcome.unwrap());
+    let (error, lines, attempts) = list_failing("https://[fe80::1]:443/v3");
     if matches!(error, Error::Connect(_)) && !error.chain().to_string().contains("nvalid") {
         // A system that routes link-local addresses without a scope (not Linux): nothing
         // to see here.
@@ -601,9 +595,5 @@ fn an_address_the_system_refuses_is_a_request_error_attempted_once() {
     }
     assert!(matches!(error, Error::Request(_)), "{error:?}");
     assert!(!error.is_retryable());
-    let attempts = lines
-        .iter()
-        .filter(|l| l.starts_with("span#") && l.contains(" connections.request"))
-        .count();
     assert_eq!(attempts, 1, "{lines:#?}");
 }
