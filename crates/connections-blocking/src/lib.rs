@@ -272,7 +272,7 @@ impl Client {
     /// `next` link is refused (another origin, a link back, past the page cap) is yielded
     /// before the [`Error::Pagination`]; a page repeating the previous page's items is not.
     /// An exchange that panics (in a [`TokenSource`], say) is caught, whatever the page
-    /// concurrency, and ends the iteration with an [`Error::Connection`] naming the panic;
+    /// concurrency, and ends the iteration with an [`Error::Panicked`] naming the panic;
     /// it is not retried.
     pub fn pages(
         &self,

@@ -26,7 +26,7 @@ use crate::Client;
 ///
 /// A source's error ends the attempt with [`Error::TokenSource`], which is not retried; it must not
 /// hold the token, since errors are displayed and logged. A panic in it ends the listing with
-/// an [`Error::Connection`] naming the panic (see [`Client::pages`](crate::Client::pages)).
+/// an [`Error::Panicked`] naming the panic (see [`Client::pages`](crate::Client::pages)).
 pub trait TokenSource: Send + Sync + 'static {
     /// A token valid now.
     fn access_token(&self) -> Result<AccessToken<'static>, BoxError>;

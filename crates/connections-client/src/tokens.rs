@@ -233,21 +233,24 @@ impl AppTokens {
             | Error::Connect(_)
             | Error::Connection(_)
             | Error::Tls(_)
-            | Error::UnknownHost(_) => {
-                let url = self.credentials.token_url();
-                Error::TokenUnreachable {
-                    endpoint: format!(
-                        "{}://{}:{}{}",
-                        url.scheme(),
-                        url.host(),
-                        url.port(),
-                        url.prefix()
-                    ),
-                    cause: Box::new(error),
-                }
-            }
+            | Error::UnknownHost(_) => Error::TokenUnreachable {
+                endpoint: self.endpoint(),
+                cause: Box::new(error),
+            },
             other => other,
         }
+    }
+
+    /// The token endpoint as errors and spans name it: scheme, host, port and path.
+    fn endpoint(&self) -> String {
+        let url = self.credentials.token_url();
+        format!(
+            "{}://{}:{}{}",
+            url.scheme(),
+            url.host(),
+            url.port(),
+            url.prefix()
+        )
     }
 
     /// The token requests of a fetch that is not cached (a token handed to something else),
@@ -486,10 +489,9 @@ impl<'a> TokenAttempts<'a> {
 /// once it ends, `attempts`, `status`, `elapsed_ms` and `expires_in`.
 fn token_span(tokens: &AppTokens) -> tracing::Span {
     use tracing::field::Empty;
-    let url = tokens.credentials.token_url();
     tracing::info_span!(
         "connections.token",
-        endpoint = %format_args!("{}://{}:{}{}", url.scheme(), url.host(), url.port(), url.prefix()),
+        endpoint = %tokens.endpoint(),
         attempts = Empty,
         status = Empty,
         elapsed_ms = Empty,
